@@ -1,0 +1,82 @@
+# autosendfile: make (library + launcher), make test, make check-all, make install.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LIBDIR  ?= $(PREFIX)/lib
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+
+CC      ?= cc
+B       := build
+WARN    := -Wall -Wextra -Werror
+CSTD    := -std=gnu11
+OPT     ?= -O2 -g
+CFLAGS_LIB := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread -Iinclude -Isrc $(EXTRA_CFLAGS)
+LDLIBS_LIB := -ldl -pthread
+
+LIB_SRC  := $(filter-out src/launcher.c,$(wildcard src/*.c))
+LIB_OBJ  := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+# The internals the unit tests link against: everything but the exported wrappers.
+CORE_OBJ := $(filter-out $(B)/obj/wrap_%.o $(B)/obj/init.o,$(LIB_OBJ))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit_%,$(UNIT_SRC))
+E2E_SRC  := $(wildcard tests/e2e/*.c)
+E2E_BIN  := $(patsubst tests/e2e/%.c,$(B)/tests/%,$(E2E_SRC))
+DEMO_SRC := $(wildcard demo/*.c)
+DEMO_BIN := $(patsubst demo/%.c,$(B)/demo/%,$(DEMO_SRC))
+
+.PHONY: all test test-bins check-all deps install uninstall clean passthrough-cost
+all: $(B)/libautosendfile.so $(B)/autosendfile
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/autosendfile.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_LIB) -c $< -o $@
+
+$(B)/libautosendfile.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS_LIB)
+
+$(B)/autosendfile: src/launcher.c include/autosendfile.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(OPT) $(WARN) -Iinclude -DASF_LIBDIR='"$(LIBDIR)"' -o $@ $<
+
+$(B)/tests/unit_%: tests/unit/%.c $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(OPT) $(WARN) -pthread -Iinclude -Isrc $(EXTRA_CFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka -ldl
+
+$(B)/tests/%: tests/e2e/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(OPT) $(WARN) -pthread -Iinclude -o $@ $<
+
+$(B)/demo/%: demo/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) -O2 -g $(WARN) -pthread -Iinclude -o $@ $<
+
+test-bins: all $(UNIT_BIN) $(E2E_BIN)
+
+# Installs what the tests need (apt-get when root), builds, runs every suite.
+test: deps
+	$(MAKE) test-bins
+	bash tests/run.sh
+
+deps:
+	@bash tests/deps.sh
+
+# The same suites under AddressSanitizer+UBSan, then the end-to-end tests under valgrind.
+check-all: test
+	bash tests/check-all.sh
+
+passthrough-cost: all
+	bash demo/passthrough-cost.sh
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(B)/libautosendfile.so $(DESTDIR)$(LIBDIR)/libautosendfile.so
+	install -m 0755 $(B)/autosendfile $(DESTDIR)$(BINDIR)/autosendfile
+	install -m 0644 docs/autosendfile.1 $(DESTDIR)$(MANDIR)/man1/autosendfile.1
+	install -m 0644 include/autosendfile.h $(DESTDIR)$(PREFIX)/include/autosendfile.h
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libautosendfile.so $(DESTDIR)$(BINDIR)/autosendfile \
+	      $(DESTDIR)$(MANDIR)/man1/autosendfile.1 $(DESTDIR)$(PREFIX)/include/autosendfile.h
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,41 @@
+/*
+ * autosendfile: the library's one public header.
+ *
+ * autosendfile is preloaded (LD_PRELOAD) into unmodified programs; it has no API to call.
+ * This header holds what a user or a tool needs to know about it: the environment
+ * variables it reads, their defaults, and the keys of the statistics line it writes.
+ */
+#ifndef AUTOSENDFILE_H
+#define AUTOSENDFILE_H
+
+#define AUTOSENDFILE_VERSION "0.1.0"
+
+/* Environment variables, read once per process with secure_getenv(). */
+#define AUTOSENDFILE_ENV_ENABLE    "AUTOSENDFILE"           /* "0": pure pass-through     */
+#define AUTOSENDFILE_ENV_STATS     "AUTOSENDFILE_STATS"     /* "stderr" or a file path     */
+#define AUTOSENDFILE_ENV_LOG       "AUTOSENDFILE_LOG"       /* error|warn|info|debug       */
+#define AUTOSENDFILE_ENV_MIN_BYTES "AUTOSENDFILE_MIN_BYTES" /* smallest write redirected   */
+#define AUTOSENDFILE_ENV_CHUNK     "AUTOSENDFILE_CHUNK"     /* most bytes per sendfile()   */
+
+/* Defaults, chosen by measurement (see README.md, "How the defaults were chosen"). */
+#define AUTOSENDFILE_DEFAULT_MIN_BYTES (8u * 1024u)
+#define AUTOSENDFILE_DEFAULT_CHUNK     (64u * 1024u)
+/* Accepted ranges; values outside are replaced by the default with one warning. */
+#define AUTOSENDFILE_MIN_BYTES_MAX     (64u * 1024u * 1024u)
+#define AUTOSENDFILE_CHUNK_MIN         4096u
+#define AUTOSENDFILE_CHUNK_MAX         (64u * 1024u * 1024u)
+
+/*
+ * The statistics line, appended once per process at exit when AUTOSENDFILE_STATS is set:
+ *   autosendfile: pid=P redirected_bytes=N redirected_calls=N passthrough_bytes=N
+ *                 fallbacks=N verify_rejects=N tls_skipped=N
+ * (one line; more keys may follow in later versions.)
+ */
+#define AUTOSENDFILE_STAT_REDIRECTED_BYTES  "redirected_bytes"  /* bytes sent by sendfile     */
+#define AUTOSENDFILE_STAT_REDIRECTED_CALLS  "redirected_calls"  /* writes served by sendfile  */
+#define AUTOSENDFILE_STAT_PASSTHROUGH_BYTES "passthrough_bytes" /* socket bytes sent as-is    */
+#define AUTOSENDFILE_STAT_FALLBACKS         "fallbacks"         /* sendfile gave up, buffer sent */
+#define AUTOSENDFILE_STAT_VERIFY_REJECTS    "verify_rejects"    /* buffer changed since read  */
+#define AUTOSENDFILE_STAT_TLS_SKIPPED       "tls_skipped"       /* sockets seen carrying TLS  */
+
+#endif

@@ -1,0 +1,33 @@
+/* Configuration: parsed once from the environment (secure_getenv), immutable afterwards. */
+#ifndef ASF_CONFIG_H
+#define ASF_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum asf_log_level { ASF_LOG_ERROR = 0, ASF_LOG_WARN, ASF_LOG_INFO, ASF_LOG_DEBUG };
+
+struct asf_config {
+	bool enabled;
+	size_t min_bytes;
+	size_t chunk;
+	int log_level;
+	bool stats_stderr;
+	char stats_path[PATH_MAX]; /* absolute; empty when stats are off or go to stderr */
+};
+
+/* Where the parser looks values up: secure_getenv in the library, a table in tests. */
+typedef const char *(*asf_getenv_fn)(const char *name);
+
+/* Fills *cfg from the environment; returns how many values were rejected (each rejection
+ * logs one warning naming the variable and the default used). */
+int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get);
+
+/* Parses a byte count: decimal digits with an optional K or M suffix (powers of 1024).
+ * Returns false for anything else (empty, negative, junk, overflow). */
+bool asf_parse_size(const char *s, size_t *out);
+
+extern struct asf_config asf_cfg;
+
+#endif

@@ -1,0 +1,13 @@
+/* Symbol visibility: the library is built with -fvisibility=hidden; only the wrapped libc
+ * entry points are exported, each marked with ASF_EXPORT. */
+#ifndef ASF_EXPORT_H
+#define ASF_EXPORT_H
+
+#define ASF_EXPORT __attribute__((visibility("default")))
+#define ASF_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ASF_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Thread-locals of a preloaded library: static TLS, so reaching them never allocates and
+ * stays async-signal-safe (read()/write() may be called from signal handlers). */
+#define ASF_TLS __thread __attribute__((tls_model("initial-exec")))
+
+#endif

@@ -1,0 +1,132 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include "fdclass.h"
+#include "log.h"
+#include "real.h"
+#include "stats.h"
+
+int asf_sockets_seen;
+
+bool asf_looks_like_tls(const unsigned char *p, size_t n)
+{
+	if (n == 0)
+		return false;
+	/* SSLv2-compatible ClientHello: 2-byte length with the high bit set, then type 1. */
+	if ((p[0] & 0x80) && (n < 3 || p[2] == 0x01))
+		return true;
+	/* TLS record: content type 20..23 (change_cipher_spec, alert, handshake, data),
+	 * then version 3.x with x <= 4. */
+	if (p[0] < 0x14 || p[0] > 0x17)
+		return false;
+	if (n >= 2 && p[1] != 0x03)
+		return false;
+	return n < 3 || p[2] <= 0x04;
+}
+
+bool asf_fs_is_eligible(int64_t t)
+{
+	/* An allow-list: pseudo file systems (proc, sysfs...) generate content per read, and
+	 * network or FUSE file systems may refuse sendfile or change under us. */
+	switch ((uint32_t)t) {
+	case EXT4_SUPER_MAGIC:  /* also ext2, ext3 */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case RAMFS_MAGIC:
+	case OVERLAYFS_SUPER_MAGIC:
+	case F2FS_SUPER_MAGIC:
+	case SQUASHFS_MAGIC:
+	case 0x2fc12fc1u:       /* zfs */
+	case 0xe0f5e1e2u:       /* erofs */
+	case 0xca451a4eu:       /* bcachefs */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static uint32_t classify_socket(int fd, const struct stat *st)
+{
+	int type = 0, domain = 0;
+	socklen_t len = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
+		return ASF_FD_OTHER;
+	len = sizeof domain;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
+		return ASF_FD_OTHER;
+	if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
+		return ASF_FD_OTHER;
+	uint32_t word = ASF_FD_STREAM;
+	if (domain != AF_UNIX) {
+		/* Kernel TLS: an upper-layer protocol named "tls" on the TCP socket. */
+		char ulp[16] = { 0 };
+		len = sizeof ulp - 1;
+		if (getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0 && strcmp(ulp, "tls") == 0) {
+			word = ASF_FD_TLS;
+			ASF_STAT_ADD(tls_skipped, 1);
+			asf_log(ASF_LOG_INFO, "fd %d uses kernel TLS: passed through", fd);
+		}
+	}
+	__atomic_store_n(&asf_sockets_seen, 1, __ATOMIC_RELAXED);
+	(void)st;
+	return word;
+}
+
+static uint32_t classify_file(int fd)
+{
+	int fl = ASF_REAL_FN(fcntl) ? asf_real.fcntl(fd, F_GETFL) : -1;
+	if (fl < 0 || (fl & O_DIRECT) || (fl & O_ACCMODE) == O_WRONLY)
+		return ASF_FD_OTHER;
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) != 0 || !asf_fs_is_eligible((int64_t)sfs.f_type))
+		return ASF_FD_OTHER;
+	return ASF_FD_FILE;
+}
+
+uint32_t asf_fd_classify(int fd)
+{
+	int saved_errno = errno;
+	struct stat st;
+	uint32_t word;
+	if (fstat(fd, &st) != 0) {
+		errno = saved_errno;
+		return ASF_FD_OTHER; /* not cached: a bad fd number now may be valid later */
+	}
+	if (S_ISREG(st.st_mode))
+		word = classify_file(fd);
+	else if (S_ISSOCK(st.st_mode))
+		word = classify_socket(fd, &st);
+	else
+		word = ASF_FD_OTHER;
+	asf_fd_set(fd, word, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+	errno = saved_errno;
+	return word;
+}
+
+uint32_t asf_fd_sniff(int fd, uint32_t flag, const void *buf, size_t n)
+{
+	uint32_t old = asf_fd_or_flags(fd, flag);
+	if ((old & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (old & flag))
+		return old | flag; /* another thread saw the first bytes first */
+	if (asf_looks_like_tls(buf, n)) {
+		struct asf_fd_entry *e = asf_fd_entry(fd, false);
+		uint32_t expect = old | flag;
+		if (e && __atomic_compare_exchange_n(&e->word, &expect,
+						     (expect & ~ASF_FD_KIND_MASK) | ASF_FD_TLS, false,
+						     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			ASF_STAT_ADD(tls_skipped, 1);
+			asf_log(ASF_LOG_INFO, "fd %d carries TLS: passed through for good", fd);
+		}
+		return ASF_FD_TLS | flag;
+	}
+	return old | flag;
+}

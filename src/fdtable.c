@@ -1,0 +1,100 @@
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <sys/mman.h>
+
+#include "fdtable.h"
+
+struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
+
+struct asf_fd_entry *asf_fd_entry(int fd, bool create)
+{
+	if ((unsigned)fd >= ASF_FD_MAX)
+		return NULL;
+	struct asf_fd_entry **slot = &asf_fd_pages[(unsigned)fd >> ASF_FD_PAGE_BITS];
+	struct asf_fd_entry *page = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (!page && create) {
+		/* mmap, not malloc: this may run inside a signal handler. */
+		void *mem = mmap(NULL, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry),
+				 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mem == MAP_FAILED)
+			return NULL;
+		struct asf_fd_entry *expected = NULL;
+		if (__atomic_compare_exchange_n(slot, &expected, (struct asf_fd_entry *)mem, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			page = mem;
+		} else {
+			munmap(mem, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry));
+			page = expected;
+		}
+	}
+	return page ? &page[(unsigned)fd & (ASF_FD_PAGE_SIZE - 1)] : NULL;
+}
+
+void asf_fd_set(int fd, uint32_t word, uint64_t dev, uint64_t ino)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, true);
+	if (!e)
+		return;
+	__atomic_store_n(&e->dev, dev, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->ino, ino, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->word, word, __ATOMIC_RELEASE);
+}
+
+uint32_t asf_fd_or_flags(int fd, uint32_t flags)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (!e)
+		return ASF_FD_OTHER;
+	return __atomic_fetch_or(&e->word, flags, __ATOMIC_ACQ_REL);
+}
+
+void asf_fd_forget(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (e)
+		__atomic_store_n(&e->word, ASF_FD_UNKNOWN, __ATOMIC_RELEASE);
+}
+
+void asf_fd_forget_range(unsigned first, unsigned last)
+{
+	if (last >= ASF_FD_MAX)
+		last = ASF_FD_MAX - 1;
+	for (unsigned fd = first; fd <= last;) {
+		struct asf_fd_entry *page =
+			__atomic_load_n(&asf_fd_pages[fd >> ASF_FD_PAGE_BITS], __ATOMIC_ACQUIRE);
+		unsigned page_end = (fd | (ASF_FD_PAGE_SIZE - 1));
+		if (page_end > last)
+			page_end = last;
+		if (page)
+			for (unsigned i = fd; i <= page_end; i++)
+				__atomic_store_n(&page[i & (ASF_FD_PAGE_SIZE - 1)].word, ASF_FD_UNKNOWN,
+						 __ATOMIC_RELEASE);
+		if (page_end == last)
+			break;
+		fd = page_end + 1;
+	}
+}
+
+void asf_fd_copy(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return;
+	struct asf_fd_entry *src = asf_fd_entry(oldfd, false);
+	uint32_t word = src ? __atomic_load_n(&src->word, __ATOMIC_ACQUIRE) : ASF_FD_UNKNOWN;
+	if (word == ASF_FD_UNKNOWN) {
+		asf_fd_forget(newfd);
+		return;
+	}
+	asf_fd_set(newfd, word, __atomic_load_n(&src->dev, __ATOMIC_RELAXED),
+		   __atomic_load_n(&src->ino, __ATOMIC_RELAXED));
+}
+
+bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (!e)
+		return false;
+	*dev = __atomic_load_n(&e->dev, __ATOMIC_RELAXED);
+	*ino = __atomic_load_n(&e->ino, __ATOMIC_RELAXED);
+	return true;
+}

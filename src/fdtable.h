@@ -1,0 +1,71 @@
+/* What we know about each fd number, readable without a lock or a syscall.
+ *
+ * A two-level table (pages of entries allocated with mmap on first use, never freed)
+ * indexed by fd. Each entry holds a kind, a few flags and the inode identity seen when the
+ * fd was classified. An fd we have not classified yet reads as ASF_FD_UNKNOWN; close and
+ * the dup family keep entries current. An entry can still go stale if an fd is closed
+ * behind our back (a raw syscall, glibc internals), so nothing here is trusted for
+ * correctness: the redirect engine re-checks identities with fstat before it sends. */
+#ifndef ASF_FDTABLE_H
+#define ASF_FDTABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "export.h"
+
+enum asf_fd_kind {
+	ASF_FD_UNKNOWN = 0, /* not classified yet                                  */
+	ASF_FD_OTHER = 1,   /* of no interest: pipe, tty, device, datagram socket... */
+	ASF_FD_FILE = 2,    /* regular file on a page-cache file system: a source  */
+	ASF_FD_STREAM = 3,  /* stream socket: a possible destination               */
+	ASF_FD_TLS = 4,     /* stream socket that carries TLS: never touched       */
+};
+
+/* Flag bits above the kind. */
+#define ASF_FD_KIND_MASK 0xfu
+#define ASF_FDF_OUT_SEEN 0x10u /* the first bytes written were inspected */
+#define ASF_FDF_IN_SEEN 0x20u  /* the first bytes read were inspected    */
+#define ASF_FDF_NO_SENDFILE 0x40u /* sendfile from this source failed: don't retry */
+
+#define ASF_FD_PAGE_BITS 12
+#define ASF_FD_PAGE_SIZE (1u << ASF_FD_PAGE_BITS)
+#define ASF_FD_PAGES 1024u /* covers fds below 4M; higher ones are passed through */
+#define ASF_FD_MAX (ASF_FD_PAGES * ASF_FD_PAGE_SIZE)
+
+struct asf_fd_entry {
+	uint32_t word; /* kind | flags, accessed atomically */
+	uint32_t pad;
+	uint64_t dev; /* st_dev / st_ino when classified */
+	uint64_t ino;
+};
+
+extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
+
+/* Hot path: the kind and flags of fd, ASF_FD_OTHER for numbers we do not track. */
+static inline uint32_t asf_fd_word(int fd)
+{
+	if (ASF_UNLIKELY((unsigned)fd >= ASF_FD_MAX))
+		return ASF_FD_OTHER;
+	struct asf_fd_entry *page =
+		__atomic_load_n(&asf_fd_pages[(unsigned)fd >> ASF_FD_PAGE_BITS], __ATOMIC_ACQUIRE);
+	if (!page)
+		return ASF_FD_UNKNOWN;
+	return __atomic_load_n(&page[(unsigned)fd & (ASF_FD_PAGE_SIZE - 1)].word, __ATOMIC_ACQUIRE);
+}
+
+/* The entry for fd, allocating its page; NULL if fd is out of range or memory is short. */
+struct asf_fd_entry *asf_fd_entry(int fd, bool create);
+/* Publishes a classification. */
+void asf_fd_set(int fd, uint32_t word, uint64_t dev, uint64_t ino);
+/* Sets flag bits; returns the word as it was before. */
+uint32_t asf_fd_or_flags(int fd, uint32_t flags);
+/* Forgets fd (after close), or every fd in [first, last]. */
+void asf_fd_forget(int fd);
+void asf_fd_forget_range(unsigned first, unsigned last);
+/* newfd now names what oldfd names (dup family). */
+void asf_fd_copy(int oldfd, int newfd);
+/* Reads dev/ino of a classified fd. */
+bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
+
+#endif

@@ -1,0 +1,58 @@
+/* Start and end of the process: bind the real functions, read the configuration, arrange
+ * fork handling, and write the stats line at exit. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "autosendfile.h"
+#include "config.h"
+#include "log.h"
+#include "real.h"
+#include "records.h"
+#include "stats.h"
+
+static const char *lookup_env(const char *name)
+{
+	return secure_getenv(name);
+}
+
+/* A forked child counts only its own work in its stats line. */
+static void atfork_child(void)
+{
+	asf_stats_reset();
+}
+
+static void log_settings(const struct asf_config *c)
+{
+	if (!c->enabled) {
+		asf_log(ASF_LOG_INFO, "disabled by %s=0: every call passes through", AUTOSENDFILE_ENV_ENABLE);
+		return;
+	}
+	if (c->min_bytes != AUTOSENDFILE_DEFAULT_MIN_BYTES)
+		asf_log(ASF_LOG_INFO, "%s=%zu", AUTOSENDFILE_ENV_MIN_BYTES, c->min_bytes);
+	if (c->chunk != AUTOSENDFILE_DEFAULT_CHUNK)
+		asf_log(ASF_LOG_INFO, "%s=%zu", AUTOSENDFILE_ENV_CHUNK, c->chunk);
+	if (c->stats_stderr || c->stats_path[0])
+		asf_log(ASF_LOG_INFO, "%s=%s", AUTOSENDFILE_ENV_STATS,
+			c->stats_stderr ? "stderr" : c->stats_path);
+}
+
+__attribute__((constructor(101))) static void asf_init(void)
+{
+	asf_real_bind();
+	static struct asf_config parsed; /* static: PATH_MAX is too big for some thread stacks */
+	asf_config_parse(&parsed, lookup_env);
+	asf_records_init();
+	pthread_atfork(NULL, NULL, atfork_child);
+	log_settings(&parsed);
+	bool enabled = parsed.enabled;
+	parsed.enabled = false;
+	asf_cfg = parsed;
+	/* Last: from here on the wrappers do their work. */
+	__atomic_store_n(&asf_cfg.enabled, enabled, __ATOMIC_RELEASE);
+}
+
+__attribute__((destructor)) static void asf_fini(void)
+{
+	asf_stats_emit();
+}

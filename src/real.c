@@ -1,0 +1,53 @@
+/* Binding of the real libc functions (see real.h). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+
+#include "real.h"
+
+struct asf_real_fns asf_real;
+
+/* Set while this thread is inside dlsym(), so re-entrant wrapped calls use raw syscalls. */
+static ASF_TLS int binding;
+
+static void bind_one(void *slot, const char *name)
+{
+	void *fn = dlsym(RTLD_NEXT, name);
+	__atomic_store_n((void **)slot, fn, __ATOMIC_RELAXED);
+}
+
+bool asf_real_bind(void)
+{
+	if (binding)
+		return false;
+	int saved_errno = errno; /* dlsym may set errno; wrappers must not leak that */
+	binding = 1;
+	bind_one(&asf_real.read_chk, "__read_chk");
+	bind_one(&asf_real.pread, "pread64");
+	bind_one(&asf_real.pread_chk, "__pread64_chk");
+	bind_one(&asf_real.send, "send");
+	bind_one(&asf_real.sendto, "sendto");
+	bind_one(&asf_real.recv, "recv");
+	bind_one(&asf_real.recv_chk, "__recv_chk");
+	bind_one(&asf_real.recvfrom, "recvfrom");
+	bind_one(&asf_real.recvfrom_chk, "__recvfrom_chk");
+	bind_one(&asf_real.readv, "readv");
+	bind_one(&asf_real.writev, "writev");
+	bind_one(&asf_real.recvmsg, "recvmsg");
+	bind_one(&asf_real.sendmsg, "sendmsg");
+	bind_one(&asf_real.close, "close");
+	bind_one(&asf_real.dup, "dup");
+	bind_one(&asf_real.dup2, "dup2");
+	bind_one(&asf_real.dup3, "dup3");
+	bind_one(&asf_real.fcntl, "fcntl");
+	bind_one(&asf_real.fcntl64, "fcntl64");
+	bind_one(&asf_real.close_range, "close_range");
+	bind_one(&asf_real.closefrom, "closefrom");
+	bind_one(&asf_real.fclose, "fclose");
+	bind_one(&asf_real.write, "write");
+	/* read last: it is the pointer ASF_REAL_FN users test first */
+	bind_one(&asf_real.read, "read");
+	binding = 0;
+	errno = saved_errno;
+	return __atomic_load_n(&asf_real.read, __ATOMIC_RELAXED) != NULL;
+}

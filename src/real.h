@@ -1,0 +1,107 @@
+/* The real libc functions behind our wrappers, found with dlsym(RTLD_NEXT).
+ *
+ * Binding happens once (in the constructor, or at the first wrapped call if that comes
+ * earlier). If a call arrives while binding is in progress on the same thread (dlsym may
+ * allocate, and an allocator may read files), the real_* helpers issue the raw system call
+ * instead, so there is no recursion and no deadlock. */
+#ifndef ASF_REAL_H
+#define ASF_REAL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "export.h"
+
+struct asf_real_fns {
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*read_chk)(int, void *, size_t, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	ssize_t (*pread_chk)(int, void *, size_t, off_t, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
+	int (*close_range)(unsigned, unsigned, int);
+	void (*closefrom)(int);
+	int (*fclose)(FILE *);
+};
+
+extern struct asf_real_fns asf_real;
+
+/* Binds every symbol; true once the mandatory ones are known. Safe to call repeatedly. */
+bool asf_real_bind(void);
+
+/* Loads a bound pointer, binding first if needed; NULL means "use the raw syscall". */
+#define ASF_REAL_FN(name)                                                                  \
+	(ASF_LIKELY(__atomic_load_n(&asf_real.name, __ATOMIC_RELAXED) != NULL) ||           \
+			 asf_real_bind()                                                     \
+		 ? __atomic_load_n(&asf_real.name, __ATOMIC_RELAXED)                         \
+		 : NULL)
+
+static inline ssize_t real_read(int fd, void *buf, size_t n)
+{
+	ssize_t (*fn)(int, void *, size_t) = ASF_REAL_FN(read);
+	return fn ? fn(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+}
+
+static inline ssize_t real_pread(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t (*fn)(int, void *, size_t, off_t) = ASF_REAL_FN(pread);
+	return fn ? fn(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
+}
+
+static inline ssize_t real_write(int fd, const void *buf, size_t n)
+{
+	ssize_t (*fn)(int, const void *, size_t) = ASF_REAL_FN(write);
+	return fn ? fn(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+}
+
+static inline ssize_t real_sendto(int fd, const void *buf, size_t n, int flags,
+				  const struct sockaddr *addr, socklen_t alen)
+{
+	ssize_t (*fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t) =
+		ASF_REAL_FN(sendto);
+	return fn ? fn(fd, buf, n, flags, addr, alen)
+		  : syscall(SYS_sendto, fd, buf, n, flags, addr, alen);
+}
+
+static inline ssize_t real_send(int fd, const void *buf, size_t n, int flags)
+{
+	ssize_t (*fn)(int, const void *, size_t, int) = ASF_REAL_FN(send);
+	return fn ? fn(fd, buf, n, flags) : real_sendto(fd, buf, n, flags, NULL, 0);
+}
+
+static inline ssize_t real_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+				    socklen_t *alen)
+{
+	ssize_t (*fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *) =
+		ASF_REAL_FN(recvfrom);
+	return fn ? fn(fd, buf, n, flags, addr, alen)
+		  : syscall(SYS_recvfrom, fd, buf, n, flags, addr, alen);
+}
+
+static inline int real_close(int fd)
+{
+	int (*fn)(int) = ASF_REAL_FN(close);
+	return fn ? fn(fd) : (int)syscall(SYS_close, fd);
+}
+
+#endif

@@ -1,0 +1,226 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "fdclass.h"
+#include "log.h"
+#include "real.h"
+#include "records.h"
+#include "redirect.h"
+#include "refusals.h"
+#include "stats.h"
+
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off,
+			 const struct timespec *t_read)
+{
+	struct asf_thread *t = asf_thread_get(true);
+	if (!t || t->busy)
+		return;
+	t->busy = 1;
+	uint64_t dev, ino;
+	if (off < 0 || !asf_fd_identity(fd, &dev, &ino))
+		asf_record_forget_range(t, buf, n);
+	else
+		asf_record_add(t, fd, dev, ino, off, t_read, buf, n);
+	t->busy = 0;
+}
+
+/* The real call the program made, for the part sendfile did not send. */
+static ssize_t real_call(enum asf_call call, int fd, const void *buf, size_t n, int flags)
+{
+	return call == ASF_CALL_WRITE ? real_write(fd, buf, n) : real_send(fd, buf, n, flags);
+}
+
+/* Errors that mean "the socket said no": reported to the program as the real call would. */
+static bool socket_side_error(int err)
+{
+	switch (err) {
+	case EAGAIN: case EINTR: case EPIPE: case ECONNRESET: case ENOTCONN: case ETIMEDOUT:
+	case ECONNABORTED: case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case ENETRESET:
+	case ECONNREFUSED: case EBADF: case EHOSTDOWN: case EDESTADDRREQ: case ESHUTDOWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Is this still the file that was read, unchanged since, and long enough? */
+static bool source_still_valid(const struct asf_record *r, off_t off, size_t n)
+{
+	struct stat st;
+	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
+	    (uint64_t)st.st_ino != r->ino)
+		return false;
+	if (st.st_ctim.tv_sec > r->t_read.tv_sec ||
+	    (st.st_ctim.tv_sec == r->t_read.tv_sec && st.st_ctim.tv_nsec > r->t_read.tv_nsec))
+		return false; /* written or truncated after our read */
+	return off >= 0 && (uint64_t)off + n <= (uint64_t)st.st_size;
+}
+
+/* Does fd still name the stream socket that was classified? */
+static bool dest_still_valid(int fd)
+{
+	struct stat st;
+	uint64_t dev, ino;
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && asf_fd_identity(fd, &dev, &ino) &&
+	       (uint64_t)st.st_ino == ino && (uint64_t)st.st_dev == dev;
+}
+
+/* After a short sendfile: did the file end before `off + left` (so the rest must come from
+ * the buffer), rather than the socket taking less (signal, full non-blocking buffer)? */
+static bool file_ended(int src, off_t off, size_t left)
+{
+	struct stat st;
+	return fstat(src, &st) != 0 || (uint64_t)off + left > (uint64_t)st.st_size;
+}
+
+/* SIGPIPE exactly as the real call: write() raises it only when it fails with EPIPE having
+ * sent nothing; send(MSG_NOSIGNAL) never. sendfile has no flags, so SIGPIPE is blocked
+ * around any sendfile call that must not raise it (every call under MSG_NOSIGNAL, every call
+ * after the first otherwise) and one it raised is drained before the mask is restored. */
+struct pipe_guard {
+	bool blocked, was_pending, raised;
+	sigset_t set, old;
+};
+
+static void guard_block(struct pipe_guard *g)
+{
+	if (g->blocked)
+		return;
+	sigemptyset(&g->set);
+	sigaddset(&g->set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &g->set, &g->old);
+	sigset_t pending;
+	g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	g->blocked = true;
+}
+
+static void guard_release(struct pipe_guard *g)
+{
+	if (!g->blocked)
+		return;
+	int saved_errno = errno;
+	if (g->raised && !g->was_pending) {
+		struct timespec zero = { 0, 0 };
+		(void)sigtimedwait(&g->set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	errno = saved_errno;
+}
+
+/* The sendfile loop. Returns bytes sent (>0), or -1 with errno; never an error after bytes
+ * have moved. */
+static ssize_t send_range(int sock, const struct asf_record *r, const char *buf, size_t n,
+			  int flags, enum asf_call call, bool *used_fallback)
+{
+	struct pipe_guard g = { 0 };
+	off_t off = asf_record_offset(r, buf);
+	size_t sent = 0;
+	ssize_t result;
+	if (flags & MSG_NOSIGNAL)
+		guard_block(&g);
+	while (sent < n) {
+		if (sent > 0)
+			guard_block(&g);
+		size_t want = n - sent < asf_cfg.chunk ? n - sent : asf_cfg.chunk;
+		ssize_t k = sendfile(sock, r->fd, &off, want);
+		if (k > 0) {
+			sent += (size_t)k;
+			ASF_STAT_ADD(redirected_bytes, k);
+			if ((size_t)k < want && !file_ended(r->fd, off, n - sent)) {
+				result = (ssize_t)sent; /* the socket took less: a partial write */
+				goto out;
+			}
+			if ((size_t)k < want)
+				goto fallback;
+			continue;
+		}
+		if (k == 0)
+			goto fallback; /* the file ended under us */
+		int err = errno;
+		if (err == EPIPE && g.blocked)
+			g.raised = true;
+		if (socket_side_error(err)) {
+			result = sent > 0 ? (ssize_t)sent : -1;
+			errno = err;
+			goto out;
+		}
+		if (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP) {
+			asf_fd_or_flags(r->fd, ASF_FDF_NO_SENDFILE);
+			asf_refusal_add(r->dev, r->ino);
+		}
+		asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer", sock,
+			r->fd, err);
+		goto fallback;
+	}
+	result = (ssize_t)sent;
+	goto out;
+
+fallback:
+	/* The rest goes out as the program asked: its own bytes, by its own call. */
+	*used_fallback = true;
+	{
+		ssize_t k = real_call(call, sock, buf + sent, n - sent, flags);
+		if (k > 0)
+			ASF_STAT_ADD(passthrough_bytes, k);
+		if (k < 0 && errno == EPIPE && g.blocked)
+			g.raised = true;
+		result = k >= 0 ? (ssize_t)sent + k : (sent > 0 ? (ssize_t)sent : -1);
+	}
+out:
+	guard_release(&g);
+	return result;
+}
+
+bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
+		      enum asf_call call, ssize_t *result)
+{
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes)
+		return false;
+	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below). */
+	if (flags & ~MSG_NOSIGNAL)
+		return false;
+	struct asf_thread *t = asf_thread_get(false);
+	if (!t || t->busy)
+		return false;
+	t->busy = 1; /* before touching the records: a signal handler may write too */
+	int saved_errno = errno;
+	bool done = false;
+	struct asf_record *r = asf_record_find(t, buf, n);
+	if (!r)
+		goto out;
+	if ((asf_fd_word(r->fd) & ASF_FDF_NO_SENDFILE) || asf_refused(r->dev, r->ino))
+		goto out;
+	if (!asf_record_verify(r, buf, n)) {
+		ASF_STAT_ADD(verify_rejects, 1);
+		goto out;
+	}
+	off_t off = asf_record_offset(r, buf);
+	if (!source_still_valid(r, off, n) || !dest_still_valid(fd)) {
+		asf_record_drop(r);
+		goto out;
+	}
+
+	bool used_fallback = false;
+	ssize_t k = send_range(fd, r, buf, n, flags, call, &used_fallback);
+	int err = errno;
+	if (used_fallback)
+		ASF_STAT_ADD(fallbacks, 1);
+	if (k > 0 && !used_fallback)
+		ASF_STAT_ADD(redirected_calls, 1);
+	*result = k;
+	done = true;
+	t->busy = 0;
+	errno = k < 0 ? err : saved_errno;
+	return done;
+out:
+	t->busy = 0;
+	errno = saved_errno;
+	return done;
+}

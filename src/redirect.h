@@ -1,0 +1,23 @@
+/* The redirect engine: sends a write whose buffer holds recorded file bytes with
+ * sendfile(2) from the file, with the observable behaviour of the real call. */
+#ifndef ASF_REDIRECT_H
+#define ASF_REDIRECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Which real call the program made, for fallbacks that must issue exactly that call. */
+enum asf_call { ASF_CALL_WRITE, ASF_CALL_SEND };
+
+/* Handles a write/send of buf[0..n) with send flags (0 for write) to fd, whose fd-table
+ * word is `word`. Returns true with *result set (and errno, when *result is -1) if the
+ * library performed the call; false if the caller must make the real call itself. */
+bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
+		      enum asf_call call, ssize_t *result);
+
+/* Tracking after a successful read-family call of a file (offset known or -1 = unknown). */
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off,
+			 const struct timespec *t_read);
+
+#endif

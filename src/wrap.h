@@ -1,0 +1,16 @@
+/* Helpers shared by the wrapper families (wrap_read.c, wrap_write.c, wrap_fd.c). */
+#ifndef ASF_WRAP_H
+#define ASF_WRAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Copies up to max of the first `total` bytes spread over iov into head; returns the count. */
+size_t asf_iov_head(const struct iovec *iov, int cnt, size_t total, unsigned char *head,
+		    size_t max);
+/* TLS detection on the first bytes a stream socket received. */
+void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r);
+
+#endif

@@ -1,0 +1,206 @@
+/* Read side: read, pread and their aliases and fortified forms record what a file read put
+ * into a buffer; recv and friends only look at the first bytes a socket receives (TLS). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fdclass.h"
+#include "real.h"
+#include "redirect.h"
+#include "wrap.h"
+
+/* Should a read of n bytes from an fd with this word be tracked? */
+static bool track_file(uint32_t w, size_t n)
+{
+	return (w & ASF_FD_KIND_MASK) == ASF_FD_FILE && !(w & ASF_FDF_NO_SENDFILE) &&
+	       n >= asf_cfg.min_bytes && __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED);
+}
+
+void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r)
+{
+	if (r > 0 && (w & ASF_FD_KIND_MASK) == ASF_FD_STREAM && !(w & ASF_FDF_IN_SEEN))
+		asf_fd_sniff(fd, ASF_FDF_IN_SEEN, buf, (size_t)r);
+}
+
+/* read() of an fd that is not known to be uninteresting. */
+static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
+{
+	int saved_errno = errno;
+	if (w == ASF_FD_UNKNOWN)
+		w = asf_fd_classify(fd);
+	if (!track_file(w, n)) {
+		ssize_t r = real_read(fd, buf, n);
+		if (r > 0) {
+			asf_sniff_in(fd, w, buf, r);
+			errno = saved_errno;
+		}
+		return r;
+	}
+	/* The offset of the bytes read: the position before, confirmed by the position after
+	 * (another thread moving the shared offset in between makes it unknown). */
+	struct timespec t0;
+	clock_gettime(CLOCK_REALTIME, &t0);
+	off_t before = lseek(fd, 0, SEEK_CUR);
+	errno = saved_errno;
+	ssize_t r = real_read(fd, buf, n);
+	if (r > 0) {
+		off_t after = lseek(fd, 0, SEEK_CUR);
+		off_t off = (before >= 0 && after == before + r) ? before : -1;
+		asf_after_file_read(fd, buf, (size_t)r, off, &t0);
+		errno = saved_errno;
+	}
+	return r;
+}
+
+static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off, uint32_t w)
+{
+	int saved_errno = errno;
+	if (w == ASF_FD_UNKNOWN)
+		w = asf_fd_classify(fd);
+	struct timespec t0;
+	bool track = track_file(w, n);
+	if (track)
+		clock_gettime(CLOCK_REALTIME, &t0);
+	ssize_t r = real_pread(fd, buf, n, off);
+	if (r > 0 && track) {
+		asf_after_file_read(fd, buf, (size_t)r, off, &t0);
+		errno = saved_errno;
+	}
+	return r;
+}
+
+static inline ssize_t do_read(int fd, void *buf, size_t n)
+{
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+		return real_read(fd, buf, n);
+	return read_slow(fd, buf, n, w);
+}
+
+static inline ssize_t do_pread(int fd, void *buf, size_t n, off_t off)
+{
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+		return real_pread(fd, buf, n, off);
+	return pread_slow(fd, buf, n, off, w);
+}
+
+ASF_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	return do_read(fd, buf, n);
+}
+
+ASF_EXPORT ssize_t __read(int fd, void *buf, size_t n)
+{
+	return do_read(fd, buf, n);
+}
+
+ASF_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen && ASF_REAL_FN(read_chk))
+		return asf_real.read_chk(fd, buf, n, buflen); /* reports the overflow as glibc does */
+	return do_read(fd, buf, n);
+}
+
+ASF_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	return do_pread(fd, buf, n, off);
+}
+
+ASF_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	return do_pread(fd, buf, n, off);
+}
+
+ASF_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (n > buflen && ASF_REAL_FN(pread_chk))
+		return asf_real.pread_chk(fd, buf, n, off, buflen);
+	return do_pread(fd, buf, n, off);
+}
+
+ASF_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (n > buflen && ASF_REAL_FN(pread_chk))
+		return asf_real.pread_chk(fd, buf, n, off, buflen);
+	return do_pread(fd, buf, n, off);
+}
+
+/* Sockets: only the first bytes received matter to us. */
+static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			   socklen_t *alen)
+{
+	ssize_t r = real_recvfrom(fd, buf, n, flags, addr, alen);
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_UNLIKELY(w != ASF_FD_OTHER) && r > 0 && asf_cfg.enabled) {
+		int saved_errno = errno;
+		if (w == ASF_FD_UNKNOWN)
+			w = asf_fd_classify(fd);
+		asf_sniff_in(fd, w, buf, r);
+		errno = saved_errno;
+	}
+	return r;
+}
+
+ASF_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			    socklen_t *alen)
+{
+	return do_recvfrom(fd, buf, n, flags, addr, alen);
+}
+
+ASF_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	return do_recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+ASF_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen && ASF_REAL_FN(recv_chk))
+		return asf_real.recv_chk(fd, buf, n, buflen, flags);
+	return do_recvfrom(fd, buf, n, flags, NULL, NULL);
+}
+
+ASF_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+				  struct sockaddr *addr, socklen_t *alen)
+{
+	if (n > buflen && ASF_REAL_FN(recvfrom_chk))
+		return asf_real.recvfrom_chk(fd, buf, n, buflen, flags, addr, alen);
+	return do_recvfrom(fd, buf, n, flags, addr, alen);
+}
+
+/* Vectored reads: not tracked yet, but their first bytes count for TLS detection. */
+static void after_vector_read(int fd, const struct iovec *iov, int cnt, ssize_t r)
+{
+	if (r <= 0 || !asf_cfg.enabled)
+		return;
+	int saved_errno = errno;
+	uint32_t w = asf_fd_word(fd);
+	if (w == ASF_FD_UNKNOWN)
+		w = asf_fd_classify(fd);
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_STREAM && !(w & ASF_FDF_IN_SEEN)) {
+		unsigned char head[3];
+		size_t got = asf_iov_head(iov, cnt, (size_t)r, head, sizeof head);
+		asf_fd_sniff(fd, ASF_FDF_IN_SEEN, head, got);
+	}
+	errno = saved_errno;
+}
+
+ASF_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	ssize_t r = ASF_REAL_FN(readv) ? asf_real.readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
+	after_vector_read(fd, iov, cnt, r);
+	return r;
+}
+
+ASF_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t r = ASF_REAL_FN(recvmsg) ? asf_real.recvmsg(fd, msg, flags)
+					 : syscall(SYS_recvmsg, fd, msg, flags);
+	if (r > 0 && msg)
+		after_vector_read(fd, msg->msg_iov, (int)msg->msg_iovlen, r);
+	return r;
+}

@@ -1,0 +1,153 @@
+/* Write side: write, send and sendto to a stream socket go to the redirect engine when
+ * their buffer holds recorded file bytes; everything else is the real call. writev and
+ * sendmsg are passed through (their first bytes still count for TLS detection). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fdclass.h"
+#include "real.h"
+#include "redirect.h"
+#include "stats.h"
+#include "wrap.h"
+
+size_t asf_iov_head(const struct iovec *iov, int cnt, size_t total, unsigned char *head,
+		    size_t max)
+{
+	size_t got = 0;
+	for (int i = 0; iov && i < cnt && got < max && got < total; i++)
+		for (size_t j = 0; j < iov[i].iov_len && got < max && got < total; j++)
+			head[got++] = ((const unsigned char *)iov[i].iov_base)[j];
+	return got;
+}
+
+static void count_passthrough(uint32_t w, ssize_t r)
+{
+	uint32_t kind = w & ASF_FD_KIND_MASK;
+	if (r > 0 && (kind == ASF_FD_STREAM || kind == ASF_FD_TLS))
+		ASF_STAT_ADD(passthrough_bytes, r);
+}
+
+/* Classifies fd if needed. A stream socket's first write is always passed through and its
+ * first bytes inspected for TLS afterwards, once the kernel has shown they were readable. */
+static uint32_t out_word(int fd, uint32_t w)
+{
+	if (w == ASF_FD_UNKNOWN) {
+		int saved_errno = errno;
+		w = asf_fd_classify(fd);
+		errno = saved_errno;
+	}
+	return w;
+}
+
+static bool first_write(uint32_t w)
+{
+	return (w & ASF_FD_KIND_MASK) == ASF_FD_STREAM && !(w & ASF_FDF_OUT_SEEN);
+}
+
+static void after_first_write(int fd, const void *head, ssize_t r)
+{
+	if (r <= 0)
+		return;
+	int saved_errno = errno;
+	asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, (size_t)r);
+	errno = saved_errno;
+}
+
+static ssize_t write_slow(int fd, const void *buf, size_t n, uint32_t w)
+{
+	w = out_word(fd, w);
+	ssize_t r;
+	if (!first_write(w) && asf_try_redirect(fd, w, buf, n, 0, ASF_CALL_WRITE, &r))
+		return r;
+	r = real_write(fd, buf, n);
+	count_passthrough(w, r);
+	if (first_write(w))
+		after_first_write(fd, buf, r);
+	return r;
+}
+
+static ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *addr, socklen_t alen, uint32_t w)
+{
+	w = out_word(fd, w);
+	ssize_t r;
+	if (!first_write(w) && addr == NULL &&
+	    asf_try_redirect(fd, w, buf, n, flags, ASF_CALL_SEND, &r))
+		return r;
+	r = real_sendto(fd, buf, n, flags, addr, alen);
+	count_passthrough(w, r);
+	if (first_write(w))
+		after_first_write(fd, buf, r);
+	return r;
+}
+
+static inline ssize_t do_write(int fd, const void *buf, size_t n)
+{
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+		return real_write(fd, buf, n);
+	return write_slow(fd, buf, n, w);
+}
+
+ASF_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	return do_write(fd, buf, n);
+}
+
+ASF_EXPORT ssize_t __write(int fd, const void *buf, size_t n)
+{
+	return do_write(fd, buf, n);
+}
+
+ASF_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *addr, socklen_t alen)
+{
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+		return real_sendto(fd, buf, n, flags, addr, alen);
+	return sendto_slow(fd, buf, n, flags, addr, alen, w);
+}
+
+ASF_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+		return real_send(fd, buf, n, flags);
+	return sendto_slow(fd, buf, n, flags, NULL, 0, w);
+}
+
+/* Vectored writes: passed through; only their first bytes are looked at. */
+static void after_vector_write(int fd, const struct iovec *iov, int cnt, ssize_t r)
+{
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled || r <= 0)
+		return;
+	w = out_word(fd, w);
+	count_passthrough(w, r);
+	if (first_write(w)) {
+		unsigned char head[3];
+		after_first_write(fd, head, (ssize_t)asf_iov_head(iov, cnt, (size_t)r, head, sizeof head));
+	}
+}
+
+ASF_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	ssize_t r = ASF_REAL_FN(writev) ? asf_real.writev(fd, iov, cnt)
+					: syscall(SYS_writev, fd, iov, cnt);
+	after_vector_write(fd, iov, cnt, r);
+	return r;
+}
+
+ASF_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t r = ASF_REAL_FN(sendmsg) ? asf_real.sendmsg(fd, msg, flags)
+					 : syscall(SYS_sendmsg, fd, msg, flags);
+	if (msg)
+		after_vector_write(fd, msg->msg_iov, (int)msg->msg_iovlen, r);
+	return r;
+}
