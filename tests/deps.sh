@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need; as non-root, prints the
+# command and fails instead.
+set -u
+need_pkgs=()
+have_hdr() { [ -f "/usr/include/$1" ]; }
+have_hdr uthash.h  || need_pkgs+=(uthash-dev)
+have_hdr cmocka.h  || need_pkgs+=(libcmocka-dev)
+command -v nc      >/dev/null 2>&1 && nc -h 2>&1 | grep -q 'OpenBSD netcat' || need_pkgs+=(netcat-openbsd)
+command -v curl    >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+command -v valgrind >/dev/null 2>&1 || need_pkgs+=(valgrind)
+command -v strace  >/dev/null 2>&1 || need_pkgs+=(strace)
+[ ${#need_pkgs[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "make test needs: ${need_pkgs[*]}" >&2
+	echo "install them with: sudo apt-get install -y ${need_pkgs[*]}" >&2
+	exit 1
+fi
+echo "installing: ${need_pkgs[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null && apt-get install -y -qq "${need_pkgs[@]}" >/dev/null ||
+	{ echo "apt-get install ${need_pkgs[*]} failed" >&2; exit 1; }
