@@ -6,7 +6,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 
 CC      ?= cc
-B       := build
+B       ?= build
 WARN    := -Wall -Wextra -Werror
 CSTD    := -std=gnu11
 OPT     ?= -O2 -g
@@ -32,7 +32,7 @@ $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/autosendfile.h
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
 
 $(B)/libautosendfile.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS_LIB)
+	$(CC) -shared $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
 $(B)/autosendfile: src/launcher.c include/autosendfile.h
 	@mkdir -p $(@D)
@@ -44,7 +44,7 @@ $(B)/tests/unit_%: tests/unit/%.c $(CORE_OBJ)
 
 $(B)/tests/%: tests/e2e/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(OPT) $(WARN) -pthread -Iinclude -o $@ $<
+	$(CC) $(CSTD) $(OPT) $(WARN) -pthread -Iinclude $(EXTRA_CFLAGS) -o $@ $<
 
 $(B)/demo/%: demo/%.c
 	@mkdir -p $(@D)

@@ -28,8 +28,8 @@
 /*
  * The statistics line, appended once per process at exit when AUTOSENDFILE_STATS is set:
  *   autosendfile: pid=P redirected_bytes=N redirected_calls=N passthrough_bytes=N
- *                 fallbacks=N verify_rejects=N tls_skipped=N
- * (one line; more keys may follow in later versions.)
+ *                 fallbacks=N verify_rejects=N tls_skipped=N source_changed=N
+ * (one line; keys are only ever added at the end.)
  */
 #define AUTOSENDFILE_STAT_REDIRECTED_BYTES  "redirected_bytes"  /* bytes sent by sendfile     */
 #define AUTOSENDFILE_STAT_REDIRECTED_CALLS  "redirected_calls"  /* writes served by sendfile  */
@@ -37,5 +37,6 @@
 #define AUTOSENDFILE_STAT_FALLBACKS         "fallbacks"         /* sendfile gave up, buffer sent */
 #define AUTOSENDFILE_STAT_VERIFY_REJECTS    "verify_rejects"    /* buffer changed since read  */
 #define AUTOSENDFILE_STAT_TLS_SKIPPED       "tls_skipped"       /* sockets seen carrying TLS  */
+#define AUTOSENDFILE_STAT_SOURCE_CHANGED    "source_changed"    /* file changed since read    */
 
 #endif

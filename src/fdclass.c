@@ -20,9 +20,10 @@ bool asf_looks_like_tls(const unsigned char *p, size_t n)
 {
 	if (n == 0)
 		return false;
-	/* SSLv2-compatible ClientHello: 2-byte length with the high bit set, then type 1. */
-	if ((p[0] & 0x80) && (n < 3 || p[2] == 0x01))
-		return true;
+	/* SSLv2-compatible ClientHello: 2-byte length with the high bit set, type 1, then
+	 * version 3.x (or 0.2). Fewer than 3 bytes cannot tell, and are not taken as TLS. */
+	if (p[0] & 0x80)
+		return n >= 3 && p[2] == 0x01 && (n < 4 || p[3] == 0x03 || p[3] == 0x00);
 	/* TLS record: content type 20..23 (change_cipher_spec, alert, handshake, data),
 	 * then version 3.x with x <= 4. */
 	if (p[0] < 0x14 || p[0] > 0x17)
@@ -76,7 +77,7 @@ static uint32_t classify_socket(int fd, const struct stat *st)
 			asf_log(ASF_LOG_INFO, "fd %d uses kernel TLS: passed through", fd);
 		}
 	}
-	__atomic_store_n(&asf_sockets_seen, 1, __ATOMIC_RELAXED);
+	asf_note_stream_socket();
 	(void)st;
 	return word;
 }
@@ -101,8 +102,12 @@ uint32_t asf_fd_classify(int fd)
 		errno = saved_errno;
 		return ASF_FD_OTHER; /* not cached: a bad fd number now may be valid later */
 	}
-	if (S_ISREG(st.st_mode))
+	if (S_ISREG(st.st_mode)) {
 		word = classify_file(fd);
+		/* This fstat is also the first change baseline: on kernels with multigrain
+		 * timestamps, any change after a ctime was queried gets a different ctime. */
+		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim));
+	}
 	else if (S_ISSOCK(st.st_mode))
 		word = classify_socket(fd, &st);
 	else

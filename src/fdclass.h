@@ -6,8 +6,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "fdtable.h"
+
+/* st_ctim as one number (ns since the epoch), the form kept in the fd table and records. */
+static inline uint64_t asf_ctime_ns(const struct timespec *ts)
+{
+	return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
 
 /* Classifies fd with fstat/fstatfs/getsockopt, stores and returns its word. */
 uint32_t asf_fd_classify(int fd);
@@ -30,7 +37,13 @@ bool asf_fs_is_eligible(int64_t f_type);
  * of a stream socket; marks it TLS for good if they look like TLS. Returns the new word. */
 uint32_t asf_fd_sniff(int fd, uint32_t flag, const void *buf, size_t n);
 
-/* Set once any stream socket has been seen: until then reads are not tracked at all. */
+/* Set once any stream socket has been seen (made, accepted or written to): until then reads
+ * are not tracked at all, so programs that never talk over a stream socket pay nothing. */
 extern int asf_sockets_seen;
+static inline void asf_note_stream_socket(void)
+{
+	if (!__atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
+		__atomic_store_n(&asf_sockets_seen, 1, __ATOMIC_RELAXED);
+}
 
 #endif

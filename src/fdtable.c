@@ -85,8 +85,22 @@ void asf_fd_copy(int oldfd, int newfd)
 		asf_fd_forget(newfd);
 		return;
 	}
+	asf_fd_set_ctime(newfd, __atomic_load_n(&src->ctime_ns, __ATOMIC_ACQUIRE));
 	asf_fd_set(newfd, word, __atomic_load_n(&src->dev, __ATOMIC_RELAXED),
 		   __atomic_load_n(&src->ino, __ATOMIC_RELAXED));
+}
+
+uint64_t asf_fd_ctime(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	return e ? __atomic_load_n(&e->ctime_ns, __ATOMIC_ACQUIRE) : 0;
+}
+
+void asf_fd_set_ctime(int fd, uint64_t ctime_ns)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, true);
+	if (e)
+		__atomic_store_n(&e->ctime_ns, ctime_ns, __ATOMIC_RELEASE);
 }
 
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino)

@@ -38,6 +38,8 @@ struct asf_fd_entry {
 	uint32_t pad;
 	uint64_t dev; /* st_dev / st_ino when classified */
 	uint64_t ino;
+	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline */
+	uint64_t pad2;
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
@@ -65,6 +67,10 @@ void asf_fd_forget(int fd);
 void asf_fd_forget_range(unsigned first, unsigned last);
 /* newfd now names what oldfd names (dup family). */
 void asf_fd_copy(int oldfd, int newfd);
+/* The change baseline of a file fd (st_ctim in ns, 0 = unknown); set before asf_fd_set
+ * publishes the classification, and refreshed when a later fstat sees a newer ctime. */
+uint64_t asf_fd_ctime(int fd);
+void asf_fd_set_ctime(int fd, uint64_t ctime_ns);
 /* Reads dev/ino of a classified fd. */
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
 

@@ -43,6 +43,8 @@ __attribute__((constructor(101))) static void asf_init(void)
 	static struct asf_config parsed; /* static: PATH_MAX is too big for some thread stacks */
 	asf_config_parse(&parsed, lookup_env);
 	asf_records_init();
+	if (parsed.stats_stderr)
+		asf_stats_note_stderr();
 	pthread_atfork(NULL, NULL, atfork_child);
 	log_settings(&parsed);
 	bool enabled = parsed.enabled;

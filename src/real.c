@@ -44,6 +44,10 @@ bool asf_real_bind(void)
 	bind_one(&asf_real.close_range, "close_range");
 	bind_one(&asf_real.closefrom, "closefrom");
 	bind_one(&asf_real.fclose, "fclose");
+	bind_one(&asf_real.socket, "socket");
+	bind_one(&asf_real.socketpair, "socketpair");
+	bind_one(&asf_real.accept, "accept");
+	bind_one(&asf_real.accept4, "accept4");
 	bind_one(&asf_real.write, "write");
 	/* read last: it is the pointer ASF_REAL_FN users test first */
 	bind_one(&asf_real.read, "read");

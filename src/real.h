@@ -42,6 +42,10 @@ struct asf_real_fns {
 	int (*close_range)(unsigned, unsigned, int);
 	void (*closefrom)(int);
 	int (*fclose)(FILE *);
+	int (*socket)(int, int, int);
+	int (*socketpair)(int, int, int, int[2]);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
 };
 
 extern struct asf_real_fns asf_real;

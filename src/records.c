@@ -98,7 +98,7 @@ static bool shadow_reserve(struct asf_record *r, size_t cap, size_t keep)
 }
 
 void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
-		    const struct timespec *t_read, const void *buf, size_t len)
+		    uint64_t ctime_ns, const void *buf, size_t len)
 {
 	uintptr_t lo = (uintptr_t)buf;
 	t->clock++;
@@ -107,7 +107,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		struct asf_record *r = &t->rec[i];
 		if (r->start && r->start + r->len == lo && r->fd == fd && r->dev == dev &&
-		    r->ino == ino && r->off + (off_t)r->len == off &&
+		    r->ino == ino && r->off + (off_t)r->len == off && r->ctime_ns == ctime_ns &&
 		    r->len + len <= ASF_RECORD_MAX_BYTES) {
 			asf_record_forget_range(t, buf, len);
 			if (!r->start || !shadow_reserve(r, r->len + len, r->len)) {
@@ -142,7 +142,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 	slot->dev = dev;
 	slot->ino = ino;
 	slot->off = off;
-	slot->t_read = *t_read;
+	slot->ctime_ns = ctime_ns;
 	slot->len = len;
 	slot->last_use = t->clock;
 	slot->start = lo;

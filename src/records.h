@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <time.h>
 
 #define ASF_RECORDS_PER_THREAD 8
 #define ASF_RECORD_MAX_BYTES (4u * 1024u * 1024u) /* larger reads are not tracked */
@@ -23,7 +22,7 @@ struct asf_record {
 	int fd;
 	uint64_t dev, ino;       /* the file's identity when it was read */
 	off_t off;               /* file offset of the byte at start */
-	struct timespec t_read;  /* just before the read: a later ctime means the file changed */
+	uint64_t ctime_ns;       /* the file's change baseline (fd table) taken before the read */
 	unsigned char *shadow;   /* copy of the bytes read */
 	size_t shadow_cap;
 	uint64_t last_use;
@@ -45,7 +44,7 @@ void asf_records_init(void);
 /* Records that buf[0..len) now holds the file's bytes at off. Drops any record that
  * overlapped buf (those bytes were overwritten), extends a record the read continues. */
 void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
-		    const struct timespec *t_read, const void *buf, size_t len);
+		    uint64_t ctime_ns, const void *buf, size_t len);
 /* Drops every record overlapping [buf, buf+len). */
 void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len);
 /* The record holding all of [buf, buf+len), or NULL. */

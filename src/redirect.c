@@ -5,7 +5,6 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "config.h"
 #include "fdclass.h"
@@ -16,18 +15,17 @@
 #include "refusals.h"
 #include "stats.h"
 
-void asf_after_file_read(int fd, const void *buf, size_t n, off_t off,
-			 const struct timespec *t_read)
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns)
 {
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return;
 	t->busy = 1;
 	uint64_t dev, ino;
-	if (off < 0 || !asf_fd_identity(fd, &dev, &ino))
+	if (off < 0 || ctime_ns == 0 || !asf_fd_identity(fd, &dev, &ino))
 		asf_record_forget_range(t, buf, n);
 	else
-		asf_record_add(t, fd, dev, ino, off, t_read, buf, n);
+		asf_record_add(t, fd, dev, ino, off, ctime_ns, buf, n);
 	t->busy = 0;
 }
 
@@ -50,26 +48,25 @@ static bool socket_side_error(int err)
 	}
 }
 
-/* Is this still the file that was read, unchanged since, and long enough? */
-static bool source_still_valid(const struct asf_record *r, off_t off, size_t n)
+enum source_state { SOURCE_OK, SOURCE_GONE, SOURCE_CHANGED };
+
+/* Is r->fd still the file that was read, unchanged since, and long enough? One fstat.
+ * "Unchanged" means: the same ctime as the baseline taken before the read. Linux (6.13+,
+ * multigrain timestamps) gives any change made after a ctime was queried a different
+ * ctime, so a write, truncation or extension since then is seen here. */
+static enum source_state check_source(const struct asf_record *r, off_t off, size_t n)
 {
 	struct stat st;
 	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
 	    (uint64_t)st.st_ino != r->ino)
-		return false;
-	if (st.st_ctim.tv_sec > r->t_read.tv_sec ||
-	    (st.st_ctim.tv_sec == r->t_read.tv_sec && st.st_ctim.tv_nsec > r->t_read.tv_nsec))
-		return false; /* written or truncated after our read */
-	return off >= 0 && (uint64_t)off + n <= (uint64_t)st.st_size;
-}
-
-/* Does fd still name the stream socket that was classified? */
-static bool dest_still_valid(int fd)
-{
-	struct stat st;
-	uint64_t dev, ino;
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) && asf_fd_identity(fd, &dev, &ino) &&
-	       (uint64_t)st.st_ino == ino && (uint64_t)st.st_dev == dev;
+		return SOURCE_GONE;
+	uint64_t now = asf_ctime_ns(&st.st_ctim);
+	if (now != r->ctime_ns) {
+		/* Later reads start from the new baseline; this record is stale. */
+		asf_fd_set_ctime(r->fd, now);
+		return SOURCE_CHANGED;
+	}
+	return off >= 0 && (uint64_t)off + n <= (uint64_t)st.st_size ? SOURCE_OK : SOURCE_CHANGED;
 }
 
 /* After a short sendfile: did the file end before `off + left` (so the rest must come from
@@ -181,7 +178,7 @@ out:
 bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
 		      enum asf_call call, ssize_t *result)
 {
-	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes)
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes || n == 0)
 		return false;
 	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below). */
 	if (flags & ~MSG_NOSIGNAL)
@@ -201,8 +198,15 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 		ASF_STAT_ADD(verify_rejects, 1);
 		goto out;
 	}
+	/* The first bytes this socket sends: TLS? (The buffer is readable: we just compared it.) */
+	if (!(word & ASF_FDF_OUT_SEEN) &&
+	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM)
+		goto out;
 	off_t off = asf_record_offset(r, buf);
-	if (!source_still_valid(r, off, n) || !dest_still_valid(fd)) {
+	enum source_state src = check_source(r, off, n);
+	if (src != SOURCE_OK) {
+		if (src == SOURCE_CHANGED)
+			ASF_STAT_ADD(source_changed, 1);
 		asf_record_drop(r);
 		goto out;
 	}

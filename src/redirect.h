@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Which real call the program made, for fallbacks that must issue exactly that call. */
@@ -16,8 +17,8 @@ enum asf_call { ASF_CALL_WRITE, ASF_CALL_SEND };
 bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
 		      enum asf_call call, ssize_t *result);
 
-/* Tracking after a successful read-family call of a file (offset known or -1 = unknown). */
-void asf_after_file_read(int fd, const void *buf, size_t n, off_t off,
-			 const struct timespec *t_read);
+/* Tracking after a successful read-family call of a file: offset known (or -1 = unknown),
+ * ctime_ns the fd's change baseline loaded before the read. */
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns);
 
 #endif

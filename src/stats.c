@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,16 +26,36 @@ size_t asf_stats_format(char *buf, size_t size, int pid)
 			 "autosendfile: pid=%d " AUTOSENDFILE_STAT_REDIRECTED_BYTES "=%llu "
 			 AUTOSENDFILE_STAT_REDIRECTED_CALLS "=%llu " AUTOSENDFILE_STAT_PASSTHROUGH_BYTES
 			 "=%llu " AUTOSENDFILE_STAT_FALLBACKS "=%llu " AUTOSENDFILE_STAT_VERIFY_REJECTS
-			 "=%llu " AUTOSENDFILE_STAT_TLS_SKIPPED "=%llu\n",
+			 "=%llu " AUTOSENDFILE_STAT_TLS_SKIPPED "=%llu " AUTOSENDFILE_STAT_SOURCE_CHANGED
+			 "=%llu\n",
 			 pid, (unsigned long long)get(&asf_stats.redirected_bytes),
 			 (unsigned long long)get(&asf_stats.redirected_calls),
 			 (unsigned long long)get(&asf_stats.passthrough_bytes),
 			 (unsigned long long)get(&asf_stats.fallbacks),
 			 (unsigned long long)get(&asf_stats.verify_rejects),
-			 (unsigned long long)get(&asf_stats.tls_skipped));
+			 (unsigned long long)get(&asf_stats.tls_skipped),
+			 (unsigned long long)get(&asf_stats.source_changed));
 	if (n < 0)
 		return 0;
 	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static uint64_t stderr_dev, stderr_ino;
+static bool stderr_known;
+
+static bool stderr_identity(uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+	if (fstat(2, &st) != 0)
+		return false;
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return true;
+}
+
+void asf_stats_note_stderr(void)
+{
+	stderr_known = stderr_identity(&stderr_dev, &stderr_ino);
 }
 
 void asf_stats_emit(void)
@@ -44,7 +66,9 @@ void asf_stats_emit(void)
 	char line[256];
 	size_t len = asf_stats_format(line, sizeof line, (int)getpid());
 	if (asf_cfg.stats_stderr) {
-		(void)syscall(SYS_write, 2, line, len);
+		uint64_t dev, ino;
+		if (stderr_known && stderr_identity(&dev, &ino) && dev == stderr_dev && ino == stderr_ino)
+			(void)syscall(SYS_write, 2, line, len);
 	} else {
 		/* Append only, never follow a symlink, private when we create it. */
 		int fd = (int)syscall(SYS_openat, AT_FDCWD, asf_cfg.stats_path,

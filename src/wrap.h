@@ -10,6 +10,9 @@
 /* Copies up to max of the first `total` bytes spread over iov into head; returns the count. */
 size_t asf_iov_head(const struct iovec *iov, int cnt, size_t total, unsigned char *head,
 		    size_t max);
+/* Forgets the fds that arrived in SCM_RIGHTS messages (recvmsg). */
+struct msghdr;
+void asf_forget_passed_fds(const struct msghdr *msg);
 /* TLS detection on the first bytes a stream socket received. */
 void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r);
 

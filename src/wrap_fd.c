@@ -1,16 +1,22 @@
 /* fd lifecycle: every call that ends or re-points an fd number updates the fd table, so a
- * reused number is classified afresh. (A record naming a stale fd is also caught later:
- * the redirect engine checks the file's identity with fstat before it sends.) */
+ * reused number is classified afresh. Calls that make sockets forget what was known of the
+ * numbers they return too: a number closed behind our back (a raw syscall) can then never
+ * be taken for a stream socket when it is a datagram socket now. (Sources need no such
+ * care: the redirect engine checks a file's identity with fstat before it sends.) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdclass.h"
 #include "fdtable.h"
 #include "real.h"
+#include "wrap.h"
 
 static void forget(int fd)
 {
@@ -120,4 +126,67 @@ ASF_EXPORT void closefrom(int lowfd)
 		(void)syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
 	if (lowfd >= 0)
 		asf_fd_forget_range((unsigned)lowfd, ~0u);
+}
+
+/* Socket constructors: what they return is new, whatever the table said of that number. */
+ASF_EXPORT int socket(int domain, int type, int protocol)
+{
+	int r = ASF_REAL_FN(socket) ? asf_real.socket(domain, type, protocol)
+				    : (int)syscall(SYS_socket, domain, type, protocol);
+	if (r >= 0) {
+		forget(r);
+		if ((type & 0xf) == SOCK_STREAM)
+			asf_note_stream_socket();
+	}
+	return r;
+}
+
+ASF_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int r = ASF_REAL_FN(socketpair) ? asf_real.socketpair(domain, type, protocol, sv)
+					: (int)syscall(SYS_socketpair, domain, type, protocol, sv);
+	if (r == 0) {
+		forget(sv[0]);
+		forget(sv[1]);
+		if ((type & 0xf) == SOCK_STREAM)
+			asf_note_stream_socket();
+	}
+	return r;
+}
+
+ASF_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+	int r = ASF_REAL_FN(accept) ? asf_real.accept(fd, addr, alen)
+				    : (int)syscall(SYS_accept, fd, addr, alen);
+	if (r >= 0) {
+		forget(r);
+		asf_note_stream_socket();
+	}
+	return r;
+}
+
+ASF_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	int r = ASF_REAL_FN(accept4) ? asf_real.accept4(fd, addr, alen, flags)
+				     : (int)syscall(SYS_accept4, fd, addr, alen, flags);
+	if (r >= 0) {
+		forget(r);
+		asf_note_stream_socket();
+	}
+	return r;
+}
+
+void asf_forget_passed_fds(const struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		const unsigned char *data = CMSG_DATA(c);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, data + i * sizeof fd, sizeof fd);
+			forget(fd);
+		}
+	}
 }

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -41,16 +40,16 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 		return r;
 	}
 	/* The offset of the bytes read: the position before, confirmed by the position after
-	 * (another thread moving the shared offset in between makes it unknown). */
-	struct timespec t0;
-	clock_gettime(CLOCK_REALTIME, &t0);
+	 * (another thread moving the shared offset in between makes it unknown). The change
+	 * baseline is loaded before the read, so a change during the read is caught too. */
+	uint64_t base = asf_fd_ctime(fd);
 	off_t before = lseek(fd, 0, SEEK_CUR);
 	errno = saved_errno;
 	ssize_t r = real_read(fd, buf, n);
 	if (r > 0) {
 		off_t after = lseek(fd, 0, SEEK_CUR);
 		off_t off = (before >= 0 && after == before + r) ? before : -1;
-		asf_after_file_read(fd, buf, (size_t)r, off, &t0);
+		asf_after_file_read(fd, buf, (size_t)r, off, base);
 		errno = saved_errno;
 	}
 	return r;
@@ -61,13 +60,11 @@ static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off, uint32_t w)
 	int saved_errno = errno;
 	if (w == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
-	struct timespec t0;
 	bool track = track_file(w, n);
-	if (track)
-		clock_gettime(CLOCK_REALTIME, &t0);
+	uint64_t base = track ? asf_fd_ctime(fd) : 0;
 	ssize_t r = real_pread(fd, buf, n, off);
 	if (r > 0 && track) {
-		asf_after_file_read(fd, buf, (size_t)r, off, &t0);
+		asf_after_file_read(fd, buf, (size_t)r, off, base);
 		errno = saved_errno;
 	}
 	return r;
@@ -200,6 +197,8 @@ ASF_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	ssize_t r = ASF_REAL_FN(recvmsg) ? asf_real.recvmsg(fd, msg, flags)
 					 : syscall(SYS_recvmsg, fd, msg, flags);
+	if (r >= 0 && msg && msg->msg_controllen > 0)
+		asf_forget_passed_fds(msg);
 	if (r > 0 && msg)
 		after_vector_read(fd, msg->msg_iov, (int)msg->msg_iovlen, r);
 	return r;

@@ -32,8 +32,9 @@ static void count_passthrough(uint32_t w, ssize_t r)
 		ASF_STAT_ADD(passthrough_bytes, r);
 }
 
-/* Classifies fd if needed. A stream socket's first write is always passed through and its
- * first bytes inspected for TLS afterwards, once the kernel has shown they were readable. */
+/* Classifies fd if needed. A stream socket's first bytes out are inspected for TLS: by the
+ * redirect engine when it may send them, else after the real call (which has shown that
+ * the bytes were readable). */
 static uint32_t out_word(int fd, uint32_t w)
 {
 	if (w == ASF_FD_UNKNOWN) {
@@ -62,7 +63,7 @@ static ssize_t write_slow(int fd, const void *buf, size_t n, uint32_t w)
 {
 	w = out_word(fd, w);
 	ssize_t r;
-	if (!first_write(w) && asf_try_redirect(fd, w, buf, n, 0, ASF_CALL_WRITE, &r))
+	if (asf_try_redirect(fd, w, buf, n, 0, ASF_CALL_WRITE, &r))
 		return r;
 	r = real_write(fd, buf, n);
 	count_passthrough(w, r);
@@ -76,8 +77,7 @@ static ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags,
 {
 	w = out_word(fd, w);
 	ssize_t r;
-	if (!first_write(w) && addr == NULL &&
-	    asf_try_redirect(fd, w, buf, n, flags, ASF_CALL_SEND, &r))
+	if (addr == NULL && asf_try_redirect(fd, w, buf, n, flags, ASF_CALL_SEND, &r))
 		return r;
 	r = real_sendto(fd, buf, n, flags, addr, alen);
 	count_passthrough(w, r);

@@ -4,9 +4,13 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-export ASF_LIB="$top/build/libautosendfile.so"
-export ASF_LAUNCHER="$top/build/autosendfile"
-export ASF_TESTBIN="$top/build/tests"
+build=${ASF_BUILD:-build}   # check-all points this at the sanitizer build
+export ASF_LIB="$top/$build/libautosendfile.so"
+export ASF_LAUNCHER="$top/$build/autosendfile"
+export ASF_TESTBIN="$top/$build/tests"
+# What a test puts in LD_PRELOAD to load the library by hand (check-all adds the ASan runtime).
+export ASF_PRELOAD="${ASF_PRELOAD_PREFIX:+$ASF_PRELOAD_PREFIX:}$ASF_LIB"
+[ -n "${ASF_LAUNCHER_OVERRIDE:-}" ] && export ASF_LAUNCHER="$ASF_LAUNCHER_OVERRIDE"
 # The tests must not inherit settings from the caller's shell.
 unset AUTOSENDFILE AUTOSENDFILE_STATS AUTOSENDFILE_LOG AUTOSENDFILE_MIN_BYTES AUTOSENDFILE_CHUNK
 pass=0 fail=0 skip=0 failed=()
@@ -34,7 +38,7 @@ run_one() { # name, command...
 	rm -rf "$tmp" "$log"
 }
 
-for t in build/tests/unit_test_*; do
+for t in "$build"/tests/unit_test_*; do
 	[ -x "$t" ] && run_one "unit/$(basename "$t" | sed 's/^unit_//')" "$t"
 done
 for t in tests/e2e/test_*.sh; do
