@@ -39,7 +39,6 @@ struct asf_fd_entry {
 	uint64_t dev; /* st_dev / st_ino when classified */
 	uint64_t ino;
 	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline */
-	uint64_t pad2;
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];

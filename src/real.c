@@ -55,3 +55,48 @@ bool asf_real_bind(void)
 	errno = saved_errno;
 	return __atomic_load_n(&asf_real.read, __ATOMIC_RELAXED) != NULL;
 }
+
+/* Out-of-line halves of the hot trampolines in real.h: bind, then call the real function,
+ * or, while binding is under way on this thread, the raw system call. */
+ssize_t asf_unbound_read(int fd, void *buf, size_t n)
+{
+	return asf_real_bind() ? asf_real.read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+}
+
+ssize_t asf_unbound_pread(int fd, void *buf, size_t n, off_t off)
+{
+	return asf_real_bind() && asf_real.pread ? asf_real.pread(fd, buf, n, off)
+						 : syscall(SYS_pread64, fd, buf, n, off);
+}
+
+ssize_t asf_unbound_write(int fd, const void *buf, size_t n)
+{
+	return asf_real_bind() && asf_real.write ? asf_real.write(fd, buf, n)
+						 : syscall(SYS_write, fd, buf, n);
+}
+
+ssize_t asf_unbound_sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *addr, socklen_t alen)
+{
+	return asf_real_bind() && asf_real.sendto ? asf_real.sendto(fd, buf, n, flags, addr, alen)
+						  : syscall(SYS_sendto, fd, buf, n, flags, addr, alen);
+}
+
+ssize_t asf_unbound_send(int fd, const void *buf, size_t n, int flags)
+{
+	return asf_real_bind() && asf_real.send ? asf_real.send(fd, buf, n, flags)
+						: syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+
+ssize_t asf_unbound_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			     socklen_t *alen)
+{
+	return asf_real_bind() && asf_real.recvfrom
+		       ? asf_real.recvfrom(fd, buf, n, flags, addr, alen)
+		       : syscall(SYS_recvfrom, fd, buf, n, flags, addr, alen);
+}
+
+int asf_unbound_close(int fd)
+{
+	return asf_real_bind() && asf_real.close ? asf_real.close(fd) : (int)syscall(SYS_close, fd);
+}

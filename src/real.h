@@ -60,52 +60,65 @@ bool asf_real_bind(void);
 		 ? __atomic_load_n(&asf_real.name, __ATOMIC_RELAXED)                         \
 		 : NULL)
 
+/* The hot trampolines: one load and an indirect tail call once bound; the binding and
+ * the raw-syscall fallback live out of line in real.c, off the fast path. */
+ssize_t asf_unbound_read(int fd, void *buf, size_t n);
+ssize_t asf_unbound_pread(int fd, void *buf, size_t n, off_t off);
+ssize_t asf_unbound_write(int fd, const void *buf, size_t n);
+ssize_t asf_unbound_sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *addr, socklen_t alen);
+ssize_t asf_unbound_send(int fd, const void *buf, size_t n, int flags);
+ssize_t asf_unbound_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+			     socklen_t *alen);
+int asf_unbound_close(int fd);
+
+#define ASF_BOUND(name) __atomic_load_n(&asf_real.name, __ATOMIC_RELAXED)
+
 static inline ssize_t real_read(int fd, void *buf, size_t n)
 {
-	ssize_t (*fn)(int, void *, size_t) = ASF_REAL_FN(read);
-	return fn ? fn(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+	ssize_t (*fn)(int, void *, size_t) = ASF_BOUND(read);
+	return ASF_LIKELY(fn != NULL) ? fn(fd, buf, n) : asf_unbound_read(fd, buf, n);
 }
 
 static inline ssize_t real_pread(int fd, void *buf, size_t n, off_t off)
 {
-	ssize_t (*fn)(int, void *, size_t, off_t) = ASF_REAL_FN(pread);
-	return fn ? fn(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
+	ssize_t (*fn)(int, void *, size_t, off_t) = ASF_BOUND(pread);
+	return ASF_LIKELY(fn != NULL) ? fn(fd, buf, n, off) : asf_unbound_pread(fd, buf, n, off);
 }
 
 static inline ssize_t real_write(int fd, const void *buf, size_t n)
 {
-	ssize_t (*fn)(int, const void *, size_t) = ASF_REAL_FN(write);
-	return fn ? fn(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+	ssize_t (*fn)(int, const void *, size_t) = ASF_BOUND(write);
+	return ASF_LIKELY(fn != NULL) ? fn(fd, buf, n) : asf_unbound_write(fd, buf, n);
 }
 
 static inline ssize_t real_sendto(int fd, const void *buf, size_t n, int flags,
 				  const struct sockaddr *addr, socklen_t alen)
 {
 	ssize_t (*fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t) =
-		ASF_REAL_FN(sendto);
-	return fn ? fn(fd, buf, n, flags, addr, alen)
-		  : syscall(SYS_sendto, fd, buf, n, flags, addr, alen);
+		ASF_BOUND(sendto);
+	return ASF_LIKELY(fn != NULL) ? fn(fd, buf, n, flags, addr, alen)
+				      : asf_unbound_sendto(fd, buf, n, flags, addr, alen);
 }
 
 static inline ssize_t real_send(int fd, const void *buf, size_t n, int flags)
 {
-	ssize_t (*fn)(int, const void *, size_t, int) = ASF_REAL_FN(send);
-	return fn ? fn(fd, buf, n, flags) : real_sendto(fd, buf, n, flags, NULL, 0);
+	ssize_t (*fn)(int, const void *, size_t, int) = ASF_BOUND(send);
+	return ASF_LIKELY(fn != NULL) ? fn(fd, buf, n, flags) : asf_unbound_send(fd, buf, n, flags);
 }
 
 static inline ssize_t real_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
 				    socklen_t *alen)
 {
-	ssize_t (*fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *) =
-		ASF_REAL_FN(recvfrom);
-	return fn ? fn(fd, buf, n, flags, addr, alen)
-		  : syscall(SYS_recvfrom, fd, buf, n, flags, addr, alen);
+	ssize_t (*fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *) = ASF_BOUND(recvfrom);
+	return ASF_LIKELY(fn != NULL) ? fn(fd, buf, n, flags, addr, alen)
+				      : asf_unbound_recvfrom(fd, buf, n, flags, addr, alen);
 }
 
 static inline int real_close(int fd)
 {
-	int (*fn)(int) = ASF_REAL_FN(close);
-	return fn ? fn(fd) : (int)syscall(SYS_close, fd);
+	int (*fn)(int) = ASF_BOUND(close);
+	return ASF_LIKELY(fn != NULL) ? fn(fd) : asf_unbound_close(fd);
 }
 
 #endif
