@@ -79,4 +79,4 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man1/autosendfile.1 $(DESTDIR)$(PREFIX)/include/autosendfile.h
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-asan

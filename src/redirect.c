@@ -4,7 +4,11 @@
 #include <stdint.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <sys/single_threaded.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "fdclass.h"
@@ -50,14 +54,15 @@ static bool socket_side_error(int err)
 
 enum source_state { SOURCE_OK, SOURCE_GONE, SOURCE_CHANGED };
 
-/* Is r->fd still the file that was read, unchanged since, and long enough? One fstat.
+/* Is src (r->fd, or our pin of it) still the file that was read, unchanged since, and long
+ * enough? One fstat.
  * "Unchanged" means: the same ctime as the baseline taken before the read. Linux (6.13+,
  * multigrain timestamps) gives any change made after a ctime was queried a different
  * ctime, so a write, truncation or extension since then is seen here. */
-static enum source_state check_source(const struct asf_record *r, off_t off, size_t n)
+static enum source_state check_source(const struct asf_record *r, int src, off_t off, size_t n)
 {
 	struct stat st;
-	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
+	if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
 	    (uint64_t)st.st_ino != r->ino)
 		return SOURCE_GONE;
 	uint64_t now = asf_ctime_ns(&st.st_ctim);
@@ -113,8 +118,8 @@ static void guard_release(struct pipe_guard *g)
 
 /* The sendfile loop. Returns bytes sent (>0), or -1 with errno; never an error after bytes
  * have moved. */
-static ssize_t send_range(int sock, const struct asf_record *r, const char *buf, size_t n,
-			  int flags, enum asf_call call, bool *used_fallback)
+static ssize_t send_range(int sock, const struct asf_record *r, int src, const char *buf,
+			  size_t n, int flags, enum asf_call call, bool *used_fallback)
 {
 	struct pipe_guard g = { 0 };
 	off_t off = asf_record_offset(r, buf);
@@ -126,11 +131,11 @@ static ssize_t send_range(int sock, const struct asf_record *r, const char *buf,
 		if (sent > 0)
 			guard_block(&g);
 		size_t want = n - sent < asf_cfg.chunk ? n - sent : asf_cfg.chunk;
-		ssize_t k = sendfile(sock, r->fd, &off, want);
+		ssize_t k = sendfile(sock, src, &off, want);
 		if (k > 0) {
 			sent += (size_t)k;
 			ASF_STAT_ADD(redirected_bytes, k);
-			if ((size_t)k < want && !file_ended(r->fd, off, n - sent)) {
+			if ((size_t)k < want && !file_ended(src, off, n - sent)) {
 				result = (ssize_t)sent; /* the socket took less: a partial write */
 				goto out;
 			}
@@ -202,18 +207,32 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	if (!(word & ASF_FDF_OUT_SEEN) &&
 	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM)
 		goto out;
+	/* With other threads about, the program may close r->fd and reuse its number at any
+	 * moment: pin the file with a private duplicate first, and check and send from that. */
+	int src = r->fd;
+	bool pinned = false;
+	if (!__libc_single_threaded) {
+		src = (int)syscall(SYS_fcntl, r->fd, F_DUPFD_CLOEXEC, 0);
+		if (src < 0)
+			goto out; /* EMFILE and the like: the real call does the work */
+		pinned = true;
+	}
 	off_t off = asf_record_offset(r, buf);
-	enum source_state src = check_source(r, off, n);
-	if (src != SOURCE_OK) {
-		if (src == SOURCE_CHANGED)
+	enum source_state state = check_source(r, src, off, n);
+	if (state != SOURCE_OK) {
+		if (state == SOURCE_CHANGED)
 			ASF_STAT_ADD(source_changed, 1);
 		asf_record_drop(r);
+		if (pinned)
+			(void)syscall(SYS_close, src);
 		goto out;
 	}
 
 	bool used_fallback = false;
-	ssize_t k = send_range(fd, r, buf, n, flags, call, &used_fallback);
+	ssize_t k = send_range(fd, r, src, buf, n, flags, call, &used_fallback);
 	int err = errno;
+	if (pinned)
+		(void)syscall(SYS_close, src);
 	if (used_fallback)
 		ASF_STAT_ADD(fallbacks, 1);
 	if (k > 0 && !used_fallback)
