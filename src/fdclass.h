@@ -23,7 +23,7 @@ uint32_t asf_fd_classify(int fd);
 static inline uint32_t asf_fd_word_classified(int fd)
 {
 	uint32_t w = asf_fd_word(fd);
-	return ASF_LIKELY(w != ASF_FD_UNKNOWN) ? w : asf_fd_classify(fd);
+	return ASF_LIKELY((w & ASF_FD_KIND_MASK) != ASF_FD_UNKNOWN) ? w : asf_fd_classify(fd);
 }
 
 /* True if these are, or could be the start of, a TLS (or SSLv2-compatible) record header. */

@@ -45,7 +45,13 @@ uint32_t asf_fd_or_flags(int fd, uint32_t flags)
 	struct asf_fd_entry *e = asf_fd_entry(fd, false);
 	if (!e)
 		return ASF_FD_OTHER;
-	return __atomic_fetch_or(&e->word, flags, __ATOMIC_ACQ_REL);
+	/* Never on a forgotten entry: flags there would hide that it needs classifying. */
+	uint32_t old = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
+	while ((old & ASF_FD_KIND_MASK) != ASF_FD_UNKNOWN &&
+	       !__atomic_compare_exchange_n(&e->word, &old, old | flags, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE))
+		;
+	return old;
 }
 
 void asf_fd_forget(int fd)

@@ -67,6 +67,8 @@ void asf_record_drop(struct asf_record *r)
 void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len)
 {
 	uintptr_t lo = (uintptr_t)buf, hi = lo + len;
+	if (len == 0)
+		return;
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		struct asf_record *r = &t->rec[i];
 		if (r->start && r->start < hi && lo < r->start + r->len)

@@ -39,13 +39,15 @@ static ssize_t real_call(enum asf_call call, int fd, const void *buf, size_t n, 
 	return call == ASF_CALL_WRITE ? real_write(fd, buf, n) : real_send(fd, buf, n, flags);
 }
 
-/* Errors that mean "the socket said no": reported to the program as the real call would. */
+/* Errors that mean "the socket said no": reported to the program as the real call would.
+ * Not EBADF: it may mean the source fd is not open for reading (the number now names the
+ * same file opened O_WRONLY or O_PATH); the real call then tells the truth either way. */
 static bool socket_side_error(int err)
 {
 	switch (err) {
 	case EAGAIN: case EINTR: case EPIPE: case ECONNRESET: case ENOTCONN: case ETIMEDOUT:
 	case ECONNABORTED: case EHOSTUNREACH: case ENETUNREACH: case ENETDOWN: case ENETRESET:
-	case ECONNREFUSED: case EBADF: case EHOSTDOWN: case EDESTADDRREQ: case ESHUTDOWN:
+	case ECONNREFUSED: case EHOSTDOWN: case EDESTADDRREQ: case ESHUTDOWN:
 		return true;
 	default:
 		return false;

@@ -35,7 +35,7 @@ size_t asf_stats_format(char *buf, size_t size, int pid)
 			 (unsigned long long)get(&asf_stats.verify_rejects),
 			 (unsigned long long)get(&asf_stats.tls_skipped),
 			 (unsigned long long)get(&asf_stats.source_changed));
-	if (n < 0)
+	if (n < 0 || size == 0)
 		return 0;
 	return (size_t)n < size ? (size_t)n : size - 1;
 }
@@ -63,7 +63,7 @@ void asf_stats_emit(void)
 	if (!asf_cfg.stats_stderr && asf_cfg.stats_path[0] == '\0')
 		return;
 	int saved_errno = errno;
-	char line[256];
+	char line[512]; /* the longest possible line is under 300 bytes */
 	size_t len = asf_stats_format(line, sizeof line, (int)getpid());
 	if (asf_cfg.stats_stderr) {
 		uint64_t dev, ino;

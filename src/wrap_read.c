@@ -29,7 +29,7 @@ void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r)
 static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 {
 	int saved_errno = errno;
-	if (w == ASF_FD_UNKNOWN)
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	if (!track_file(w, n)) {
 		ssize_t r = real_read(fd, buf, n);
@@ -58,7 +58,7 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off, uint32_t w)
 {
 	int saved_errno = errno;
-	if (w == ASF_FD_UNKNOWN)
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	bool track = track_file(w, n);
 	uint64_t base = track ? asf_fd_ctime(fd) : 0;
@@ -135,7 +135,7 @@ static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockad
 	uint32_t w = asf_fd_word(fd);
 	if (ASF_UNLIKELY(w != ASF_FD_OTHER) && r > 0 && asf_cfg.enabled) {
 		int saved_errno = errno;
-		if (w == ASF_FD_UNKNOWN)
+		if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 			w = asf_fd_classify(fd);
 		asf_sniff_in(fd, w, buf, r);
 		errno = saved_errno;
@@ -176,7 +176,7 @@ static void after_vector_read(int fd, const struct iovec *iov, int cnt, ssize_t 
 		return;
 	int saved_errno = errno;
 	uint32_t w = asf_fd_word(fd);
-	if (w == ASF_FD_UNKNOWN)
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_STREAM && !(w & ASF_FDF_IN_SEEN)) {
 		unsigned char head[3];

@@ -15,16 +15,6 @@
 #include "stats.h"
 #include "wrap.h"
 
-size_t asf_iov_head(const struct iovec *iov, int cnt, size_t total, unsigned char *head,
-		    size_t max)
-{
-	size_t got = 0;
-	for (int i = 0; iov && i < cnt && got < max && got < total; i++)
-		for (size_t j = 0; j < iov[i].iov_len && got < max && got < total; j++)
-			head[got++] = ((const unsigned char *)iov[i].iov_base)[j];
-	return got;
-}
-
 static void count_passthrough(uint32_t w, ssize_t r)
 {
 	uint32_t kind = w & ASF_FD_KIND_MASK;
@@ -37,7 +27,7 @@ static void count_passthrough(uint32_t w, ssize_t r)
  * the bytes were readable). */
 static uint32_t out_word(int fd, uint32_t w)
 {
-	if (w == ASF_FD_UNKNOWN) {
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN) {
 		int saved_errno = errno;
 		w = asf_fd_classify(fd);
 		errno = saved_errno;

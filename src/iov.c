@@ -1,0 +1,12 @@
+/* Reading the first bytes of an iovec array (TLS detection on vectored calls). */
+#include "wrap.h"
+
+size_t asf_iov_head(const struct iovec *iov, int cnt, size_t total, unsigned char *head,
+		    size_t max)
+{
+	size_t got = 0;
+	for (int i = 0; iov && i < cnt && got < max && got < total; i++)
+		for (size_t j = 0; j < iov[i].iov_len && got < max && got < total; j++)
+			head[got++] = ((const unsigned char *)iov[i].iov_base)[j];
+	return got;
+}
