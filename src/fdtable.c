@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stddef.h>
 #include <sys/mman.h>
 
@@ -14,10 +15,13 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 	struct asf_fd_entry *page = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (!page && create) {
 		/* mmap, not malloc: this may run inside a signal handler. */
+		int saved_errno = errno;
 		void *mem = mmap(NULL, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry),
 				 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (mem == MAP_FAILED)
+		if (mem == MAP_FAILED) {
+			errno = saved_errno;
 			return NULL;
+		}
 		struct asf_fd_entry *expected = NULL;
 		if (__atomic_compare_exchange_n(slot, &expected, (struct asf_fd_entry *)mem, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -26,6 +30,7 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 			munmap(mem, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry));
 			page = expected;
 		}
+		errno = saved_errno;
 	}
 	return page ? &page[(unsigned)fd & (ASF_FD_PAGE_SIZE - 1)] : NULL;
 }
@@ -107,6 +112,40 @@ void asf_fd_set_ctime(int fd, uint64_t ctime_ns)
 	struct asf_fd_entry *e = asf_fd_entry(fd, true);
 	if (e)
 		__atomic_store_n(&e->ctime_ns, ctime_ns, __ATOMIC_RELEASE);
+}
+
+/* close_range/closefrom touch many numbers at once: one generation for all of them. */
+static uint32_t range_gen;
+
+void asf_fd_change_begin(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, true);
+	if (e)
+		__atomic_fetch_add(&e->gen, 1, __ATOMIC_ACQ_REL);
+}
+
+void asf_fd_change_end(int fd)
+{
+	asf_fd_change_begin(fd); /* the same bump, back to even */
+}
+
+void asf_fd_range_change_begin(void)
+{
+	__atomic_fetch_add(&range_gen, 1, __ATOMIC_ACQ_REL);
+}
+
+void asf_fd_range_change_end(void)
+{
+	__atomic_fetch_add(&range_gen, 1, __ATOMIC_ACQ_REL);
+}
+
+uint64_t asf_fd_gen(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, true);
+	uint32_t g = e ? __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) : 1; /* no entry: "busy" */
+	uint32_t r = __atomic_load_n(&range_gen, __ATOMIC_ACQUIRE);
+	/* odd if either is odd */
+	return ((uint64_t)r << 32 | g) | ((g | r) & 1u);
 }
 
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino)

@@ -35,7 +35,7 @@ enum asf_fd_kind {
 
 struct asf_fd_entry {
 	uint32_t word; /* kind | flags, accessed atomically */
-	uint32_t pad;
+	uint32_t gen;  /* odd while a wrapped call re-points this number (close, dup2...) */
 	uint64_t dev; /* st_dev / st_ino when classified */
 	uint64_t ino;
 	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline */
@@ -70,6 +70,16 @@ void asf_fd_copy(int oldfd, int newfd);
  * publishes the classification, and refreshed when a later fstat sees a newer ctime. */
 uint64_t asf_fd_ctime(int fd);
 void asf_fd_set_ctime(int fd, uint64_t ctime_ns);
+/* Re-pointing an fd number (close, dup2, dup3, close_range...) is bracketed by
+ * asf_fd_change_begin/end, which bump a generation: a read that sees the same even
+ * generation before and after itself knows the number named one file all along (as far as
+ * calls through libc go), so what it read can be attributed to the classified file. */
+void asf_fd_change_begin(int fd);
+void asf_fd_change_end(int fd);
+void asf_fd_range_change_begin(void);
+void asf_fd_range_change_end(void);
+/* The generation of fd combined with that of range changes; odd = change in progress. */
+uint64_t asf_fd_gen(int fd);
 /* Reads dev/ino of a classified fd. */
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
 

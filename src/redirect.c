@@ -19,14 +19,19 @@
 #include "refusals.h"
 #include "stats.h"
 
-void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns)
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns,
+			 uint64_t gen)
 {
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return;
 	t->busy = 1;
 	uint64_t dev, ino;
-	if (off < 0 || ctime_ns == 0 || !asf_fd_identity(fd, &dev, &ino))
+	/* The identity is loaded between the two generation reads: if no close/dup2 re-pointed
+	 * fd meanwhile, the bytes came from this file. */
+	bool known = off >= 0 && ctime_ns != 0 && !(gen & 1) && asf_fd_identity(fd, &dev, &ino) &&
+		     asf_fd_gen(fd) == gen;
+	if (!known)
 		asf_record_forget_range(t, buf, n);
 	else
 		asf_record_add(t, fd, dev, ino, off, ctime_ns, buf, n);

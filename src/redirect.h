@@ -18,7 +18,9 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 		      enum asf_call call, ssize_t *result);
 
 /* Tracking after a successful read-family call of a file: offset known (or -1 = unknown),
- * ctime_ns the fd's change baseline loaded before the read. */
-void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns);
+ * ctime_ns the fd's change baseline and gen its generation (asf_fd_gen), both loaded
+ * before the read. */
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns,
+			 uint64_t gen);
 
 #endif

@@ -23,26 +23,36 @@ static void forget(int fd)
 	asf_fd_forget(fd);
 }
 
-ASF_EXPORT int close(int fd)
+/* Closing or re-pointing a number: bracketed by the generation bump (see fdtable.h). */
+static int close_tracked(int fd)
 {
+	asf_fd_change_begin(fd);
 	int r = real_close(fd);
 	forget(fd); /* even on error: EINTR/EIO still close the fd on Linux */
+	asf_fd_change_end(fd);
 	return r;
+}
+
+ASF_EXPORT int close(int fd)
+{
+	return close_tracked(fd);
 }
 
 ASF_EXPORT int __close(int fd)
 {
-	int r = real_close(fd);
-	forget(fd);
-	return r;
+	return close_tracked(fd);
 }
 
 ASF_EXPORT int fclose(FILE *stream)
 {
 	int fd = stream ? fileno(stream) : -1;
-	int r = ASF_REAL_FN(fclose) ? asf_real.fclose(stream) : EOF;
 	if (fd >= 0)
+		asf_fd_change_begin(fd);
+	int r = ASF_REAL_FN(fclose) ? asf_real.fclose(stream) : EOF;
+	if (fd >= 0) {
 		forget(fd);
+		asf_fd_change_end(fd);
+	}
 	return r;
 }
 
@@ -56,19 +66,23 @@ ASF_EXPORT int dup(int oldfd)
 
 ASF_EXPORT int dup2(int oldfd, int newfd)
 {
+	asf_fd_change_begin(newfd);
 	int r = ASF_REAL_FN(dup2) ? asf_real.dup2(oldfd, newfd)
 				  : (int)syscall(SYS_dup3, oldfd, newfd, 0);
 	if (r >= 0)
 		asf_fd_copy(oldfd, r);
+	asf_fd_change_end(newfd);
 	return r;
 }
 
 ASF_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	asf_fd_change_begin(newfd);
 	int r = ASF_REAL_FN(dup3) ? asf_real.dup3(oldfd, newfd, flags)
 				  : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 	if (r >= 0)
 		asf_fd_copy(oldfd, r);
+	asf_fd_change_end(newfd);
 	return r;
 }
 
@@ -111,21 +125,25 @@ ASF_EXPORT int fcntl64(int fd, int cmd, ...)
 
 ASF_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
+	asf_fd_range_change_begin();
 	int r = ASF_REAL_FN(close_range) ? asf_real.close_range(first, last, flags)
 					 : (int)syscall(SYS_close_range, first, last, flags);
 	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
 		asf_fd_forget_range(first, last);
+	asf_fd_range_change_end();
 	return r;
 }
 
 ASF_EXPORT void closefrom(int lowfd)
 {
+	asf_fd_range_change_begin();
 	if (ASF_REAL_FN(closefrom))
 		asf_real.closefrom(lowfd);
 	else
 		(void)syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
 	if (lowfd >= 0)
 		asf_fd_forget_range((unsigned)lowfd, ~0u);
+	asf_fd_range_change_end();
 }
 
 /* Socket constructors: what they return is new, whatever the table said of that number. */

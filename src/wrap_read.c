@@ -29,6 +29,7 @@ void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r)
 static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 {
 	int saved_errno = errno;
+	uint64_t gen = asf_fd_gen(fd); /* before anything is learnt about fd */
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	if (!track_file(w, n)) {
@@ -49,7 +50,7 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 	if (r > 0) {
 		off_t after = lseek(fd, 0, SEEK_CUR);
 		off_t off = (before >= 0 && after == before + r) ? before : -1;
-		asf_after_file_read(fd, buf, (size_t)r, off, base);
+		asf_after_file_read(fd, buf, (size_t)r, off, base, gen);
 		errno = saved_errno;
 	}
 	return r;
@@ -58,13 +59,14 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off, uint32_t w)
 {
 	int saved_errno = errno;
+	uint64_t gen = asf_fd_gen(fd);
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	bool track = track_file(w, n);
 	uint64_t base = track ? asf_fd_ctime(fd) : 0;
 	ssize_t r = real_pread(fd, buf, n, off);
 	if (r > 0 && track) {
-		asf_after_file_read(fd, buf, (size_t)r, off, base);
+		asf_after_file_read(fd, buf, (size_t)r, off, base, gen);
 		errno = saved_errno;
 	}
 	return r;
