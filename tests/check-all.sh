@@ -5,6 +5,8 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 rc=0
+log=$(mktemp /tmp/asf-check-all.XXXXXX)
+trap 'rm -f "$log"' EXIT
 
 echo "== ASan + UBSan: unit and end-to-end suites against build-asan/"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
@@ -23,9 +25,18 @@ chmod +x "$wrapper"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0:exitcode=86
 ASF_BUILD=build-asan ASF_PRELOAD_PREFIX="$asan_rt" ASF_LAUNCHER_OVERRIDE="$wrapper" \
-	TESTS="${TESTS:-}" bash tests/run.sh || rc=1
+	TESTS="${TESTS:-}" bash tests/run.sh | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 unset UBSAN_OPTIONS ASAN_OPTIONS
 
 echo "== valgrind memcheck: the library in real transfers"
-bash tests/valgrind.sh || rc=1
+bash tests/valgrind.sh | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+
+# One closing line for both runs (make test printed its own before).
+p=$(sed -n 's/^\(valgrind: \)\{0,1\}\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$log" | awk '{s+=$1} END {print s+0}')
+f=$(sed -n 's/^\(valgrind: \)\{0,1\}\([0-9]*\) passed, \([0-9]*\) failed.*/\3/p' "$log" | awk '{s+=$1} END {print s+0}')
+[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1 # a run that failed without counting still fails
+echo
+echo "check-all: $p passed, $f failed"
 exit $rc
