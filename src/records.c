@@ -11,19 +11,51 @@ static ASF_TLS struct asf_thread *self;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 
+/* Every thread state ever made, for foreign lookups and for reuse. Entries are appended
+ * (count only grows) and never removed; a state is free when its in_use is 0. */
+static struct asf_thread *registry[ASF_THREADS_MAX];
+static unsigned registry_count;
+
 static size_t page_round(size_t n)
 {
 	return (n + 4095u) & ~(size_t)4095u;
+}
+
+/* Seqlock writer side: around every change of a record's fields or shadow. */
+static void change_begin(struct asf_record *r)
+{
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void change_end(struct asf_record *r)
+{
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+}
+
+void asf_record_drop(struct asf_record *r)
+{
+	if (!r->start)
+		return;
+	change_begin(r);
+	r->start = 0;
+	r->len = 0;
+	change_end(r);
 }
 
 void asf_thread_free(struct asf_thread *t)
 {
 	if (!t)
 		return;
-	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
+	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
+		asf_record_drop(&t->rec[i]);
+		/* Keep the reservation (a foreign reader may still touch it: it reads zeros and
+		 * finds no match), give its pages back. */
 		if (t->rec[i].shadow)
-			munmap(t->rec[i].shadow, t->rec[i].shadow_cap);
-	munmap(t, page_round(sizeof *t));
+			madvise(t->rec[i].shadow, ASF_RECORD_MAX_BYTES, MADV_DONTNEED);
+	}
+	t->busy = 0;
+	__atomic_store_n(&t->in_use, 0, __ATOMIC_RELEASE);
 }
 
 static void thread_exit(void *arg)
@@ -41,27 +73,54 @@ void asf_records_init(void)
 		exit_key_ok = 1;
 }
 
+/* A free registered state, claimed; or NULL. */
+static struct asf_thread *claim_free_state(void)
+{
+	unsigned n = __atomic_load_n(&registry_count, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++) {
+		struct asf_thread *t = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
+		int expected = 0;
+		if (t && __atomic_compare_exchange_n(&t->in_use, &expected, 1, false,
+						     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return t;
+	}
+	return NULL;
+}
+
+static struct asf_thread *new_state(void)
+{
+	unsigned slot = __atomic_fetch_add(&registry_count, 1, __ATOMIC_ACQ_REL);
+	if (slot >= ASF_THREADS_MAX) {
+		__atomic_fetch_sub(&registry_count, 1, __ATOMIC_ACQ_REL);
+		return NULL;
+	}
+	void *mem = mmap(NULL, page_round(sizeof(struct asf_thread)), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct asf_thread *t = mem == MAP_FAILED ? NULL : mem;
+	if (t)
+		t->in_use = 1;
+	/* Published even if NULL: readers skip NULL slots. */
+	__atomic_store_n(&registry[slot], t, __ATOMIC_RELEASE);
+	return t;
+}
+
 struct asf_thread *asf_thread_get(bool create)
 {
 	if (ASF_LIKELY(self != NULL) || !create)
 		return self;
-	void *mem = mmap(NULL, page_round(sizeof *self), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
+	if (!exit_key_ok)
+		return NULL; /* without the exit destructor the state would never be recycled */
+	struct asf_thread *t = claim_free_state();
+	if (!t)
+		t = new_state();
+	if (!t)
 		return NULL;
-	/* Without the exit destructor the state would leak at thread exit: don't track. */
-	if (!exit_key_ok || pthread_setspecific(exit_key, mem) != 0) {
-		munmap(mem, page_round(sizeof *self));
+	if (pthread_setspecific(exit_key, t) != 0) {
+		asf_thread_free(t);
 		return NULL;
 	}
-	self = mem;
+	self = t;
 	return self;
-}
-
-void asf_record_drop(struct asf_record *r)
-{
-	r->start = 0;
-	r->len = 0;
 }
 
 void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len)
@@ -76,26 +135,16 @@ void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len)
 	}
 }
 
-/* Makes room for cap bytes of shadow; false if memory is short. */
-static bool shadow_reserve(struct asf_record *r, size_t cap, size_t keep)
+/* The shadow reservation: made once per record, never moved or unmapped. */
+static bool shadow_reserve(struct asf_record *r)
 {
-	if (cap <= r->shadow_cap)
-		return true;
-	size_t want = page_round(cap < 65536 ? 65536 : cap);
-	void *mem;
-	if (r->shadow && keep == 0) {
-		munmap(r->shadow, r->shadow_cap);
-		r->shadow = NULL;
-		r->shadow_cap = 0;
-	}
 	if (r->shadow)
-		mem = mremap(r->shadow, r->shadow_cap, want, MREMAP_MAYMOVE);
-	else
-		mem = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return true;
+	void *mem = mmap(NULL, ASF_RECORD_MAX_BYTES, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return false;
 	r->shadow = mem;
-	r->shadow_cap = want;
 	return true;
 }
 
@@ -112,18 +161,16 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 		    r->ino == ino && r->off + (off_t)r->len == off && r->ctime_ns == ctime_ns &&
 		    r->len + len <= ASF_RECORD_MAX_BYTES) {
 			asf_record_forget_range(t, buf, len);
-			if (!r->start || !shadow_reserve(r, r->len + len, r->len)) {
-				asf_record_drop(r);
-				break;
-			}
+			change_begin(r);
 			memcpy(r->shadow + r->len, buf, len);
 			r->len += len;
 			r->last_use = t->clock;
+			change_end(r);
 			return;
 		}
 	}
 	asf_record_forget_range(t, buf, len);
-	if (len > ASF_RECORD_MAX_BYTES)
+	if (len > ASF_RECORD_MAX_BYTES || len == 0)
 		return;
 	/* A free slot, else the least recently used one. */
 	struct asf_record *slot = &t->rec[0];
@@ -137,8 +184,9 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 			slot = r;
 	}
 	asf_record_drop(slot);
-	if (!shadow_reserve(slot, len, 0))
+	if (!shadow_reserve(slot))
 		return;
+	change_begin(slot);
 	memcpy(slot->shadow, buf, len);
 	slot->fd = fd;
 	slot->dev = dev;
@@ -148,6 +196,13 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 	slot->len = len;
 	slot->last_use = t->clock;
 	slot->start = lo;
+	change_end(slot);
+}
+
+static bool holds(const struct asf_record *r, uintptr_t lo, size_t len)
+{
+	return r->start && r->start <= lo && lo - r->start <= r->len &&
+	       len <= r->len - (lo - r->start);
 }
 
 struct asf_record *asf_record_find(struct asf_thread *t, const void *buf, size_t len)
@@ -155,8 +210,7 @@ struct asf_record *asf_record_find(struct asf_thread *t, const void *buf, size_t
 	uintptr_t lo = (uintptr_t)buf;
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		struct asf_record *r = &t->rec[i];
-		if (r->start && r->start <= lo && lo - r->start <= r->len &&
-		    len <= r->len - (lo - r->start)) {
+		if (holds(r, lo, len)) {
 			r->last_use = ++t->clock;
 			return r;
 		}
@@ -167,4 +221,49 @@ struct asf_record *asf_record_find(struct asf_thread *t, const void *buf, size_t
 bool asf_record_verify(const struct asf_record *r, const void *buf, size_t len)
 {
 	return memcmp(buf, r->shadow + ((uintptr_t)buf - r->start), len) == 0;
+}
+
+/* Seqlock reader side. The fields and the shadow may change under us while we look; what
+ * we saw counts only if seq was even before and is the same after. */
+static bool snapshot_foreign(struct asf_record *r, const void *buf, size_t len,
+			     struct asf_record *out)
+{
+	uint64_t s1 = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+	if (s1 & 1)
+		return false;
+	uintptr_t start = __atomic_load_n(&r->start, __ATOMIC_RELAXED);
+	size_t rlen = __atomic_load_n(&r->len, __ATOMIC_RELAXED);
+	unsigned char *shadow = __atomic_load_n(&r->shadow, __ATOMIC_RELAXED);
+	uintptr_t lo = (uintptr_t)buf;
+	if (!start || !shadow || start > lo || lo - start > rlen || len > rlen - (lo - start) ||
+	    rlen > ASF_RECORD_MAX_BYTES)
+		return false;
+	bool same = memcmp(buf, shadow + (lo - start), len) == 0;
+	out->start = start;
+	out->len = rlen;
+	out->fd = __atomic_load_n(&r->fd, __ATOMIC_RELAXED);
+	out->dev = __atomic_load_n(&r->dev, __ATOMIC_RELAXED);
+	out->ino = __atomic_load_n(&r->ino, __ATOMIC_RELAXED);
+	out->off = __atomic_load_n(&r->off, __ATOMIC_RELAXED);
+	out->ctime_ns = __atomic_load_n(&r->ctime_ns, __ATOMIC_RELAXED);
+	out->shadow = NULL;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return same && __atomic_load_n(&r->seq, __ATOMIC_RELAXED) == s1;
+}
+
+bool asf_record_find_foreign(const struct asf_thread *me, const void *buf, size_t len,
+			     struct asf_record *out)
+{
+	unsigned n = __atomic_load_n(&registry_count, __ATOMIC_ACQUIRE);
+	if (n > ASF_THREADS_MAX)
+		n = ASF_THREADS_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		struct asf_thread *t = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
+		if (!t || t == me || !__atomic_load_n(&t->in_use, __ATOMIC_ACQUIRE))
+			continue;
+		for (int j = 0; j < ASF_RECORDS_PER_THREAD; j++)
+			if (snapshot_foreign(&t->rec[j], buf, len, out))
+				return true;
+	}
+	return false;
 }

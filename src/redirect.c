@@ -4,11 +4,7 @@
 #include <stdint.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <fcntl.h>
-#include <sys/single_threaded.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "fdclass.h"
@@ -17,6 +13,7 @@
 #include "records.h"
 #include "redirect.h"
 #include "refusals.h"
+#include "source.h"
 #include "stats.h"
 
 void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns,
@@ -59,28 +56,6 @@ static bool socket_side_error(int err)
 	}
 }
 
-enum source_state { SOURCE_OK, SOURCE_GONE, SOURCE_CHANGED };
-
-/* Is src (r->fd, or our pin of it) still the file that was read, unchanged since, and long
- * enough? One fstat.
- * "Unchanged" means: the same ctime as the baseline taken before the read. Linux (6.13+,
- * multigrain timestamps) gives any change made after a ctime was queried a different
- * ctime, so a write, truncation or extension since then is seen here. */
-static enum source_state check_source(const struct asf_record *r, int src, off_t off, size_t n)
-{
-	struct stat st;
-	if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
-	    (uint64_t)st.st_ino != r->ino)
-		return SOURCE_GONE;
-	uint64_t now = asf_ctime_ns(&st.st_ctim);
-	if (now != r->ctime_ns) {
-		/* Later reads start from the new baseline; this record is stale. */
-		asf_fd_set_ctime(r->fd, now);
-		return SOURCE_CHANGED;
-	}
-	return off >= 0 && (uint64_t)off + n <= (uint64_t)st.st_size ? SOURCE_OK : SOURCE_CHANGED;
-}
-
 /* After a short sendfile: did the file end before `off + left` (so the rest must come from
  * the buffer), rather than the socket taking less (signal, full non-blocking buffer)? */
 static bool file_ended(int src, off_t off, size_t left)
@@ -92,7 +67,8 @@ static bool file_ended(int src, off_t off, size_t left)
 /* SIGPIPE exactly as the real call: write() raises it only when it fails with EPIPE having
  * sent nothing; send(MSG_NOSIGNAL) never. sendfile has no flags, so SIGPIPE is blocked
  * around any sendfile call that must not raise it (every call under MSG_NOSIGNAL, every call
- * after the first otherwise) and one it raised is drained before the mask is restored. */
+ * after bytes have moved otherwise) and one it raised is drained before the mask is
+ * restored. */
 struct pipe_guard {
 	bool blocked, was_pending, raised;
 	sigset_t set, old;
@@ -123,16 +99,17 @@ static void guard_release(struct pipe_guard *g)
 	errno = saved_errno;
 }
 
-/* The sendfile loop. Returns bytes sent (>0), or -1 with errno; never an error after bytes
- * have moved. */
-static ssize_t send_range(int sock, const struct asf_record *r, int src, const char *buf,
-			  size_t n, int flags, enum asf_call call, bool *used_fallback)
+ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bufv, size_t n,
+			    int flags, enum asf_call call, size_t already, bool *used_fallback)
 {
+	const char *buf = bufv;
 	struct pipe_guard g = { 0 };
-	off_t off = asf_record_offset(r, buf);
+	const struct asf_record *r = &s->rec;
+	int src = s->fd;
+	off_t off = asf_source_offset(s, buf);
 	size_t sent = 0;
 	ssize_t result;
-	if (flags & MSG_NOSIGNAL)
+	if ((flags & MSG_NOSIGNAL) || already > 0)
 		guard_block(&g);
 	while (sent < n) {
 		if (sent > 0)
@@ -195,62 +172,37 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below). */
 	if (flags & ~MSG_NOSIGNAL)
 		return false;
-	struct asf_thread *t = asf_thread_get(false);
+	/* The writing thread needs a state even if it never read: its busy flag, and the
+	 * records of the thread that did the read are found through the registry. */
+	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return false;
 	t->busy = 1; /* before touching the records: a signal handler may write too */
 	int saved_errno = errno;
-	bool done = false;
-	struct asf_record *r = asf_record_find(t, buf, n);
-	if (!r)
-		goto out;
-	if ((asf_fd_word(r->fd) & ASF_FDF_NO_SENDFILE) || asf_refused(r->dev, r->ino))
-		goto out;
-	if (!asf_record_verify(r, buf, n)) {
-		ASF_STAT_ADD(verify_rejects, 1);
-		goto out;
+	struct asf_source src;
+	if (!asf_source_open(t, buf, n, &src)) {
+		t->busy = 0;
+		errno = saved_errno;
+		return false;
 	}
 	/* The first bytes this socket sends: TLS? (The buffer is readable: we just compared it.) */
 	if (!(word & ASF_FDF_OUT_SEEN) &&
-	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM)
-		goto out;
-	/* With other threads about, the program may close r->fd and reuse its number at any
-	 * moment: pin the file with a private duplicate first, and check and send from that. */
-	int src = r->fd;
-	bool pinned = false;
-	if (!__libc_single_threaded) {
-		src = (int)syscall(SYS_fcntl, r->fd, F_DUPFD_CLOEXEC, 0);
-		if (src < 0)
-			goto out; /* EMFILE and the like: the real call does the work */
-		pinned = true;
+	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
+		asf_source_close(&src);
+		t->busy = 0;
+		errno = saved_errno;
+		return false;
 	}
-	off_t off = asf_record_offset(r, buf);
-	enum source_state state = check_source(r, src, off, n);
-	if (state != SOURCE_OK) {
-		if (state == SOURCE_CHANGED)
-			ASF_STAT_ADD(source_changed, 1);
-		asf_record_drop(r);
-		if (pinned)
-			(void)syscall(SYS_close, src);
-		goto out;
-	}
-
 	bool used_fallback = false;
-	ssize_t k = send_range(fd, r, src, buf, n, flags, call, &used_fallback);
+	ssize_t k = asf_send_file_range(fd, &src, buf, n, flags, call, 0, &used_fallback);
 	int err = errno;
-	if (pinned)
-		(void)syscall(SYS_close, src);
+	asf_source_close(&src);
 	if (used_fallback)
 		ASF_STAT_ADD(fallbacks, 1);
 	if (k > 0 && !used_fallback)
 		ASF_STAT_ADD(redirected_calls, 1);
 	*result = k;
-	done = true;
 	t->busy = 0;
 	errno = k < 0 ? err : saved_errno;
-	return done;
-out:
-	t->busy = 0;
-	errno = saved_errno;
-	return done;
+	return true;
 }

@@ -17,6 +17,20 @@ enum asf_call { ASF_CALL_WRITE, ASF_CALL_SEND };
 bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
 		      enum asf_call call, ssize_t *result);
 
+/* The sendfile loop for buf[0..n), which s (source.h) holds. `already` is what the
+ * program's call has sent before this range (vectored writes): once bytes have moved, no
+ * SIGPIPE may be raised. Returns bytes sent (> 0) or -1 with errno, never an error after
+ * bytes have moved; *used_fallback tells whether the real call sent part of it. */
+struct asf_source;
+ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *buf, size_t n,
+			    int flags, enum asf_call call, size_t already, bool *used_fallback);
+
+/* The same for a writev/sendmsg: its iovecs that records hold go by sendfile, the rest by
+ * the real sendmsg, in order. Same contract as asf_try_redirect. */
+struct iovec;
+bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
+			  ssize_t *result);
+
 /* Tracking after a successful read-family call of a file: offset known (or -1 = unknown),
  * ctime_ns the fd's change baseline and gen its generation (asf_fd_gen), both loaded
  * before the read. */

@@ -1,8 +1,8 @@
-/* Write side: write, send and sendto to a stream socket go to the redirect engine when
- * their buffer holds recorded file bytes; everything else is the real call. writev and
- * sendmsg are passed through (their first bytes still count for TLS detection). */
+/* Write side: write, send, sendto, writev and sendmsg to a stream socket go to the redirect
+ * engine when their buffers hold recorded file bytes; everything else is the real call. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -111,13 +111,11 @@ ASF_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	return sendto_slow(fd, buf, n, flags, NULL, 0, w);
 }
 
-/* Vectored writes: passed through; only their first bytes are looked at. */
-static void after_vector_write(int fd, const struct iovec *iov, int cnt, ssize_t r)
+/* Vectored writes: the iovecs that records hold go by sendfile (redirect_vec.c). */
+static void after_vector_write(int fd, uint32_t w, const struct iovec *iov, int cnt, ssize_t r)
 {
-	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled || r <= 0)
+	if (r <= 0)
 		return;
-	w = out_word(fd, w);
 	count_passthrough(w, r);
 	if (first_write(w)) {
 		unsigned char head[3];
@@ -125,19 +123,43 @@ static void after_vector_write(int fd, const struct iovec *iov, int cnt, ssize_t
 	}
 }
 
+static ssize_t real_writev(int fd, const struct iovec *iov, int cnt)
+{
+	return ASF_REAL_FN(writev) ? asf_real.writev(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
+}
+
+static ssize_t real_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return ASF_REAL_FN(sendmsg) ? asf_real.sendmsg(fd, msg, flags)
+				    : syscall(SYS_sendmsg, fd, msg, flags);
+}
+
 ASF_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	ssize_t r = ASF_REAL_FN(writev) ? asf_real.writev(fd, iov, cnt)
-					: syscall(SYS_writev, fd, iov, cnt);
-	after_vector_write(fd, iov, cnt, r);
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+		return real_writev(fd, iov, cnt);
+	w = out_word(fd, w);
+	ssize_t r;
+	if (asf_try_redirect_vec(fd, w, iov, cnt, 0, &r))
+		return r;
+	r = real_writev(fd, iov, cnt);
+	after_vector_write(fd, w, iov, cnt, r);
 	return r;
 }
 
 ASF_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	ssize_t r = ASF_REAL_FN(sendmsg) ? asf_real.sendmsg(fd, msg, flags)
-					 : syscall(SYS_sendmsg, fd, msg, flags);
-	if (msg)
-		after_vector_write(fd, msg->msg_iov, (int)msg->msg_iovlen, r);
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled || !msg)
+		return real_sendmsg(fd, msg, flags);
+	w = out_word(fd, w);
+	ssize_t r;
+	/* Only plain stream sends: an address or ancillary data (SCM_RIGHTS...) passes. */
+	if (msg->msg_name == NULL && msg->msg_controllen == 0 && msg->msg_iovlen <= IOV_MAX &&
+	    asf_try_redirect_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, flags, &r))
+		return r;
+	r = real_sendmsg(fd, msg, flags);
+	after_vector_write(fd, w, msg->msg_iov, (int)msg->msg_iovlen, r);
 	return r;
 }

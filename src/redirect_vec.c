@@ -1,0 +1,154 @@
+/* Vectored writes (writev, sendmsg) whose iovecs mix program memory and recorded file
+ * bytes: nginx with `sendfile off` writes [header, body], node writes [chunk size, CRLF,
+ * body, CRLF]. The parts go out in order: each run of plain iovecs by the real sendmsg
+ * (with MSG_MORE when file bytes follow, so the header still leaves with the body), each
+ * iovec whose bytes a record holds by sendfile. The call returns the total the real call
+ * would have: a partial count stops at the exact byte, and the program's retry with
+ * advanced iovecs continues from there (a sub-range of a record maps to its offset). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fdclass.h"
+#include "real.h"
+#include "redirect.h"
+#include "source.h"
+#include "stats.h"
+#include "wrap.h"
+
+static ssize_t real_sendmsg_iov(int fd, const struct iovec *iov, int cnt, int flags)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
+	return ASF_REAL_FN(sendmsg) ? asf_real.sendmsg(fd, &m, flags)
+				    : syscall(SYS_sendmsg, fd, &m, flags);
+}
+
+/* Opens the source of the first iovec at or after *i that a record holds; true with *i at
+ * it, false with *i == cnt if there is none. */
+static bool next_file_part(struct asf_thread *t, const struct iovec *iov, int cnt, int *i,
+			   struct asf_source *src)
+{
+	for (; *i < cnt; (*i)++)
+		if (iov[*i].iov_len >= asf_cfg.min_bytes &&
+		    asf_source_open(t, iov[*i].iov_base, iov[*i].iov_len, src))
+			return true;
+	return false;
+}
+
+static size_t iov_sum(const struct iovec *iov, int from, int to)
+{
+	size_t n = 0;
+	for (int i = from; i < to; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* Inspects the first bytes the socket sent (this call's first k bytes) for TLS. */
+static bool first_bytes_tls(int fd, const struct iovec *iov, int cnt, size_t k)
+{
+	unsigned char head[3];
+	size_t got = asf_iov_head(iov, cnt, k, head, sizeof head);
+	return (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, got) & ASF_FD_KIND_MASK) != ASF_FD_STREAM;
+}
+
+bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
+			  ssize_t *result)
+{
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) || !iov ||
+	    cnt <= 0 || cnt > IOV_MAX)
+		return false;
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return false; /* the real call reports EINVAL */
+		total += iov[i].iov_len;
+	}
+	if (total < asf_cfg.min_bytes)
+		return false;
+	struct asf_thread *t = asf_thread_get(true);
+	if (!t || t->busy)
+		return false;
+	t->busy = 1;
+	int saved_errno = errno;
+	struct asf_source src = { .pinned = false };
+	int f = 0;
+	if (!next_file_part(t, iov, cnt, &f, &src)) {
+		t->busy = 0;
+		errno = saved_errno;
+		return false; /* nothing to redirect: the real call, untouched */
+	}
+
+	bool sniff = !(word & ASF_FDF_OUT_SEEN), redirected = false, fallback = false;
+	size_t sent = 0;
+	int i = 0, err = 0;
+	ssize_t res = 0;
+	while (i < cnt) {
+		/* Plain run [i, f), then the file part f (f == cnt: plain to the end). */
+		if (f > i) {
+			size_t want = iov_sum(iov, i, f);
+			int fl = flags | (f < cnt ? MSG_MORE : 0) | (sent > 0 ? MSG_NOSIGNAL : 0);
+			ssize_t k = real_sendmsg_iov(fd, &iov[i], f - i, fl);
+			if (k < 0) {
+				err = errno;
+				break;
+			}
+			ASF_STAT_ADD(passthrough_bytes, k);
+			if (sniff && k > 0) {
+				sniff = false;
+				if (first_bytes_tls(fd, &iov[i], f - i, (size_t)k)) {
+					sent += (size_t)k;
+					break; /* the rest goes by the real call on the program's retry */
+				}
+			}
+			sent += (size_t)k;
+			if ((size_t)k < want)
+				break;
+		}
+		if (f >= cnt)
+			break;
+		if (sniff) {
+			sniff = false; /* (readable: the source check compared it) */
+			if ((asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, iov[f].iov_base, iov[f].iov_len) &
+			     ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
+				asf_source_close(&src);
+				if (sent == 0) { /* nothing moved yet: the real call does it all */
+					t->busy = 0;
+					errno = saved_errno;
+					return false;
+				}
+				break;
+			}
+		}
+		bool fb = false;
+		ssize_t k = asf_send_file_range(fd, &src, iov[f].iov_base, iov[f].iov_len, flags,
+						ASF_CALL_SEND, sent, &fb);
+		err = errno;
+		asf_source_close(&src);
+		fallback |= fb;
+		if (k < 0)
+			break;
+		redirected |= !fb;
+		sent += (size_t)k;
+		if ((size_t)k < iov[f].iov_len)
+			break;
+		i = f + 1;
+		f = i;
+		if (!next_file_part(t, iov, cnt, &f, &src))
+			f = cnt;
+	}
+	asf_source_close(&src); /* one opened but not reached; a no-op if closed already */
+	if (fallback)
+		ASF_STAT_ADD(fallbacks, 1);
+	if (redirected)
+		ASF_STAT_ADD(redirected_calls, 1);
+	res = sent > 0 ? (ssize_t)sent : -1;
+	*result = res;
+	t->busy = 0;
+	errno = res < 0 ? err : saved_errno;
+	return true;
+}
