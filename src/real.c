@@ -48,6 +48,12 @@ bool asf_real_bind(void)
 	bind_one(&asf_real.socketpair, "socketpair");
 	bind_one(&asf_real.accept, "accept");
 	bind_one(&asf_real.accept4, "accept4");
+	bind_one(&asf_real.preadv, "preadv64");
+	bind_one(&asf_real.preadv2, "preadv64v2");
+	bind_one(&asf_real.fread_unl, "fread_unlocked");
+	bind_one(&asf_real.fwrite_unl, "fwrite_unlocked");
+	bind_one(&asf_real.fread_chk, "__fread_chk");
+	bind_one(&asf_real.fread_unlocked_chk, "__fread_unlocked_chk");
 	bind_one(&asf_real.write, "write");
 	/* read last: it is the pointer ASF_REAL_FN users test first */
 	bind_one(&asf_real.read, "read");

@@ -46,6 +46,12 @@ struct asf_real_fns {
 	int (*socketpair)(int, int, int, int[2]);
 	int (*accept)(int, struct sockaddr *, socklen_t *);
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+	size_t (*fread_unl)(void *, size_t, size_t, FILE *);
+	size_t (*fwrite_unl)(const void *, size_t, size_t, FILE *);
+	size_t (*fread_chk)(void *, size_t, size_t, size_t, FILE *);
+	size_t (*fread_unlocked_chk)(void *, size_t, size_t, size_t, FILE *);
 };
 
 extern struct asf_real_fns asf_real;

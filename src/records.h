@@ -37,8 +37,17 @@ struct asf_record {
 	uint64_t last_use;
 };
 
+/* The change baseline in force when a stdio stream last read (wrap_stdio.c): bytes still
+ * in its buffer were read under it, not under a newer one. */
+struct asf_stream_base {
+	const void *stream;
+	uint64_t ctime_ns;
+};
+#define ASF_STREAMS_PER_THREAD 4
+
 struct asf_thread {
 	struct asf_record rec[ASF_RECORDS_PER_THREAD];
+	struct asf_stream_base streams[ASF_STREAMS_PER_THREAD];
 	uint64_t clock;
 	int busy;   /* set while the library works for this thread: re-entry passes through */
 	int in_use; /* 0: free for the next thread that needs a state */

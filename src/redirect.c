@@ -164,6 +164,14 @@ out:
 	return result;
 }
 
+void asf_note_redirect(bool used_fallback, bool sent_any)
+{
+	if (used_fallback)
+		ASF_STAT_ADD(fallbacks, 1);
+	else if (sent_any)
+		ASF_STAT_ADD(redirected_calls, 1);
+}
+
 bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
 		      enum asf_call call, ssize_t *result)
 {
@@ -197,10 +205,7 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	ssize_t k = asf_send_file_range(fd, &src, buf, n, flags, call, 0, &used_fallback);
 	int err = errno;
 	asf_source_close(&src);
-	if (used_fallback)
-		ASF_STAT_ADD(fallbacks, 1);
-	if (k > 0 && !used_fallback)
-		ASF_STAT_ADD(redirected_calls, 1);
+	asf_note_redirect(used_fallback, k > 0);
 	*result = k;
 	t->busy = 0;
 	errno = k < 0 ? err : saved_errno;

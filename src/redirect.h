@@ -31,6 +31,10 @@ struct iovec;
 bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
 			  ssize_t *result);
 
+/* Counts a write the engine handled: whether the real call finished part of it, and
+ * whether sendfile sent any of it. */
+void asf_note_redirect(bool used_fallback, bool sent_any);
+
 /* Tracking after a successful read-family call of a file: offset known (or -1 = unknown),
  * ctime_ns the fd's change baseline and gen its generation (asf_fd_gen), both loaded
  * before the read. */

@@ -142,10 +142,7 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 			f = cnt;
 	}
 	asf_source_close(&src); /* one opened but not reached; a no-op if closed already */
-	if (fallback)
-		ASF_STAT_ADD(fallbacks, 1);
-	if (redirected)
-		ASF_STAT_ADD(redirected_calls, 1);
+	asf_note_redirect(fallback, redirected);
 	res = sent > 0 ? (ssize_t)sent : -1;
 	*result = res;
 	t->busy = 0;

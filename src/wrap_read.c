@@ -1,7 +1,9 @@
-/* Read side: read, pread and their aliases and fortified forms record what a file read put
- * into a buffer; recv and friends only look at the first bytes a socket receives (TLS). */
+/* Read side: read, pread, readv, preadv, preadv2 and their aliases and fortified forms
+ * record what a file read put into a buffer; recv and friends only look at the first bytes
+ * a socket receives (TLS). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -171,7 +173,8 @@ ASF_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, in
 	return do_recvfrom(fd, buf, n, flags, addr, alen);
 }
 
-/* Vectored reads: not tracked yet, but their first bytes count for TLS detection. */
+/* Vectored reads: each buffer a file read fills becomes its own record; on a socket, the
+ * first bytes count for TLS detection. */
 static void after_vector_read(int fd, const struct iovec *iov, int cnt, ssize_t r)
 {
 	if (r <= 0 || !asf_cfg.enabled)
@@ -188,11 +191,101 @@ static void after_vector_read(int fd, const struct iovec *iov, int cnt, ssize_t 
 	errno = saved_errno;
 }
 
+/* Records each filled buffer of a vectored read that got r bytes from offset off. */
+static void record_vector(int fd, const struct iovec *iov, int cnt, ssize_t r, off_t off,
+			  uint64_t base, uint64_t gen)
+{
+	size_t left = (size_t)r;
+	for (int i = 0; i < cnt && left > 0; i++) {
+		size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
+		if (take > 0)
+			asf_after_file_read(fd, iov[i].iov_base, take, off < 0 ? -1 : off, base, gen);
+		if (off >= 0)
+			off += (off_t)take;
+		left -= take;
+	}
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+	for (int i = 0; iov && i < cnt && i < IOV_MAX; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+/* One path for readv, preadv and preadv2: off < 0 means "at the file position". */
+enum vread { VREAD_READV, VREAD_PREADV, VREAD_PREADV2 };
+
+static ssize_t real_vread(enum vread kind, int fd, const struct iovec *iov, int cnt, off_t off,
+			  int flags)
+{
+	switch (kind) {
+	case VREAD_READV:
+		return ASF_REAL_FN(readv) ? asf_real.readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
+	case VREAD_PREADV:
+		return ASF_REAL_FN(preadv) ? asf_real.preadv(fd, iov, cnt, off)
+					   : syscall(SYS_preadv, fd, iov, cnt, off, 0);
+	default:
+		return ASF_REAL_FN(preadv2) ? asf_real.preadv2(fd, iov, cnt, off, flags)
+					    : syscall(SYS_preadv2, fd, iov, cnt, off, 0, flags);
+	}
+}
+
+static ssize_t vread(enum vread kind, int fd, const struct iovec *iov, int cnt, off_t off,
+		     int flags)
+{
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+		return real_vread(kind, fd, iov, cnt, off, flags);
+	int saved_errno = errno;
+	uint64_t gen = asf_fd_gen(fd);
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
+		w = asf_fd_classify(fd);
+	bool at_position = kind == VREAD_READV || off < 0;
+	if (!track_file(w, iov_total(iov, cnt))) {
+		errno = saved_errno;
+		ssize_t r = real_vread(kind, fd, iov, cnt, off, flags);
+		after_vector_read(fd, iov, cnt, r);
+		return r;
+	}
+	uint64_t base = asf_fd_ctime(fd);
+	off_t before = at_position ? lseek(fd, 0, SEEK_CUR) : off;
+	errno = saved_errno;
+	ssize_t r = real_vread(kind, fd, iov, cnt, off, flags);
+	if (r > 0) {
+		off_t start = before;
+		if (at_position && lseek(fd, 0, SEEK_CUR) != before + r)
+			start = -1; /* someone moved the shared offset meanwhile */
+		record_vector(fd, iov, cnt, r, start, base, gen);
+		errno = saved_errno;
+	}
+	return r;
+}
+
 ASF_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	ssize_t r = ASF_REAL_FN(readv) ? asf_real.readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
-	after_vector_read(fd, iov, cnt, r);
-	return r;
+	return vread(VREAD_READV, fd, iov, cnt, -1, 0);
+}
+
+ASF_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return vread(VREAD_PREADV, fd, iov, cnt, off, 0);
+}
+
+ASF_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return vread(VREAD_PREADV, fd, iov, cnt, off, 0);
+}
+
+ASF_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return vread(VREAD_PREADV2, fd, iov, cnt, off, flags);
+}
+
+ASF_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return vread(VREAD_PREADV2, fd, iov, cnt, off, flags);
 }
 
 ASF_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
