@@ -54,6 +54,12 @@ bool asf_real_bind(void)
 	bind_one(&asf_real.fwrite_unl, "fwrite_unlocked");
 	bind_one(&asf_real.fread_chk, "__fread_chk");
 	bind_one(&asf_real.fread_unlocked_chk, "__fread_unlocked_chk");
+	bind_one(&asf_real.open, "open64");
+	bind_one(&asf_real.openat, "openat64");
+	bind_one(&asf_real.open_2, "__open64_2");
+	bind_one(&asf_real.openat_2, "__openat64_2");
+	bind_one(&asf_real.fopen, "fopen64");
+	bind_one(&asf_real.freopen, "freopen64");
 	bind_one(&asf_real.write, "write");
 	/* read last: it is the pointer ASF_REAL_FN users test first */
 	bind_one(&asf_real.read, "read");

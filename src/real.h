@@ -48,6 +48,12 @@ struct asf_real_fns {
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
 	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
 	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*open_2)(const char *, int);
+	int (*openat_2)(int, const char *, int);
+	FILE *(*fopen)(const char *, const char *);
+	FILE *(*freopen)(const char *, const char *, FILE *);
 	size_t (*fread_unl)(void *, size_t, size_t, FILE *);
 	size_t (*fwrite_unl)(const void *, size_t, size_t, FILE *);
 	size_t (*fread_chk)(void *, size_t, size_t, size_t, FILE *);

@@ -22,8 +22,12 @@ static enum source_state check_file(const struct asf_record *r, int src, off_t o
 {
 	struct stat st;
 	if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
-	    (uint64_t)st.st_ino != r->ino)
+	    (uint64_t)st.st_ino != r->ino) {
+		/* The number names something else now: closed behind our back (a raw syscall)
+		 * and reused. Classify it afresh from the next call on. */
+		asf_fd_forget(r->fd);
 		return SOURCE_GONE;
+	}
 	uint64_t now = asf_ctime_ns(&st.st_ctim);
 	if (now != r->ctime_ns) {
 		/* Later reads start from the new baseline; this record is stale. */

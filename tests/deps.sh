@@ -11,6 +11,9 @@ command -v curl    >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 command -v valgrind >/dev/null 2>&1 || need_pkgs+=(valgrind)
 command -v strace  >/dev/null 2>&1 || need_pkgs+=(strace)
+command -v nginx   >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
+command -v wrk     >/dev/null 2>&1 || need_pkgs+=(wrk)
+command -v socat   >/dev/null 2>&1 || need_pkgs+=(socat)
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs: ${need_pkgs[*]}" >&2

@@ -25,13 +25,13 @@ wait_port() {
 # stat_max FILE KEY: the largest value of KEY over the stats lines in FILE (0 if none).
 stat_max() {
 	[ -f "$1" ] || { echo 0; return; }
-	sed -n "s/^autosendfile: .* $2=\([0-9][0-9]*\).*/\1/p" "$1" | sort -n | tail -n 1 | awk '{print $1+0} END {if (NR==0) print 0}'
+	sed -n "s/^autosendfile: .* $2=\([0-9][0-9]*\).*/\1/p" "$1" | sort -n | tail -n 1 | awk '{v=$1} END {printf "%.0f\n", v+0}'
 }
 
 # stat_sum FILE KEY: the sum of KEY over the stats lines in FILE.
 stat_sum() {
 	[ -f "$1" ] || { echo 0; return; }
-	sed -n "s/^autosendfile: .* $2=\([0-9][0-9]*\).*/\1/p" "$1" | awk '{s+=$1} END {print s+0}'
+	sed -n "s/^autosendfile: .* $2=\([0-9][0-9]*\).*/\1/p" "$1" | awk '{s+=$1} END {printf "%.0f\n", s}'
 }
 
 # assert_redirected STATSFILE BYTES: redirected_bytes >= 95% of BYTES.

@@ -1,0 +1,141 @@
+/* Calls that open files hand out fd numbers: whatever the fd table said of a number they
+ * return is forgotten, so a number closed behind our back (libuv closes with a raw
+ * syscall) is classified afresh instead of being taken for the file it named before.
+ * (Correctness never depended on this: the redirect engine checks a file's identity
+ * before it sends. This keeps such reuse from costing redirects.) */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "real.h"
+
+/* open's third argument exists only with O_CREAT or O_TMPFILE. */
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+static int opened(int fd)
+{
+	if (fd >= 0)
+		asf_fd_forget(fd);
+	return fd;
+}
+
+static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	int (*fn)(int, const char *, int, ...) = ASF_REAL_FN(openat);
+	return opened(fn ? fn(dirfd, path, flags, mode)
+			 : (int)syscall(SYS_openat, dirfd, path, flags | O_LARGEFILE, mode));
+}
+
+ASF_EXPORT int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_openat(AT_FDCWD, path, flags, mode);
+}
+
+ASF_EXPORT int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_openat(AT_FDCWD, path, flags, mode);
+}
+
+ASF_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_openat(dirfd, path, flags, mode);
+}
+
+ASF_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = mode_arg(flags, ap);
+	va_end(ap);
+	return do_openat(dirfd, path, flags, mode);
+}
+
+/* The fortified forms (called when the mode argument is provably absent). */
+ASF_EXPORT int __open_2(const char *path, int flags)
+{
+	if (ASF_REAL_FN(open_2))
+		return opened(asf_real.open_2(path, flags)); /* reports a missing mode as glibc does */
+	return do_openat(AT_FDCWD, path, flags, 0);
+}
+
+ASF_EXPORT int __open64_2(const char *path, int flags)
+{
+	return __open_2(path, flags);
+}
+
+ASF_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	if (ASF_REAL_FN(openat_2))
+		return opened(asf_real.openat_2(dirfd, path, flags));
+	return do_openat(dirfd, path, flags, 0);
+}
+
+ASF_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	return __openat_2(dirfd, path, flags);
+}
+
+ASF_EXPORT int creat(const char *path, mode_t mode)
+{
+	return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+ASF_EXPORT int creat64(const char *path, mode_t mode)
+{
+	return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+/* stdio opens with glibc's internal __open, which no preload sees. */
+static FILE *opened_stream(FILE *fp)
+{
+	if (fp)
+		opened(fileno(fp));
+	return fp;
+}
+
+ASF_EXPORT FILE *fopen(const char *path, const char *mode)
+{
+	return opened_stream(ASF_REAL_FN(fopen) ? asf_real.fopen(path, mode) : NULL);
+}
+
+ASF_EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+	return fopen(path, mode);
+}
+
+ASF_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
+{
+	int old = stream ? fileno(stream) : -1;
+	if (old >= 0)
+		asf_fd_change_begin(old);
+	FILE *fp = ASF_REAL_FN(freopen) ? asf_real.freopen(path, mode, stream) : NULL;
+	if (old >= 0) {
+		asf_fd_forget(old);
+		asf_fd_change_end(old);
+	}
+	return opened_stream(fp);
+}
+
+ASF_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
+{
+	return freopen(path, mode, stream);
+}
