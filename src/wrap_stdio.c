@@ -30,6 +30,7 @@
 /* Flag bits of glibc's FILE._flags (libio.h; stable ABI). */
 #define GLIBC_IO_NO_WRITES 0x0008
 #define GLIBC_IO_ERR_SEEN 0x0020
+#define GLIBC_IO_IN_BACKUP 0x0100 /* reading ungetc()'s pushed-back bytes, not the file's */
 #define GLIBC_IO_LINE_BUF 0x0200
 #define GLIBC_IO_IS_APPENDING 0x1000
 
@@ -79,7 +80,8 @@ static size_t fread_tracked(void *ptr, size_t size, size_t n, FILE *fp)
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	struct asf_thread *t = asf_thread_get(true);
-	if ((w & ASF_FD_KIND_MASK) != ASF_FD_FILE || (w & ASF_FDF_NO_SENDFILE) || !t || t->busy) {
+	if ((w & ASF_FD_KIND_MASK) != ASF_FD_FILE || (w & ASF_FDF_NO_SENDFILE) || !t || t->busy ||
+	    (fp->_flags & GLIBC_IO_IN_BACKUP)) {
 		errno = saved_errno;
 		return real_fread_unlocked(ptr, size, n, fp);
 	}

@@ -1,29 +1,62 @@
 /*
  * difftest: randomized, self-checking differential test for autosendfile.
  *
- *   difftest --seed S --cases N [--verbose] [--first I] [--mutate-file[=before|after]]
+ *   difftest --seed S --cases N [--verbose] [--first I] [--only KIND]
+ *            [--mutate-file[=before|after]]
  *
  * Every case (fully determined by seed and case index) writes a random file,
- * opens a loopback TCP connection and copies the file to the socket with a
- * nasty read()/pread() -> write()/send()/sendto() loop: odd buffer sizes,
- * unaligned buffers, two buffers, sub-range and out-of-order writes, repeated
- * writes, in-place mutation of the buffer before writing, lseek() of the file
- * between read and write, non-blocking sockets with a tiny SO_SNDBUF, and (in
- * some cases) mutation of the unsent tail between partial-write retries.
+ * opens a loopback TCP connection and copies the file to the socket with one of
+ * several nasty copy loops (a "kind", picked per case):
+ *
+ *   write   read()/pread() -> write()/send()/sendto(): odd buffer sizes,
+ *           unaligned buffers, two buffers, sub-range and out-of-order writes,
+ *           repeated writes, in-place mutation of the buffer before writing,
+ *           lseek() of the file between read and write, non-blocking sockets
+ *           with a tiny SO_SNDBUF, and (in some cases) mutation of the unsent
+ *           tail between partial-write retries.
+ *   vec     read()/pread() into 1-4 buffers -> writev()/sendmsg() (flags 0 or
+ *           MSG_NOSIGNAL) of mixed iovecs: [header, file buf, trailer],
+ *           [file part A, program bytes, file part B], several file buffers,
+ *           sub-ranges, headers in the same allocation right before the file
+ *           bytes, iovecs reaching past the bytes read, zero-length iovecs.
+ *           Partial results are retried with advanced iovecs, either advanced in
+ *           place (libuv) or rebuilt from the unsent rest with adjacent memory
+ *           merged into one iovec (nginx), with POLLOUT waits.
+ *   readv   readv()/preadv()/preadv2(flags 0, offset or -1) into 2-4 buffers
+ *           (separate, back to back, or each overlapping the one before), then
+ *           the buffers written one by one in any order, as iovecs, or (back to
+ *           back) as one write spanning them.
+ *   thread  a helper thread reads (read/pread/preadv) and hands the buffer to
+ *           the main thread (node's pattern) through a pipe or a condition
+ *           variable; or two helpers take turns on the same buffers; or a helper
+ *           reads a batch and exits before the main thread writes (and the main
+ *           thread sometimes reads a chunk itself into a pool buffer).
+ *   stdio   fread()/fread_unlocked()/__fread_chk() from a FILE (setvbuf: default,
+ *           _IOFBF small/large, _IONBF; fread sizes below and above the stream
+ *           buffer) -> fwrite()/fwrite_unlocked()/fputs() to a FILE from
+ *           fdopen(sock) (or of a dup), mixed with plain write()/send() on the
+ *           socket after an fflush(); fgetc()+ungetc() of the same or a changed
+ *           byte between freads; fseek(); blocking sockets only.
  *
  * The sender records the exact bytes every successful write call accepted
- * ("expected"); a receiver thread stores everything it gets.  Any difference is
+ * ("expected": what the buffer / the iovecs held at the call, for the count
+ * returned); a receiver thread stores everything it gets.  Any difference is
  * a failure.  One line per case on stdout:
- *     case I size=S buf=B digest=HEX
+ *     case I size=S buf=B kind=K digest=HEX
  * where HEX is 64-bit FNV-1a of the received stream, or "timing" for cases
  * whose content legitimately depends on timing (tail mutation between
  * retries).  These lines must be identical with and without the library.
+ * The kind of a case comes from its own random stream, and everything else of
+ * the case does not depend on how the kind was chosen, so case I of a mixed run
+ * is the same as case I with --only KIND when its kind is KIND.
+ *
+ * --only KIND: every case is of that kind (write, vec, readv, thread, stdio).
  *
  * --mutate-file[=before|after] (off by default, outside the library's stated
- * contract): also pwrite() a random byte into the region of the file just
- * read, before or after (default: randomly either) the write call that sends
- * the buffer.  "after" probes the inherent sendfile hazard: the socket may
- * still reference page-cache pages when the file changes.
+ * contract; write kind only): also pwrite() a random byte into the region of
+ * the file just read, before or after (default: randomly either) the write
+ * call that sends the buffer.  "after" probes the inherent sendfile hazard:
+ * the socket may still reference page-cache pages when the file changes.
  *
  * Ends with "difftest: N cases, M failures"; exit status 1 if M > 0.
  */
@@ -44,6 +77,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,6 +221,22 @@ enum { RD_READ, RD_PREAD, RD_PREAD_REVERSE };
 static const char *rd_names[] = { "read", "pread", "pread-reverse" };
 enum { BUF_ONE, BUF_ALTERNATE, BUF_READAHEAD, BUF_COPY };
 static const char *bufmode_names[] = { "one", "alternate", "readahead", "copy" };
+enum { KIND_WRITE, KIND_VEC, KIND_READV, KIND_THREAD, KIND_STDIO, KIND_N };
+static const char *kind_names[] = { "write", "vec", "readv", "thread", "stdio" };
+enum { VC_WRITEV, VC_SENDMSG, VC_SENDMSG_NOSIGNAL, VC_MIXED };
+static const char *vc_names[] = { "writev", "sendmsg", "sendmsg-nosignal", "mixed" };
+enum { RETRY_ADVANCE, RETRY_REBUILD };
+static const char *retry_names[] = { "advance", "rebuild" };
+enum { RV_READV, RV_PREADV, RV_PREADV2, RV_PREADV2_CUR, RV_MIXED };
+static const char *rv_names[] = { "readv", "preadv", "preadv2", "preadv2-cur", "mixed" };
+enum { HO_PIPE, HO_COND, HO_JOIN, HO_TWO };
+static const char *ho_names[] = { "pipe", "cond", "join", "two" };
+enum { VB_DEFAULT, VB_FULL_SMALL, VB_FULL_LARGE, VB_NONE, VB_LINE };
+static const char *vb_names[] = { "default", "full-small", "full-large", "none", "line" };
+enum { FR_FREAD, FR_UNLOCKED, FR_CHK, FR_UNLOCKED_CHK, FR_MIXED };
+static const char *fr_names[] = { "fread", "fread_unlocked", "__fread_chk", "__fread_unlocked_chk", "mixed" };
+enum { TR_READ, TR_PREAD, TR_PREADV, TR_MIXED };
+static const char *tr_names[] = { "read", "pread", "preadv", "mixed" };
 
 typedef struct {
     size_t size, bufsize, bufoff;
@@ -194,6 +244,21 @@ typedef struct {
     int nonblock, tiny_sndbuf, slow_reader;
     unsigned mut_pct, split_pct, seek_pct, tail_pct, filemut_pct;
     int timing; /* tail mutation enabled -> digest is timing dependent */
+    /* kinds other than write (see pick_extra) */
+    int kind;
+    int vcall;         /* VC_*: writev / sendmsg flavour */
+    int retry;         /* RETRY_*: how partial vectored writes are continued */
+    unsigned zero_pct; /* zero-length iovecs */
+    int nbufs;         /* vec: file buffers (1-4); readv: iovecs per read (2-4); thread: pool */
+    int rvmode;        /* RV_*: readv flavour (readv kind, thread helper) */
+    int contig;        /* readv: buffers back to back in one allocation */
+    int handover;      /* HO_*: thread kind */
+    int in_vmode, out_vmode; /* VB_*: setvbuf of the file FILE / socket FILE */
+    size_t in_vsize, out_vsize;
+    int in_vown, out_vown; /* setvbuf with our own buffer (else NULL: stdio allocates) */
+    int dupsock;       /* stdio: fdopen(dup(sock)) rather than fdopen(sock) */
+    int frd;           /* FR_*: fread flavour */
+    int trd;           /* TR_*: how the thread kind's helper reads */
 } config_t;
 
 typedef struct {
@@ -488,6 +553,1297 @@ static void connect_pair(const config_t *c, int *snd, int *rcv)
     *rcv = a;
 }
 
+/* ---------------------------------------------------------- other kinds -- */
+
+static int g_only = -1; /* --only KIND */
+
+/* The kind of a case, from its own stream: the rest of the case does not depend on it. */
+static int pick_kind(uint64_t seed, uint64_t idx)
+{
+    if (g_only >= 0)
+        return g_only;
+    rng_t k = rng_for(seed, idx, 4);
+    unsigned x = (unsigned)rbelow(&k, 100);
+    if (x < 40)
+        return KIND_WRITE;
+    if (x < 60)
+        return KIND_VEC;
+    if (x < 73)
+        return KIND_READV;
+    if (x < 86)
+        return KIND_THREAD;
+    return KIND_STDIO;
+}
+
+static void pick_extra(rng_t *r, config_t *c, int kind)
+{
+    c->kind = kind;
+    if (kind == KIND_WRITE)
+        return; /* exactly the original write-kind configuration */
+    c->filemut_pct = 0; /* --mutate-file applies to the write kind only */
+    c->vcall = (int)rbelow(r, 4);
+    c->retry = (int)rbelow(r, 2);
+    c->zero_pct = rpct(r, 30) ? (unsigned)rrange(r, 5, 30) : 0;
+    switch (kind) {
+    case KIND_VEC:
+        c->nbufs = (int)rrange(r, 1, 4);
+        c->rdmode = (int)rbelow(r, 2); /* read or pread */
+        break;
+    case KIND_READV:
+        c->nbufs = (int)rrange(r, 2, 4);
+        c->rvmode = (int)rbelow(r, 5);
+        { /* 0: separate buffers, 1: back to back, 2: each overlapping the one before */
+            unsigned x = (unsigned)rbelow(r, 100);
+            c->contig = x < 35 ? 1 : x < 50 ? 2 : 0;
+        }
+        break;
+    case KIND_THREAD:
+        c->nbufs = (int)rrange(r, 2, 4);
+        c->handover = (int)rbelow(r, 4);
+        c->trd = (int)rbelow(r, 4);
+        break;
+    case KIND_STDIO: {
+        static const size_t none = 0;
+        (void)none;
+        c->in_vmode = (int)rbelow(r, 4);
+        c->out_vmode = (int)rbelow(r, 5);
+        c->in_vown = rpct(r, 50);
+        c->out_vown = rpct(r, 50);
+        c->dupsock = rpct(r, 30);
+        c->frd = (int)rbelow(r, 5);
+        c->nonblock = 0; /* stdio on a non-blocking socket is not meaningful */
+        break;
+    }
+    }
+    /* stream buffer sizes (0: stdio's choice) */
+    if (kind == KIND_STDIO) {
+        int *modes[2] = { &c->in_vmode, &c->out_vmode };
+        size_t *sizes[2] = { &c->in_vsize, &c->out_vsize };
+        for (int i = 0; i < 2; i++) {
+            switch (*modes[i]) {
+            case VB_FULL_SMALL: *sizes[i] = (size_t)rrange(r, 1, 4096); break;
+            case VB_FULL_LARGE: *sizes[i] = (size_t)rrange(r, 16384, 262144); break;
+            case VB_LINE: *sizes[i] = (size_t)rrange(r, 64, 8192); break;
+            default: *sizes[i] = 0; break;
+            }
+        }
+    }
+}
+
+static void describe(const config_t *c, char *out, size_t n)
+{
+    int k = snprintf(out, n, "kind=%s size=%zu buf=%zu off=%zu nonblock=%d tiny=%d slow=%d mut=%u split=%u seek=%u tail=%u",
+                     kind_names[c->kind], c->size, c->bufsize, c->bufoff, c->nonblock, c->tiny_sndbuf,
+                     c->slow_reader, c->mut_pct, c->split_pct, c->seek_pct, c->tail_pct);
+    if (k < 0 || (size_t)k >= n)
+        return;
+    out += k;
+    n -= (size_t)k;
+    switch (c->kind) {
+    case KIND_WRITE:
+        snprintf(out, n, " rd=%s call=%s bufs=%s filemut=%u", rd_names[c->rdmode], call_names[c->call],
+                 bufmode_names[c->bufmode], c->filemut_pct);
+        break;
+    case KIND_VEC:
+        snprintf(out, n, " rd=%s nbufs=%d vcall=%s retry=%s zero=%u", rd_names[c->rdmode], c->nbufs,
+                 vc_names[c->vcall], retry_names[c->retry], c->zero_pct);
+        break;
+    case KIND_READV:
+        snprintf(out, n, " rv=%s nbufs=%d contig=%d call=%s vcall=%s retry=%s zero=%u", rv_names[c->rvmode],
+                 c->nbufs, c->contig, call_names[c->call], vc_names[c->vcall], retry_names[c->retry], c->zero_pct);
+        break;
+    case KIND_THREAD:
+        snprintf(out, n, " handover=%s trd=%s pool=%d call=%s vcall=%s retry=%s zero=%u", ho_names[c->handover],
+                 tr_names[c->trd], c->nbufs, call_names[c->call], vc_names[c->vcall], retry_names[c->retry],
+                 c->zero_pct);
+        break;
+    case KIND_STDIO:
+        snprintf(out, n, " in=%s/%zu%s out=%s/%zu%s dup=%d fread=%s call=%s", vb_names[c->in_vmode], c->in_vsize,
+                 c->in_vown ? "/own" : "", vb_names[c->out_vmode], c->out_vsize, c->out_vown ? "/own" : "",
+                 c->dupsock, fr_names[c->frd], call_names[c->call]);
+        break;
+    }
+}
+
+/* ------------------------------------------------------- vectored writes -- */
+
+#define MAXSEG 48
+
+typedef struct {
+    unsigned char *p;
+    size_t n;
+} seg_t;
+
+typedef struct {
+    seg_t s[MAXSEG];
+    int n;
+} segs_t;
+
+/* Adds an iovec (silently dropped when full: deterministic either way). */
+static void seg_add(segs_t *v, unsigned char *p, size_t n)
+{
+    if (v->n >= MAXSEG)
+        return;
+    v->s[v->n].p = p;
+    v->s[v->n].n = n;
+    v->n++;
+}
+
+static ssize_t do_vcall(int vc, int fd, struct iovec *iov, int cnt)
+{
+    if (vc == VC_WRITEV)
+        return writev(fd, iov, cnt);
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = iov;
+    m.msg_iovlen = (size_t)cnt;
+    return sendmsg(fd, &m, vc == VC_SENDMSG_NOSIGNAL ? MSG_NOSIGNAL : 0);
+}
+
+static void append_iov(bytes_t *b, const struct iovec *iov, int cnt, size_t w)
+{
+    for (int i = 0; i < cnt && w; i++) {
+        size_t k = iov[i].iov_len < w ? iov[i].iov_len : w;
+        if (k)
+            bytes_append(b, iov[i].iov_base, k);
+        w -= k;
+    }
+}
+
+/* nginx (ngx_output_chain_to_iovec): the iovecs of the unsent rest, from byte skip of
+ * segment si on; empty parts left out, parts adjacent in memory merged into one iovec. */
+static int build_merged(const segs_t *v, int si, size_t skip, struct iovec *iov)
+{
+    int cnt = 0;
+    for (int i = si; i < v->n; i++) {
+        size_t o = i == si ? skip : 0;
+        if (v->s[i].n <= o)
+            continue;
+        unsigned char *p = v->s[i].p + o;
+        size_t n = v->s[i].n - o;
+        if (cnt && (unsigned char *)iov[cnt - 1].iov_base + iov[cnt - 1].iov_len == p) {
+            iov[cnt - 1].iov_len += n;
+            continue;
+        }
+        iov[cnt].iov_base = p;
+        iov[cnt].iov_len = n;
+        cnt++;
+    }
+    return cnt;
+}
+
+static void mutate_iov_tail(rng_t *r, struct iovec *iov, int cnt)
+{
+    int nz = 0;
+    for (int i = 0; i < cnt; i++)
+        nz += iov[i].iov_len > 0;
+    if (!nz)
+        return;
+    int k = (int)rbelow(r, (uint64_t)nz);
+    for (int i = 0; i < cnt; i++) {
+        if (iov[i].iov_len == 0)
+            continue;
+        if (k-- == 0) {
+            mutate(r, iov[i].iov_base, iov[i].iov_len);
+            return;
+        }
+    }
+}
+
+/* Sends the bytes of all segments with writev/sendmsg, continuing partial results with
+ * advanced iovecs; records what the iovecs held at each call for the count returned. */
+static void send_vec_all(sender_t *s, const segs_t *v)
+{
+    const config_t *c = s->cfg;
+    int vc = c->vcall == VC_MIXED ? (int)rbelow(s->r, 3) : c->vcall;
+    struct iovec iovbuf[MAXSEG], *iov = iovbuf;
+    int cnt, si = 0;
+    size_t skip = 0, left = 0;
+    for (int i = 0; i < v->n; i++)
+        left += v->s[i].n;
+    if (c->retry == RETRY_REBUILD) {
+        cnt = build_merged(v, 0, 0, iovbuf);
+    } else {
+        for (int i = 0; i < v->n; i++) {
+            iovbuf[i].iov_base = v->s[i].p;
+            iovbuf[i].iov_len = v->s[i].n;
+        }
+        cnt = v->n;
+    }
+    if (left == 0) {
+        ssize_t w = do_vcall(vc, s->sock, iov, cnt);
+        if (w != 0 && !(w < 0 && (errno == EINTR || errno == EAGAIN)))
+            die("zero-length %s (%d iovecs) returned %zd", vc_names[vc], cnt, w);
+        return;
+    }
+    while (left) {
+        ssize_t w = do_vcall(vc, s->sock, iov, cnt);
+        s->calls++;
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                s->eagains++;
+                if (c->tail_pct && rpct(s->rtail, c->tail_pct)) {
+                    mutate_iov_tail(s->rtail, iov, cnt);
+                    s->tail_mutations++;
+                }
+                wait_writable(s->sock);
+                continue;
+            }
+            die("%s of %zu bytes in %d iovecs failed", vc_names[vc], left, cnt);
+        }
+        if (w == 0 || (size_t)w > left) {
+            errno = 0;
+            die("%s of %zu bytes in %d iovecs returned %zd", vc_names[vc], left, cnt, w);
+        }
+        /* the iovecs cannot have changed during the call: record what they held */
+        append_iov(s->expected, iov, cnt, (size_t)w);
+        left -= (size_t)w;
+        if (!left)
+            break;
+        s->partials++;
+        size_t k = (size_t)w;
+        if (c->retry == RETRY_REBUILD) {
+            while (k) {
+                size_t avail = v->s[si].n - skip;
+                if (k < avail) {
+                    skip += k;
+                    k = 0;
+                } else {
+                    k -= avail;
+                    si++;
+                    skip = 0;
+                }
+            }
+            iov = iovbuf;
+            cnt = build_merged(v, si, skip, iovbuf);
+        } else { /* libuv / classic: advance in place, keep the unsent tail */
+            while (cnt > 0 && k >= iov->iov_len) {
+                k -= iov->iov_len;
+                iov++;
+                cnt--;
+            }
+            iov->iov_base = (char *)iov->iov_base + k;
+            iov->iov_len -= k;
+        }
+        if (c->tail_pct && rpct(s->rtail, c->tail_pct)) {
+            mutate_iov_tail(s->rtail, iov, cnt);
+            s->tail_mutations++;
+        }
+    }
+}
+
+#define PROG_N 24576
+
+static unsigned char *make_prog(rng_t *r)
+{
+    unsigned char *p = malloc(PROG_N);
+    if (!p)
+        die("malloc");
+    for (size_t i = 0; i < PROG_N; i += 8) {
+        uint64_t x = rnext(r);
+        memcpy(p + i, &x, 8);
+    }
+    return p;
+}
+
+/* header length: mostly small, sometimes above the library's default minimum */
+static size_t pick_hlen(rng_t *r)
+{
+    unsigned x = (unsigned)rbelow(r, 100);
+    if (x < 15)
+        return 0;
+    if (x < 80)
+        return (size_t)rrange(r, 1, 300);
+    if (x < 90)
+        return (size_t)rrange(r, 301, 8191);
+    return (size_t)rrange(r, 8192, PROG_N);
+}
+
+static unsigned char *prog_slice(rng_t *r, unsigned char *prog, size_t n)
+{
+    return prog + rbelow(r, PROG_N - n + 1);
+}
+
+/* Inserts zero-length iovecs (NULL or pointing into real buffers) at random places,
+ * changes one part in place (header or file bytes) with mut_pct, then sends. */
+static void prep_and_send(sender_t *s, segs_t *v, unsigned char *prog)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    if (c->zero_pct) {
+        segs_t z;
+        z.n = 0;
+        for (int i = 0; i <= v->n; i++) {
+            if (rpct(r, c->zero_pct)) {
+                unsigned char *zp = NULL;
+                unsigned h = (unsigned)rbelow(r, 3);
+                if (h == 1)
+                    zp = prog + rbelow(r, PROG_N);
+                else if (h == 2 && i < v->n)
+                    zp = v->s[i].p;
+                seg_add(&z, zp, 0);
+            }
+            if (i < v->n)
+                seg_add(&z, v->s[i].p, v->s[i].n);
+        }
+        *v = z;
+    }
+    if (v->n && rpct(r, c->mut_pct)) {
+        int i = (int)rbelow(r, (uint64_t)v->n);
+        if (v->s[i].n)
+            mutate(r, v->s[i].p, v->s[i].n);
+    }
+    send_vec_all(s, v);
+    v->n = 0;
+}
+
+/* a random sub-range [*a, *b) of [0, n) (n > 0), often touching an end */
+static void pick_sub(rng_t *r, size_t n, size_t *a, size_t *b)
+{
+    *a = rpct(r, 30) ? 0 : (size_t)rbelow(r, n);
+    *b = rpct(r, 30) ? n : (size_t)rrange(r, *a + 1, n);
+}
+
+#define VEC_HROOM 512 /* room before the file bytes: a header in the same allocation */
+#define VEC_TROOM 256 /* room after the buffer */
+
+static size_t read_at(const config_t *c, int fd, unsigned char *p, size_t len, off_t at)
+{
+    if (c->rdmode == RD_READ && lseek(fd, 0, SEEK_CUR) != at && lseek(fd, at, SEEK_SET) != at)
+        die("lseek back");
+    return get_chunk(c, fd, p, len, at);
+}
+
+static void run_vec(sender_t *s, int fd)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    int K = c->nbufs;
+    size_t alloc = VEC_HROOM + c->bufoff + c->bufsize + VEC_TROOM;
+    unsigned char *base[4], *d[4];
+    for (int j = 0; j < K; j++) {
+        base[j] = malloc(alloc);
+        if (!base[j])
+            die("malloc %zu", alloc);
+        memset(base[j], 0xA5, alloc);
+        d[j] = base[j] + VEC_HROOM + c->bufoff;
+    }
+    unsigned char *prog = make_prog(r);
+    unsigned char *copy = malloc(c->bufsize);
+    if (!copy)
+        die("malloc");
+    segs_t v;
+    v.n = 0;
+    off_t off = 0;
+    for (;;) {
+        int want_n = (int)rrange(r, 1, (uint64_t)K);
+        size_t got[4];
+        int nch = 0, eof = 0;
+        for (int j = 0; j < want_n; j++) {
+            size_t want = rpct(r, 70) ? c->bufsize : (size_t)rrange(r, 1, c->bufsize);
+            size_t n = read_at(c, fd, d[j], want, off);
+            if (n == 0) {
+                eof = 1;
+                break;
+            }
+            got[j] = n;
+            off += (off_t)n;
+            nch++;
+            if (rpct(r, c->mut_pct)) {
+                if (rpct(r, 80))
+                    mutate(r, d[j], n);
+                else
+                    mutate(r, base[j], alloc);
+            }
+        }
+        if (nch == 0)
+            break;
+        int pat = (int)rbelow(r, 6);
+        vlog("    vec pat=%d chunks=%d\n", pat, nch);
+        switch (pat) {
+        case 0: { /* [header, file buf or a sub-range, trailer], one call or one per chunk */
+            int percall = rpct(r, 50);
+            for (int j = 0; j < nch; j++) {
+                size_t hl = pick_hlen(r);
+                seg_add(&v, prog_slice(r, prog, hl), hl);
+                if (rpct(r, 25)) {
+                    size_t a, b;
+                    pick_sub(r, got[j], &a, &b);
+                    seg_add(&v, d[j] + a, b - a);
+                } else {
+                    seg_add(&v, d[j], got[j]);
+                }
+                size_t tl = (size_t)rbelow(r, 41);
+                seg_add(&v, prog_slice(r, prog, tl), tl);
+                if (percall)
+                    prep_and_send(s, &v, prog);
+            }
+            break;
+        }
+        case 1: /* [file part A, program bytes, file part B] */
+            for (int j = 0; j < nch; j++) {
+                size_t x = (size_t)rbelow(r, got[j] + 1);
+                seg_add(&v, d[j], x);
+                if (rpct(r, 50)) {
+                    size_t hl = pick_hlen(r);
+                    seg_add(&v, prog_slice(r, prog, hl), hl);
+                } else { /* program memory holding a copy of file bytes */
+                    memcpy(copy, d[j], got[j]);
+                    size_t a, b;
+                    pick_sub(r, got[j], &a, &b);
+                    seg_add(&v, copy + a, b - a);
+                }
+                seg_add(&v, d[j] + x, got[j] - x);
+            }
+            break;
+        case 2: { /* several file buffers in one call, in order or reversed */
+            int rev = rpct(r, 30);
+            for (int j = 0; j < nch; j++) {
+                int q = rev ? nch - 1 - j : j;
+                seg_add(&v, d[q], got[q]);
+            }
+            break;
+        }
+        case 3: { /* random sub-ranges of the buffers, any order, repeats, program bytes */
+            int m = (int)rrange(r, 1, 6);
+            for (int i = 0; i < m; i++) {
+                if (rpct(r, 25)) {
+                    size_t hl = pick_hlen(r);
+                    seg_add(&v, prog_slice(r, prog, hl), hl);
+                } else {
+                    int j = (int)rbelow(r, (uint64_t)nch);
+                    size_t a, b;
+                    pick_sub(r, got[j], &a, &b);
+                    seg_add(&v, d[j] + a, b - a);
+                }
+                if (i + 1 < m && rpct(r, 20))
+                    prep_and_send(s, &v, prog);
+            }
+            break;
+        }
+        case 4: /* header (and trailer) in the same allocation, right next to the file bytes */
+            for (int j = 0; j < nch; j++) {
+                size_t hl = (size_t)rrange(r, 1, VEC_HROOM);
+                size_t tl = (size_t)rbelow(r, VEC_TROOM + 1);
+                memcpy(d[j] - hl, prog_slice(r, prog, hl), hl);
+                memcpy(d[j] + got[j], prog_slice(r, prog, tl), tl);
+                if (rpct(r, 50)) {
+                    seg_add(&v, d[j] - hl, hl + got[j] + tl);
+                } else {
+                    seg_add(&v, d[j] - hl, hl);
+                    seg_add(&v, d[j], got[j]);
+                    seg_add(&v, d[j] + got[j], tl);
+                }
+            }
+            break;
+        case 5: /* iovecs reaching before/after the bytes read (stale allocation bytes) */
+            for (int j = 0; j < nch; j++) {
+                size_t a = (size_t)rbelow(r, VEC_HROOM + 1);
+                size_t b = (size_t)rbelow(r, VEC_TROOM + 1);
+                seg_add(&v, d[j] - a, a + got[j] + b);
+            }
+            break;
+        }
+        if (v.n)
+            prep_and_send(s, &v, prog);
+        if (eof)
+            break;
+    }
+    for (int j = 0; j < K; j++)
+        free(base[j]);
+    free(prog);
+    free(copy);
+}
+
+/* ---------------------------------------------------------------- readv -- */
+
+static ssize_t do_readv_call(int mode, int fd, struct iovec *iov, int cnt, off_t off)
+{
+    switch (mode) {
+    case RV_READV: return readv(fd, iov, cnt);
+    case RV_PREADV: return preadv(fd, iov, cnt, off);
+    case RV_PREADV2: return preadv2(fd, iov, cnt, off, 0);
+    case RV_PREADV2_CUR: return preadv2(fd, iov, cnt, -1, 0);
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+static int rv_uses_pos(int mode) { return mode == RV_READV || mode == RV_PREADV2_CUR; }
+
+static size_t read_vec(int mode, int fd, struct iovec *iov, int cnt, off_t off)
+{
+    if (rv_uses_pos(mode) && lseek(fd, 0, SEEK_CUR) != off && lseek(fd, off, SEEK_SET) != off)
+        die("lseek back");
+    for (;;) {
+        ssize_t n = do_readv_call(mode, fd, iov, cnt, off);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EINTR)
+            die("%s", rv_names[mode]);
+    }
+}
+
+static void shuffle(rng_t *r, int *order, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rbelow(r, (uint64_t)i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
+static void run_readv(sender_t *s, int fd)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    int nb = c->nbufs;
+    unsigned char *sep[4] = { 0 }, *cbase = NULL;
+    size_t calloc_n = c->bufoff + (size_t)nb * c->bufsize + 64;
+    if (c->contig) {
+        cbase = malloc(calloc_n);
+        if (!cbase)
+            die("malloc %zu", calloc_n);
+        memset(cbase, 0xA5, calloc_n);
+    } else {
+        for (int j = 0; j < nb; j++) {
+            sep[j] = malloc(c->bufoff + c->bufsize);
+            if (!sep[j])
+                die("malloc");
+            memset(sep[j], 0xA5, c->bufoff + c->bufsize);
+        }
+    }
+    unsigned char *prog = make_prog(r);
+    segs_t v;
+    v.n = 0;
+    off_t off = 0;
+    for (;;) {
+        int mode = c->rvmode == RV_MIXED ? (int)rbelow(r, 4) : c->rvmode;
+        size_t len[4], got[4], sum = 0;
+        unsigned char *p[4];
+        struct iovec iov[4];
+        for (int j = 0; j < nb; j++) {
+            unsigned x = (unsigned)rbelow(r, 100);
+            len[j] = x < 8    ? 0
+                     : x < 20 ? (size_t)rrange(r, 1, c->bufsize < 64 ? c->bufsize : 64)
+                     : x < 60 ? c->bufsize
+                              : (size_t)rrange(r, 1, c->bufsize);
+            sum += len[j];
+        }
+        if (sum == 0)
+            len[nb - 1] = c->bufsize;
+        for (int j = 0; j < nb; j++) {
+            if (!c->contig)
+                p[j] = sep[j] + c->bufoff;
+            else if (j == 0)
+                p[j] = cbase + c->bufoff;
+            else if (c->contig == 1)
+                p[j] = p[j - 1] + len[j - 1];
+            else /* overlapping: readv fills iovecs in order, later ones win */
+                p[j] = p[j - 1] + len[j - 1] - (size_t)rbelow(r, len[j - 1] + 1);
+            iov[j].iov_base = p[j];
+            iov[j].iov_len = len[j];
+        }
+        size_t n = read_vec(mode, fd, iov, nb, off);
+        if (n == 0)
+            break;
+        size_t rest = n;
+        for (int j = 0; j < nb; j++) {
+            got[j] = rest < len[j] ? rest : len[j];
+            rest -= got[j];
+        }
+        off += (off_t)n;
+        if (rv_uses_pos(mode) && rpct(r, c->seek_pct)) {
+            off_t away = (off_t)rbelow(r, (uint64_t)c->size + 1);
+            if (lseek(fd, away, SEEK_SET) != away)
+                die("lseek away");
+        }
+        if (rpct(r, c->mut_pct)) {
+            int j = (int)rbelow(r, (uint64_t)nb);
+            if (got[j])
+                mutate(r, p[j], got[j]);
+        }
+        int order[4] = { 0, 1, 2, 3 };
+        int wmode = (int)rbelow(r, c->contig ? 5 : 4);
+        vlog("    readv %s n=%zu got=%zu,%zu,%zu,%zu wmode=%d\n", rv_names[mode], n, got[0], got[1],
+             nb > 2 ? got[2] : 0, nb > 3 ? got[3] : 0, wmode);
+        switch (wmode) {
+        case 1: /* each buffer by itself, shuffled */
+            shuffle(r, order, nb);
+            /* fall through */
+        case 0: /* each buffer by itself, in order */
+            for (int i = 0; i < nb; i++)
+                if (got[order[i]] || rpct(r, 20))
+                    write_chunk(s, p[order[i]], got[order[i]], 0);
+            break;
+        case 2: /* as iovecs in order, headers between */
+            for (int j = 0; j < nb; j++) {
+                if (rpct(r, 30)) {
+                    size_t hl = pick_hlen(r);
+                    seg_add(&v, prog_slice(r, prog, hl), hl);
+                }
+                seg_add(&v, p[j], got[j]);
+            }
+            prep_and_send(s, &v, prog);
+            break;
+        case 3: /* as iovecs, shuffled, sub-ranges */
+            shuffle(r, order, nb);
+            for (int i = 0; i < nb; i++) {
+                int j = order[i];
+                if (got[j] && rpct(r, 30)) {
+                    size_t a, b;
+                    pick_sub(r, got[j], &a, &b);
+                    seg_add(&v, p[j] + a, b - a);
+                } else {
+                    seg_add(&v, p[j], got[j]);
+                }
+            }
+            prep_and_send(s, &v, prog);
+            break;
+        case 4: { /* back to back: one write spanning the buffers (or a sub-range of them) */
+            size_t span = 0;
+            for (int j = 0; j < nb; j++)
+                if (got[j] && (size_t)(p[j] + got[j] - p[0]) > span)
+                    span = (size_t)(p[j] + got[j] - p[0]);
+            if (rpct(r, 30) && span > 1) {
+                size_t a, b;
+                pick_sub(r, span, &a, &b);
+                write_chunk(s, p[0] + a, b - a, 0);
+            } else {
+                write_chunk(s, p[0], span, 0);
+            }
+            break;
+        }
+        }
+    }
+    free(cbase);
+    for (int j = 0; j < nb; j++)
+        free(sep[j]);
+    free(prog);
+}
+
+/* --------------------------------------------------------------- thread -- */
+
+typedef struct {
+    int idx;
+    size_t len; /* 0: end of file */
+    off_t at;
+} item_t;
+
+typedef struct {
+    const config_t *c;
+    int fd;
+    rng_t rh; /* the helper's own decisions */
+    unsigned char *buf[4];
+    int pool;
+    off_t off;
+    int ipipe[2], fpipe[2]; /* HO_PIPE: items to main, free buffers to helper */
+    pthread_mutex_t mu;     /* HO_COND */
+    pthread_cond_t cv;
+    item_t q[8];
+    int qh, qn;
+    int fq[8];
+    int fh, fn;
+    item_t batch[4]; /* HO_JOIN */
+    int nbatch, eof;
+    unsigned long turn; /* HO_TWO: chunk i is read by helper i % 2 */
+    int done;
+} helper_t;
+
+typedef struct {
+    helper_t *h;
+    int k;
+} helper_arg_t;
+
+static void pipe_io(int wr, int fd, void *p, size_t n)
+{
+    unsigned char *b = p;
+    while (n) {
+        ssize_t k = wr ? write(fd, b, n) : read(fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            die("pipe %s", wr ? "write" : "read");
+        b += k;
+        n -= (size_t)k;
+    }
+}
+
+static size_t helper_read(helper_t *h, unsigned char *p, size_t want)
+{
+    int m = h->c->trd == TR_MIXED ? (int)rbelow(&h->rh, 3) : h->c->trd;
+    for (;;) {
+        ssize_t n;
+        if (m == TR_READ) {
+            if (lseek(h->fd, 0, SEEK_CUR) != h->off && lseek(h->fd, h->off, SEEK_SET) != h->off)
+                die("lseek back");
+            n = read(h->fd, p, want);
+        } else if (m == TR_PREAD) {
+            n = pread(h->fd, p, want, h->off);
+        } else { /* two iovecs back to back in the buffer */
+            size_t x = (size_t)rbelow(&h->rh, want + 1);
+            struct iovec iov[2] = { { p, x }, { p + x, want - x } };
+            n = preadv(h->fd, iov, 2, h->off);
+        }
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EINTR)
+            die("helper %s", tr_names[m]);
+    }
+}
+
+static size_t helper_want(helper_t *h)
+{
+    return rpct(&h->rh, 70) ? h->c->bufsize : (size_t)rrange(&h->rh, 1, h->c->bufsize);
+}
+
+static int get_free(helper_t *h)
+{
+    int idx;
+    if (h->c->handover == HO_PIPE) {
+        pipe_io(0, h->fpipe[0], &idx, sizeof idx);
+        return idx;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (h->fn == 0)
+        pthread_cond_wait(&h->cv, &h->mu);
+    idx = h->fq[h->fh];
+    h->fh = (h->fh + 1) % 8;
+    h->fn--;
+    pthread_mutex_unlock(&h->mu);
+    return idx;
+}
+
+static void put_free(helper_t *h, int idx)
+{
+    if (h->c->handover == HO_PIPE) {
+        pipe_io(1, h->fpipe[1], &idx, sizeof idx);
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->fq[(h->fh + h->fn) % 8] = idx;
+    h->fn++;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void put_item(helper_t *h, item_t it)
+{
+    if (h->c->handover == HO_PIPE) {
+        pipe_io(1, h->ipipe[1], &it, sizeof it);
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->q[(h->qh + h->qn) % 8] = it;
+    h->qn++;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static item_t get_item(helper_t *h)
+{
+    item_t it;
+    if (h->c->handover == HO_PIPE) {
+        pipe_io(0, h->ipipe[0], &it, sizeof it);
+        return it;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (h->qn == 0)
+        pthread_cond_wait(&h->cv, &h->mu);
+    it = h->q[h->qh];
+    h->qh = (h->qh + 1) % 8;
+    h->qn--;
+    pthread_mutex_unlock(&h->mu);
+    return it;
+}
+
+static void helper_fill(helper_t *h, int idx, item_t *it)
+{
+    size_t n = helper_read(h, h->buf[idx], helper_want(h));
+    memset(it, 0, sizeof *it); /* no uninitialised padding through the pipe */
+    it->idx = idx;
+    it->len = n;
+    it->at = h->off;
+    if (n && rpct(&h->rh, h->c->mut_pct / 2))
+        mutate(&h->rh, h->buf[idx], n);
+    h->off += (off_t)n;
+}
+
+static void *helper_stream(void *arg)
+{
+    helper_t *h = arg;
+    for (;;) {
+        item_t it;
+        helper_fill(h, get_free(h), &it);
+        put_item(h, it);
+        if (it.len == 0)
+            return NULL;
+    }
+}
+
+/* HO_TWO: two helpers take turns (strictly one after the other, so the run stays
+ * deterministic); a buffer read by one is later read again by the other, which
+ * leaves a stale record of it in a live thread. */
+static void *helper_two(void *arg)
+{
+    helper_arg_t *a = arg;
+    helper_t *h = a->h;
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        while (!h->done && h->turn % 2 != (unsigned long)a->k)
+            pthread_cond_wait(&h->cv, &h->mu);
+        int done = h->done;
+        pthread_mutex_unlock(&h->mu);
+        if (done)
+            return NULL;
+        item_t it;
+        helper_fill(h, get_free(h), &it);
+        put_item(h, it);
+        pthread_mutex_lock(&h->mu);
+        h->turn++;
+        if (it.len == 0)
+            h->done = 1;
+        pthread_cond_broadcast(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+    }
+}
+
+static void *helper_batch(void *arg)
+{
+    helper_t *h = arg;
+    int want_n = (int)rrange(&h->rh, 1, (uint64_t)h->pool);
+    h->nbatch = 0;
+    for (int j = 0; j < want_n; j++) {
+        item_t it;
+        helper_fill(h, j, &it);
+        if (it.len == 0) {
+            h->eof = 1;
+            break;
+        }
+        h->batch[h->nbatch++] = it;
+    }
+    return NULL;
+}
+
+/* The main thread writes a buffer another thread read: as it is, or node's chunked
+ * encoding [size CRLF, body, CRLF] by writev. */
+static void thread_write(sender_t *s, unsigned char *p, size_t n, off_t at, unsigned char *prog)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    if (n && rpct(r, c->mut_pct))
+        mutate(r, p, n);
+    if (rpct(r, 55)) {
+        write_chunk(s, p, n, at);
+        return;
+    }
+    char hdr[32];
+    unsigned char crlf[2] = { '\r', '\n' };
+    size_t a = 0, b = n;
+    if (n && rpct(r, 20))
+        pick_sub(r, n, &a, &b);
+    int hl = snprintf(hdr, sizeof hdr, "%zx\r\n", b - a);
+    segs_t v;
+    v.n = 0;
+    seg_add(&v, (unsigned char *)hdr, (size_t)hl);
+    seg_add(&v, p + a, b - a);
+    seg_add(&v, crlf, 2);
+    prep_and_send(s, &v, prog);
+}
+
+static void run_thread(sender_t *s, int fd, uint64_t hseed)
+{
+    const config_t *c = s->cfg;
+    helper_t h;
+    memset(&h, 0, sizeof h);
+    h.c = c;
+    h.fd = fd;
+    h.rh.s = hseed;
+    h.pool = c->nbufs;
+    size_t alloc = c->bufoff + c->bufsize;
+    for (int j = 0; j < h.pool; j++) {
+        unsigned char *b = malloc(alloc);
+        if (!b)
+            die("malloc");
+        memset(b, 0xA5, alloc);
+        h.buf[j] = b + c->bufoff;
+    }
+    unsigned char *prog = make_prog(s->r);
+    pthread_t th;
+    if (c->handover == HO_JOIN) {
+        /* the reading thread is gone (joined) before the main thread writes */
+        for (;;) {
+            if (pthread_create(&th, NULL, helper_batch, &h) != 0 || pthread_join(th, NULL) != 0)
+                die("helper thread");
+            for (int i = 0; i < h.nbatch; i++)
+                thread_write(s, h.buf[h.batch[i].idx], h.batch[i].len, h.batch[i].at, prog);
+            if (h.eof)
+                break;
+            if (rpct(s->r, 30)) {
+                /* the main thread reads one chunk itself into a pool buffer: its own record
+                 * goes stale when the next helper reads into that buffer */
+                int j = (int)rbelow(s->r, (uint64_t)h.pool);
+                size_t want = rpct(s->r, 70) ? c->bufsize : (size_t)rrange(s->r, 1, c->bufsize);
+                ssize_t n;
+                do
+                    n = pread(fd, h.buf[j], want, h.off);
+                while (n < 0 && errno == EINTR);
+                if (n < 0)
+                    die("pread");
+                if (n == 0)
+                    break;
+                thread_write(s, h.buf[j], (size_t)n, h.off, prog);
+                h.off += n;
+            }
+        }
+    } else {
+        if (c->handover == HO_PIPE) {
+            if (pipe(h.ipipe) != 0 || pipe(h.fpipe) != 0)
+                die("pipe");
+        } else {
+            pthread_mutex_init(&h.mu, NULL);
+            pthread_cond_init(&h.cv, NULL);
+        }
+        for (int j = 0; j < h.pool; j++)
+            put_free(&h, j);
+        pthread_t th2;
+        helper_arg_t ha[2] = { { &h, 0 }, { &h, 1 } };
+        if (c->handover == HO_TWO) {
+            if (pthread_create(&th, NULL, helper_two, &ha[0]) != 0 ||
+                pthread_create(&th2, NULL, helper_two, &ha[1]) != 0)
+                die("pthread_create");
+        } else if (pthread_create(&th, NULL, helper_stream, &h) != 0) {
+            die("pthread_create");
+        }
+        for (;;) {
+            item_t it = get_item(&h);
+            if (it.len == 0)
+                break;
+            thread_write(s, h.buf[it.idx], it.len, it.at, prog);
+            put_free(&h, it.idx);
+        }
+        if (pthread_join(th, NULL) != 0 || (c->handover == HO_TWO && pthread_join(th2, NULL) != 0))
+            die("pthread_join");
+        if (c->handover == HO_PIPE) {
+            close(h.ipipe[0]);
+            close(h.ipipe[1]);
+            close(h.fpipe[0]);
+            close(h.fpipe[1]);
+        } else {
+            pthread_mutex_destroy(&h.mu);
+            pthread_cond_destroy(&h.cv);
+        }
+    }
+    for (int j = 0; j < h.pool; j++)
+        free(h.buf[j] - c->bufoff);
+    free(prog);
+}
+
+/* ---------------------------------------------------------------- stdio -- */
+
+extern size_t __fread_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *fp);
+extern size_t __fread_unlocked_chk(void *ptr, size_t ptrlen, size_t size, size_t n, FILE *fp);
+
+static size_t do_fread(int fr, unsigned char *p, size_t room, size_t isz, size_t cnt, FILE *f)
+{
+    switch (fr) {
+    case FR_FREAD: return fread(p, isz, cnt, f);
+    case FR_UNLOCKED: return fread_unlocked(p, isz, cnt, f);
+    case FR_CHK: return __fread_chk(p, room, isz, cnt, f);
+    case FR_UNLOCKED_CHK: return __fread_unlocked_chk(p, room, isz, cnt, f);
+    }
+    return 0;
+}
+
+static void set_vbuf(FILE *f, int mode, size_t size, int own, char **ownbuf)
+{
+    *ownbuf = NULL;
+    int m;
+    switch (mode) {
+    case VB_DEFAULT: return;
+    case VB_NONE: m = _IONBF; size = 0; break;
+    case VB_LINE: m = _IOLBF; break;
+    default: m = _IOFBF; break;
+    }
+    if (own && size) {
+        *ownbuf = malloc(size);
+        if (!*ownbuf)
+            die("malloc");
+    }
+    if (setvbuf(f, *ownbuf, m, size) != 0)
+        die("setvbuf");
+}
+
+/* fwrite (or fwrite_unlocked) all of p[0..n), as 1-byte items, n-byte items or k-byte
+ * items plus a rest; records what was accepted. */
+static void sfwrite(sender_t *s, FILE *out, const unsigned char *p, size_t n, int unlocked)
+{
+    rng_t *r = s->r;
+    size_t isz = 1;
+    unsigned x = (unsigned)rbelow(r, 100);
+    if (n && x < 15)
+        isz = n;
+    else if (x < 35)
+        isz = (size_t)rrange(r, 2, 16);
+    size_t cnt = n / isz, rest = n - cnt * isz;
+    if (cnt) {
+        size_t k = unlocked ? fwrite_unlocked(p, isz, cnt, out) : fwrite(p, isz, cnt, out);
+        s->calls++;
+        if (k != cnt)
+            die("fwrite of %zu x %zu returned %zu", cnt, isz, k);
+        bytes_append(s->expected, p, cnt * isz);
+    }
+    if (rest) {
+        size_t k = unlocked ? fwrite_unlocked(p + cnt * isz, 1, rest, out) : fwrite(p + cnt * isz, 1, rest, out);
+        s->calls++;
+        if (k != rest)
+            die("fwrite of %zu returned %zu", rest, k);
+        bytes_append(s->expected, p + cnt * isz, rest);
+    }
+}
+
+static void sflush(FILE *out)
+{
+    if (fflush(out) != 0)
+        die("fflush");
+}
+
+/* Returns 1 if the socket was closed (fclose of fdopen(sock)). */
+static int run_stdio(sender_t *s)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    FILE *in = fopen(g_path, "r");
+    if (!in)
+        die("fopen %s", g_path);
+    char *invb, *outvb;
+    set_vbuf(in, c->in_vmode, c->in_vsize, c->in_vown, &invb);
+    int ofd = c->dupsock ? dup(s->sock) : s->sock;
+    if (ofd < 0)
+        die("dup");
+    FILE *out = fdopen(ofd, "w");
+    if (!out)
+        die("fdopen");
+    set_vbuf(out, c->out_vmode, c->out_vsize, c->out_vown, &outvb);
+
+    /* effective stream buffer of the file FILE (glibc: st_blksize by default) */
+    size_t vs = c->in_vmode == VB_NONE ? 1 : c->in_vmode == VB_DEFAULT ? 4096 : c->in_vsize;
+    size_t cap = c->bufsize > 2 * vs + 16 ? c->bufsize : 2 * vs + 16;
+    size_t lo = c->size / 2048 + 1; /* keep the call count bounded */
+    unsigned char *base = malloc(cap + c->bufoff);
+    if (!base)
+        die("malloc");
+    memset(base, 0xA5, cap + c->bufoff);
+    unsigned char *p = base + c->bufoff;
+    unsigned char *prog = make_prog(r);
+    int seeks = 0;
+    for (;;) {
+        unsigned x = (unsigned)rbelow(r, 100);
+        size_t want;
+        if (x < 35)
+            want = vs > 1 ? (size_t)rrange(r, 1, vs - 1) : 1;
+        else if (x < 70)
+            want = (size_t)rrange(r, vs + 1, cap);
+        else if (x < 80)
+            want = vs;
+        else
+            want = (size_t)rrange(r, 1, cap);
+        if (want < lo)
+            want = lo;
+        if (want > cap)
+            want = cap;
+        size_t isz = rpct(r, 80) ? 1 : (size_t)rrange(r, 2, 16);
+        size_t cnt = want / isz ? want / isz : 1;
+        int fr = c->frd == FR_MIXED ? (int)rbelow(r, 4) : c->frd;
+        size_t items = do_fread(fr, p, cap, isz, cnt, in);
+        size_t got = items * isz;
+        if (items < cnt && ferror(in))
+            die("%s", fr_names[fr]);
+        int eof = items < cnt;
+        vlog("    stdio %s want=%zu isz=%zu got=%zu\n", fr_names[fr], want, isz, got);
+        if (got && rpct(r, c->mut_pct))
+            mutate(r, p, got);
+        if (got) {
+            unsigned o = (unsigned)rbelow(r, 100);
+            if (o < 30) {
+                sfwrite(s, out, p, got, 0);
+            } else if (o < 45) {
+                sfwrite(s, out, p, got, 1);
+            } else if (o < 60) { /* header by fputs/fprintf (or a big one by fwrite), body, CRLF */
+                if (rpct(r, 20)) {
+                    size_t hl = pick_hlen(r);
+                    sfwrite(s, out, prog_slice(r, prog, hl), hl, 0);
+                } else {
+                    char hdr[64];
+                    int hl = snprintf(hdr, sizeof hdr, "%zx;ext=%08x\r\n", got, (unsigned)rnext(r));
+                    if ((rpct(r, 50) ? fputs(hdr, out) : fprintf(out, "%s", hdr)) < 0)
+                        die("fputs");
+                    bytes_append(s->expected, hdr, (size_t)hl);
+                }
+                sfwrite(s, out, p, got, rpct(r, 30));
+                if (fputs("\r\n", out) < 0)
+                    die("fputs");
+                bytes_append(s->expected, "\r\n", 2);
+            } else if (o < 78) { /* plain write()/send() on the same socket after fflush */
+                sflush(out);
+                send_all(s, p, got);
+            } else if (o < 90) { /* 2-3 pieces, each by fwrite or (after fflush) write() */
+                size_t cut1 = (size_t)rbelow(r, got + 1), cut2 = (size_t)rrange(r, cut1, got);
+                size_t cuts[4] = { 0, cut1, cut2, got };
+                for (int i = 0; i < 3; i++) {
+                    size_t a = cuts[i], b = cuts[i + 1];
+                    if (a == b)
+                        continue;
+                    if (rpct(r, 50)) {
+                        sfwrite(s, out, p + a, b - a, rpct(r, 30));
+                    } else {
+                        sflush(out);
+                        send_all(s, p + a, b - a);
+                    }
+                }
+            } else { /* fwrite, then change the buffer before anything is flushed */
+                sfwrite(s, out, p, got, 0);
+                mutate(r, p, got);
+            }
+        }
+        if (!eof && rpct(r, 10)) {
+            /* push back the next byte, changed or not: the next fread returns it first */
+            int ch = fgetc(in), back = ch;
+            if (ch != EOF && rpct(r, 50))
+                back = ch ^ 0x5A;
+            vlog("    stdio fgetc+ungetc %s byte\n", back == ch ? "the same" : "a changed");
+            if (ch != EOF && ungetc(back, in) == EOF)
+                die("ungetc");
+        }
+        if (eof) {
+            if (seeks < 4 && rpct(r, c->seek_pct)) {
+                /* back to somewhere in the file (clears EOF) */
+                seeks++;
+                long pos = (long)rbelow(r, (uint64_t)c->size + 1);
+                if (fseek(in, pos, SEEK_SET) != 0)
+                    die("fseek");
+                continue;
+            }
+            break;
+        }
+        if (seeks < 4 && rpct(r, c->seek_pct / 4)) {
+            seeks++;
+            long pos = (long)rbelow(r, (uint64_t)c->size + 1);
+            if (fseek(in, pos, SEEK_SET) != 0)
+                die("fseek");
+        }
+    }
+    sflush(out);
+    int closed = !c->dupsock;
+    if (fclose(out) != 0)
+        die("fclose socket FILE");
+    if (fclose(in) != 0)
+        die("fclose");
+    free(invb);
+    free(outvb);
+    free(base);
+    free(prog);
+    return closed;
+}
+
+/* The original copy loop: read()/pread() -> write()/send()/sendto(). */
+static void run_write(sender_t *s, int fd)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    size_t alloc = c->bufsize + c->bufoff;
+    unsigned char *base[2], *buf[2];
+    for (int i = 0; i < 2; i++) {
+        base[i] = malloc(alloc);
+        if (!base[i])
+            die("malloc %zu", alloc);
+        memset(base[i], 0xA5, alloc);
+        buf[i] = base[i] + c->bufoff;
+    }
+    unsigned char *copybuf = malloc(c->bufsize);
+    if (!copybuf)
+        die("malloc");
+
+    /* chunk offsets for pread-reverse */
+    size_t nchunks = c->size / c->bufsize + 1;
+    off_t off = 0;      /* logical offset of the next sequential read */
+    size_t rev_i = nchunks; /* for pread-reverse: next chunk index + 1 */
+    int which = 0;
+    for (;;) {
+        off_t at;
+        if (c->rdmode == RD_PREAD_REVERSE) {
+            if (rev_i == 0)
+                break;
+            rev_i--;
+            at = (off_t)(rev_i * c->bufsize);
+        } else {
+            at = off;
+        }
+        if (c->rdmode == RD_READ && lseek(fd, 0, SEEK_CUR) != at) {
+            if (lseek(fd, at, SEEK_SET) != at) /* undo a previous "seek away" */
+                die("lseek back");
+        }
+        unsigned char *p = buf[which];
+        unsigned char *pb = base[which];
+        size_t n = get_chunk(c, fd, p, c->bufsize, at);
+        if (n == 0 && c->rdmode != RD_PREAD_REVERSE)
+            break;
+        after_read(s, fd, pb, alloc, p, n);
+        off = at + (off_t)n;
+
+        switch (c->bufmode) {
+        case BUF_ONE:
+            write_chunk(s, p, n, at);
+            break;
+        case BUF_ALTERNATE:
+            write_chunk(s, p, n, at);
+            which ^= 1;
+            break;
+        case BUF_COPY:
+            memcpy(copybuf, p, n);
+            if (rpct(r, 50))
+                write_chunk(s, copybuf, n, at);
+            else
+                write_chunk(s, p, n, at);
+            break;
+        case BUF_READAHEAD: {
+            /* read the following chunk into the other buffer before writing this one */
+            unsigned char *q = buf[which ^ 1];
+            size_t m = 0;
+            off_t at2 = off;
+            if (c->rdmode == RD_PREAD_REVERSE) {
+                if (rev_i > 0) {
+                    rev_i--;
+                    at2 = (off_t)(rev_i * c->bufsize);
+                    m = get_chunk(c, fd, q, c->bufsize, at2);
+                    after_read(s, fd, base[which ^ 1], alloc, q, m);
+                }
+            } else {
+                if (c->rdmode == RD_READ && lseek(fd, 0, SEEK_CUR) != at2 &&
+                    lseek(fd, at2, SEEK_SET) != at2)
+                    die("lseek back");
+                m = get_chunk(c, fd, q, c->bufsize, at2);
+                after_read(s, fd, base[which ^ 1], alloc, q, m);
+                off = at2 + (off_t)m;
+            }
+            write_chunk(s, p, n, at);
+            if (m)
+                write_chunk(s, q, m, at2);
+            else if (c->rdmode != RD_PREAD_REVERSE)
+                goto done;
+            break;
+        }
+        }
+    }
+done:
+    free(base[0]);
+    free(base[1]);
+    free(copybuf);
+}
+
 /* Runs one case; returns 1 on failure. */
 static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 {
@@ -496,11 +1852,10 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     rng_t rtail = rng_for(seed, idx, 3);
     config_t c;
     pick_config(&r, &c, mutate_file);
-    vlog("case %" PRIu64 ": size=%zu buf=%zu off=%zu rd=%s call=%s bufs=%s nonblock=%d tiny=%d slow=%d "
-         "mut=%u split=%u seek=%u tail=%u filemut=%u\n",
-         idx, c.size, c.bufsize, c.bufoff, rd_names[c.rdmode], call_names[c.call],
-         bufmode_names[c.bufmode], c.nonblock, c.tiny_sndbuf, c.slow_reader, c.mut_pct,
-         c.split_pct, c.seek_pct, c.tail_pct, c.filemut_pct);
+    pick_extra(&r, &c, pick_kind(seed, idx));
+    char desc[512];
+    describe(&c, desc, sizeof desc);
+    vlog("case %" PRIu64 ": %s\n", idx, desc);
 
     write_file(&rfile, c.size);
     int fd = open(g_path, O_RDONLY);
@@ -524,96 +1879,20 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     sender_t s = { .sock = snd, .file_wfd = wfd, .cfg = &c, .r = &r, .rtail = &rtail,
                    .expected = &expected };
 
-    size_t alloc = c.bufsize + c.bufoff;
-    unsigned char *base[2], *buf[2];
-    for (int i = 0; i < 2; i++) {
-        base[i] = malloc(alloc);
-        if (!base[i])
-            die("malloc %zu", alloc);
-        memset(base[i], 0xA5, alloc);
-        buf[i] = base[i] + c.bufoff;
+    int sock_closed = 0;
+    switch (c.kind) {
+    case KIND_WRITE: run_write(&s, fd); break;
+    case KIND_VEC: run_vec(&s, fd); break;
+    case KIND_READV: run_readv(&s, fd); break;
+    case KIND_THREAD: run_thread(&s, fd, rng_for(seed, idx, 5).s); break;
+    case KIND_STDIO: sock_closed = run_stdio(&s); break;
     }
-    unsigned char *copybuf = malloc(c.bufsize);
-    if (!copybuf)
-        die("malloc");
-
-    /* chunk offsets for pread-reverse */
-    size_t nchunks = c.size / c.bufsize + 1;
-    off_t off = 0;      /* logical offset of the next sequential read */
-    size_t rev_i = nchunks; /* for pread-reverse: next chunk index + 1 */
-    int which = 0;
-    for (;;) {
-        off_t at;
-        if (c.rdmode == RD_PREAD_REVERSE) {
-            if (rev_i == 0)
-                break;
-            rev_i--;
-            at = (off_t)(rev_i * c.bufsize);
-        } else {
-            at = off;
-        }
-        if (c.rdmode == RD_READ && lseek(fd, 0, SEEK_CUR) != at) {
-            if (lseek(fd, at, SEEK_SET) != at) /* undo a previous "seek away" */
-                die("lseek back");
-        }
-        unsigned char *p = buf[which];
-        unsigned char *pb = base[which];
-        size_t n = get_chunk(&c, fd, p, c.bufsize, at);
-        if (n == 0 && c.rdmode != RD_PREAD_REVERSE)
-            break;
-        after_read(&s, fd, pb, alloc, p, n);
-        off = at + (off_t)n;
-
-        switch (c.bufmode) {
-        case BUF_ONE:
-            write_chunk(&s, p, n, at);
-            break;
-        case BUF_ALTERNATE:
-            write_chunk(&s, p, n, at);
-            which ^= 1;
-            break;
-        case BUF_COPY:
-            memcpy(copybuf, p, n);
-            if (rpct(&r, 50))
-                write_chunk(&s, copybuf, n, at);
-            else
-                write_chunk(&s, p, n, at);
-            break;
-        case BUF_READAHEAD: {
-            /* read the following chunk into the other buffer before writing this one */
-            unsigned char *q = buf[which ^ 1];
-            size_t m = 0;
-            off_t at2 = off;
-            if (c.rdmode == RD_PREAD_REVERSE) {
-                if (rev_i > 0) {
-                    rev_i--;
-                    at2 = (off_t)(rev_i * c.bufsize);
-                    m = get_chunk(&c, fd, q, c.bufsize, at2);
-                    after_read(&s, fd, base[which ^ 1], alloc, q, m);
-                }
-            } else {
-                if (c.rdmode == RD_READ && lseek(fd, 0, SEEK_CUR) != at2 &&
-                    lseek(fd, at2, SEEK_SET) != at2)
-                    die("lseek back");
-                m = get_chunk(&c, fd, q, c.bufsize, at2);
-                after_read(&s, fd, base[which ^ 1], alloc, q, m);
-                off = at2 + (off_t)m;
-            }
-            write_chunk(&s, p, n, at);
-            if (m)
-                write_chunk(&s, q, m, at2);
-            else if (c.rdmode != RD_PREAD_REVERSE)
-                goto done;
-            break;
-        }
-        }
-    }
-done:
-    if (shutdown(snd, SHUT_WR) != 0)
+    if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
     if (pthread_join(th, NULL) != 0)
         die("pthread_join");
-    close(snd);
+    if (!sock_closed)
+        close(snd);
     close(rcv);
     close(fd);
     if (wfd >= 0)
@@ -631,25 +1910,20 @@ done:
                idx, rv.got.len, expected.len, o);
         if (o < lim)
             printf(" (got 0x%02x, expected 0x%02x)", rv.got.p[o], expected.p[o]);
-        printf(" [size=%zu buf=%zu off=%zu rd=%s call=%s bufs=%s nonblock=%d tiny=%d slow=%d mut=%u split=%u seek=%u tail=%u filemut=%u]\n",
-               c.size, c.bufsize, c.bufoff, rd_names[c.rdmode], call_names[c.call],
-               bufmode_names[c.bufmode], c.nonblock, c.tiny_sndbuf, c.slow_reader, c.mut_pct,
-               c.split_pct, c.seek_pct, c.tail_pct, c.filemut_pct);
+        printf(" [%s]\n", desc);
         fail = 1;
     }
     if (c.timing)
-        printf("case %" PRIu64 " size=%zu buf=%zu digest=timing\n", idx, c.size, c.bufsize);
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=timing\n", idx, c.size, c.bufsize,
+               kind_names[c.kind]);
     else
-        printf("case %" PRIu64 " size=%zu buf=%zu digest=%016" PRIx64 "\n", idx, c.size, c.bufsize,
-               fnv1a(rv.got.p, rv.got.len));
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=%016" PRIx64 "\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], fnv1a(rv.got.p, rv.got.len));
     vlog("    sent=%zu calls=%lu partials=%lu eagain=%lu tailmut=%lu\n", expected.len, s.calls,
          s.partials, s.eagains, s.tail_mutations);
 
     free(rv.got.p);
     free(expected.p);
-    free(base[0]);
-    free(base[1]);
-    free(copybuf);
     return fail;
 }
 
@@ -666,14 +1940,24 @@ int main(int argc, char **argv)
             first = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--verbose"))
             g_verbose = 1;
-        else if (!strcmp(argv[i], "--mutate-file"))
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            const char *k = argv[++i];
+            g_only = -1;
+            for (int j = 0; j < KIND_N; j++)
+                if (!strcmp(k, kind_names[j]))
+                    g_only = j;
+            if (g_only < 0) {
+                fprintf(stderr, "difftest: unknown kind %s (write, vec, readv, thread, stdio)\n", k);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--mutate-file"))
             mutate_file = 1;
         else if (!strcmp(argv[i], "--mutate-file=before"))
             mutate_file = 1, g_filemut_when = 1;
         else if (!strcmp(argv[i], "--mutate-file=after"))
             mutate_file = 1, g_filemut_when = 2;
         else {
-            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--mutate-file[=before|after]]\n");
+            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--mutate-file[=before|after]]\n");
             return 2;
         }
     }
