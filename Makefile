@@ -24,7 +24,7 @@ E2E_BIN  := $(patsubst tests/e2e/%.c,$(B)/tests/%,$(E2E_SRC))
 DEMO_SRC := $(wildcard demo/*.c)
 DEMO_BIN := $(patsubst demo/%.c,$(B)/demo/%,$(DEMO_SRC))
 
-.PHONY: all test test-bins check-all deps install uninstall clean passthrough-cost
+.PHONY: all test test-bins check-all deps install uninstall clean passthrough-cost demo
 all: $(B)/libautosendfile.so $(B)/autosendfile
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/autosendfile.h
@@ -50,7 +50,7 @@ $(B)/demo/%: demo/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g $(WARN) -pthread -Iinclude -o $@ $<
 
-test-bins: all $(UNIT_BIN) $(E2E_BIN)
+test-bins: all $(UNIT_BIN) $(E2E_BIN) $(DEMO_BIN)
 
 # Installs what the tests need (apt-get when root), builds, runs every suite.
 test: deps
@@ -63,6 +63,11 @@ deps:
 # The same suites under AddressSanitizer+UBSan, then the end-to-end tests under valgrind.
 check-all: test
 	bash tests/check-all.sh
+
+# `make demo`: the copy-loop demo server without and with the library, one table and the
+# chart build/demo/demo.svg (about 45 s). DEMO_QUICK=1 make demo: the 15 s smoke run.
+demo: all $(B)/demo/copyserver $(B)/demo/stallclient $(B)/demo/loadclient
+	bash demo/demo.sh
 
 passthrough-cost: all
 	bash demo/passthrough-cost.sh

@@ -313,11 +313,11 @@ int main(int argc, char **argv)
 	double t0 = now(), deadline = tbound > 0 ? t0 + tbound : 1e300;
 	getrusage(RUSAGE_SELF, &ru0);
 	int stop = 0;
+	unsigned iter = 0; /* across passes: a file of fewer than 32 blocks still checks -t */
 	for (unsigned long p = 0; p < passes && !stop; p++) {
 		off_t off = 0;
 		if (lseek(file, 0, SEEK_SET) < 0)
 			die("lseek");
-		unsigned iter = 0;
 		for (;;) {
 			if ((++iter & 31) == 0 && now() >= deadline) {
 				stop = 1;

@@ -107,6 +107,9 @@ run() {
 	sleep 0.3
 	local base rss0 tcp0 slab0
 	base=$(kb MemAvailable) rss0=$(rss_kb "$SPID") tcp0=$(tcp_pages) slab0=$(kb SUnreclaim)
+	# the shell truncates cli.out only once the client has started: an old "stalled" line
+	# must not be found in between
+	rm -f "$WD/cli.out"
 	timeout $((HOLD + 40)) "$CLI" --port "$PORT" --path /file --clients "$CLIENTS" \
 		--hold "$HOLD" --rcvbuf "$RCVBUF" >"$WD/cli.out" 2>"$WD/cli.err" &
 	CPID=$!

@@ -220,6 +220,22 @@ static void buf_append(unsigned char **b, size_t *len, size_t *cap, const void *
 	*len += n;
 }
 
+/* Grows the expectation buffer ahead of a fork: the child of a threaded process must not
+ * allocate (an allocator lock may be held by a thread that does not exist in the child;
+ * ASan's allocator deadlocks there). */
+static void expect_reserve(struct conn *c, size_t n)
+{
+	if (c->exp_len + n <= c->exp_cap)
+		return;
+	unsigned char *nb = realloc(c->exp, c->exp_len + n);
+	if (!nb) {
+		fprintf(stderr, "out of memory\n");
+		_exit(2);
+	}
+	c->exp = nb;
+	c->exp_cap = c->exp_len + n;
+}
+
 static void expect(struct conn *c, const void *p, size_t n)
 {
 	buf_append(&c->exp, &c->exp_len, &c->exp_cap, p, n);
@@ -577,6 +593,7 @@ static int fork_child_writes(void)
 		fd = open(FILE_A(), O_RDONLY);
 		CHECK(fd >= 0, "open: %s", strerror(errno));
 		CHECK(read_full(fd, buf, 64 * KiB) == 64 * KiB, "read");
+		expect_reserve(&c, 4 * 64 * KiB);
 		fflush(stdout);
 		fflush(stderr);
 		pid_t pid = fork();
