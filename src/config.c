@@ -97,6 +97,21 @@ int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
 	bad += parse_size_var(get, AUTOSENDFILE_ENV_CHUNK, AUTOSENDFILE_CHUNK_MIN,
 			      AUTOSENDFILE_CHUNK_MAX, AUTOSENDFILE_DEFAULT_CHUNK, &cfg->chunk);
 
+	cfg->verify = ASF_VERIFY_FULL;
+	if ((s = get(AUTOSENDFILE_ENV_VERIFY)) != NULL) {
+		if (strcmp(s, AUTOSENDFILE_VERIFY_FULL) == 0) {
+			cfg->verify = ASF_VERIFY_FULL;
+		} else if (strcmp(s, AUTOSENDFILE_VERIFY_SAMPLE) == 0) {
+			cfg->verify = ASF_VERIFY_SAMPLE;
+		} else if (strcmp(s, AUTOSENDFILE_VERIFY_NONE) == 0) {
+			cfg->verify = ASF_VERIFY_NONE;
+		} else {
+			asf_log(ASF_LOG_WARN, "%s=\"%.64s\" is not full|sample|none; using the default full",
+				AUTOSENDFILE_ENV_VERIFY, s);
+			bad++;
+		}
+	}
+
 	cfg->stats_stderr = false;
 	cfg->stats_path[0] = '\0';
 	if ((s = get(AUTOSENDFILE_ENV_STATS)) != NULL) {
@@ -126,4 +141,53 @@ int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
 		}
 	}
 	return bad;
+}
+
+/* Is name one of the comma-separated names in list? */
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == n && n > 0 && strncmp(p, name, n) == 0)
+			return true;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+/* A list is non-empty, not overlong, and has no empty names. */
+static bool valid_list(const char *list)
+{
+	size_t len = strlen(list);
+	return len > 0 && len <= AUTOSENDFILE_PROGLIST_MAX && list[0] != ',' &&
+	       list[len - 1] != ',' && !strstr(list, ",,");
+}
+
+static const char *checked_list(asf_getenv_fn get, const char *var, int *rejects)
+{
+	const char *s = get(var);
+	if (s && !valid_list(s)) {
+		asf_log(ASF_LOG_WARN, "%s=\"%.64s\" is not a list of program names (a,b,c); ignored",
+			var, s);
+		(*rejects)++;
+		return NULL;
+	}
+	return s;
+}
+
+bool asf_config_selects(asf_getenv_fn get, const char *progname, int *rejects)
+{
+	const char *only = checked_list(get, AUTOSENDFILE_ENV_ONLY, rejects);
+	const char *skip = checked_list(get, AUTOSENDFILE_ENV_SKIP, rejects);
+	if (!progname)
+		progname = "";
+	if (only && !listed(only, progname))
+		return false;
+	if (skip && listed(skip, progname))
+		return false;
+	return true;
 }

@@ -7,12 +7,14 @@
 #include <stddef.h>
 
 enum asf_log_level { ASF_LOG_ERROR = 0, ASF_LOG_WARN, ASF_LOG_INFO, ASF_LOG_DEBUG };
+enum asf_verify { ASF_VERIFY_FULL = 0, ASF_VERIFY_SAMPLE, ASF_VERIFY_NONE };
 
 struct asf_config {
 	bool enabled;
 	size_t min_bytes;
 	size_t chunk;
 	int log_level;
+	int verify; /* enum asf_verify */
 	bool stats_stderr;
 	char stats_path[PATH_MAX]; /* absolute; empty when stats are off or go to stderr */
 };
@@ -23,6 +25,11 @@ typedef const char *(*asf_getenv_fn)(const char *name);
 /* Fills *cfg from the environment; returns how many values were rejected (each rejection
  * logs one warning naming the variable and the default used). */
 int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get);
+
+/* AUTOSENDFILE_ONLY / AUTOSENDFILE_SKIP: false if the program called progname must not be
+ * touched (the library then passes everything through). Rejected lists warn once and are
+ * ignored. */
+bool asf_config_selects(asf_getenv_fn get, const char *progname, int *rejects);
 
 /* Parses a byte count: decimal digits with an optional K or M suffix (powers of 1024).
  * Returns false for anything else (empty, negative, junk, overflow). */

@@ -2,6 +2,7 @@
  * fork handling, and write the stats line at exit. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <errno.h>
 #include <stdlib.h>
 
 #include "autosendfile.h"
@@ -32,6 +33,15 @@ static void log_settings(const struct asf_config *c)
 		asf_log(ASF_LOG_INFO, "%s=%zu", AUTOSENDFILE_ENV_MIN_BYTES, c->min_bytes);
 	if (c->chunk != AUTOSENDFILE_DEFAULT_CHUNK)
 		asf_log(ASF_LOG_INFO, "%s=%zu", AUTOSENDFILE_ENV_CHUNK, c->chunk);
+	static const char *const verify_names[] = { AUTOSENDFILE_VERIFY_FULL,
+						    AUTOSENDFILE_VERIFY_SAMPLE, AUTOSENDFILE_VERIFY_NONE };
+	if (c->verify != ASF_VERIFY_FULL)
+		asf_log(ASF_LOG_INFO, "%s=%s", AUTOSENDFILE_ENV_VERIFY, verify_names[c->verify]);
+	const char *only = secure_getenv(AUTOSENDFILE_ENV_ONLY), *skip = secure_getenv(AUTOSENDFILE_ENV_SKIP);
+	if (only)
+		asf_log(ASF_LOG_INFO, "%s=%.200s", AUTOSENDFILE_ENV_ONLY, only);
+	if (skip)
+		asf_log(ASF_LOG_INFO, "%s=%.200s", AUTOSENDFILE_ENV_SKIP, skip);
 	if (c->stats_stderr || c->stats_path[0])
 		asf_log(ASF_LOG_INFO, "%s=%s", AUTOSENDFILE_ENV_STATS,
 			c->stats_stderr ? "stderr" : c->stats_path);
@@ -42,6 +52,12 @@ __attribute__((constructor(101))) static void asf_init(void)
 	asf_real_bind();
 	static struct asf_config parsed; /* static: PATH_MAX is too big for some thread stacks */
 	asf_config_parse(&parsed, lookup_env);
+	int rejects = 0;
+	if (parsed.enabled && !asf_config_selects(lookup_env, program_invocation_short_name, &rejects)) {
+		parsed.enabled = false;
+		asf_log(ASF_LOG_INFO, "not selected by %s/%s: every call passes through",
+			AUTOSENDFILE_ENV_ONLY, AUTOSENDFILE_ENV_SKIP);
+	}
 	asf_records_init();
 	if (parsed.stats_stderr)
 		asf_stats_note_stderr();

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "autosendfile.h"
+#include "config.h"
 #include "export.h"
 #include "records.h"
 
@@ -19,6 +21,70 @@ static unsigned registry_count;
 static size_t page_round(size_t n)
 {
 	return (n + 4095u) & ~(size_t)4095u;
+}
+
+/* ---- what the shadow holds, by AUTOSENDFILE_VERIFY ---------------------------------------
+ * full: every byte. sample: the bytes at record offsets o with o % STRIDE < SPAN, and the
+ * record's last SPAN bytes. none: nothing (every comparison succeeds). Offsets below are
+ * relative to the record's start; reclen is the record's length. */
+
+/* Calls fn(lo, hi, ctx) for each sampled span [lo, hi) of [from, to), in order; stops and
+ * returns false as soon as fn does. */
+static bool each_sample(size_t from, size_t to, size_t reclen,
+			bool (*fn)(size_t lo, size_t hi, void *ctx), void *ctx)
+{
+	for (size_t p = from - from % AUTOSENDFILE_SAMPLE_STRIDE; p < to;
+	     p += AUTOSENDFILE_SAMPLE_STRIDE) {
+		size_t lo = p > from ? p : from;
+		size_t hi = p + AUTOSENDFILE_SAMPLE_SPAN < to ? p + AUTOSENDFILE_SAMPLE_SPAN : to;
+		if (lo < hi && !fn(lo, hi, ctx))
+			return false;
+	}
+	size_t tail = reclen > AUTOSENDFILE_SAMPLE_SPAN ? reclen - AUTOSENDFILE_SAMPLE_SPAN : 0;
+	size_t lo = tail > from ? tail : from;
+	return lo >= to || fn(lo, to, ctx);
+}
+
+struct span_ctx {
+	unsigned char *shadow;       /* indexed by record offset */
+	const unsigned char *bytes;  /* the program's bytes, starting at record offset `from` */
+	size_t from;
+};
+
+static bool span_store(size_t lo, size_t hi, void *arg)
+{
+	struct span_ctx *c = arg;
+	memcpy(c->shadow + lo, c->bytes + (lo - c->from), hi - lo);
+	return true;
+}
+
+static bool span_equal(size_t lo, size_t hi, void *arg)
+{
+	struct span_ctx *c = arg;
+	return memcmp(c->bytes + (lo - c->from), c->shadow + lo, hi - lo) == 0;
+}
+
+/* Stores bytes [from, to) of the record (src points at offset from) into its shadow. */
+static void shadow_store(unsigned char *shadow, const unsigned char *src, size_t from, size_t to,
+			 size_t reclen)
+{
+	struct span_ctx c = { shadow, src, from };
+	if (asf_cfg.verify == ASF_VERIFY_FULL)
+		memcpy(shadow + from, src, to - from);
+	else if (asf_cfg.verify == ASF_VERIFY_SAMPLE)
+		(void)each_sample(from, to, reclen, span_store, &c);
+}
+
+/* Does buf (the program's bytes at record offsets [from, to)) equal the shadow? */
+static bool shadow_equal(const unsigned char *shadow, const unsigned char *buf, size_t from,
+			 size_t to, size_t reclen)
+{
+	struct span_ctx c = { (unsigned char *)shadow, buf, from };
+	if (asf_cfg.verify == ASF_VERIFY_FULL)
+		return memcmp(buf, shadow + from, to - from) == 0;
+	if (asf_cfg.verify == ASF_VERIFY_SAMPLE)
+		return each_sample(from, to, reclen, span_equal, &c);
+	return true;
 }
 
 /* Seqlock writer side: around every change of a record's fields or shadow. */
@@ -162,7 +228,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 		    r->len + len <= ASF_RECORD_MAX_BYTES) {
 			asf_record_forget_range(t, buf, len);
 			change_begin(r);
-			memcpy(r->shadow + r->len, buf, len);
+			shadow_store(r->shadow, buf, r->len, r->len + len, r->len + len);
 			r->len += len;
 			r->last_use = t->clock;
 			change_end(r);
@@ -187,7 +253,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 	if (!shadow_reserve(slot))
 		return;
 	change_begin(slot);
-	memcpy(slot->shadow, buf, len);
+	shadow_store(slot->shadow, buf, 0, len, len);
 	slot->fd = fd;
 	slot->dev = dev;
 	slot->ino = ino;
@@ -220,7 +286,8 @@ struct asf_record *asf_record_find(struct asf_thread *t, const void *buf, size_t
 
 bool asf_record_verify(const struct asf_record *r, const void *buf, size_t len)
 {
-	return memcmp(buf, r->shadow + ((uintptr_t)buf - r->start), len) == 0;
+	size_t from = (uintptr_t)buf - r->start;
+	return shadow_equal(r->shadow, buf, from, from + len, r->len);
 }
 
 /* Seqlock reader side. The fields and the shadow may change under us while we look; what
@@ -238,7 +305,7 @@ static bool snapshot_foreign(struct asf_record *r, const void *buf, size_t len,
 	if (!start || !shadow || start > lo || lo - start > rlen || len > rlen - (lo - start) ||
 	    rlen > ASF_RECORD_MAX_BYTES)
 		return false;
-	bool same = memcmp(buf, shadow + (lo - start), len) == 0;
+	bool same = shadow_equal(shadow, buf, lo - start, lo - start + len, rlen);
 	out->start = start;
 	out->len = rlen;
 	out->fd = __atomic_load_n(&r->fd, __ATOMIC_RELAXED);
