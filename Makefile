@@ -84,4 +84,4 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man1/autosendfile.1 $(DESTDIR)$(PREFIX)/include/autosendfile.h
 
 clean:
-	rm -rf $(B) build-asan
+	rm -rf $(B) build-asan build-tsan

@@ -87,7 +87,10 @@ static bool shadow_equal(const unsigned char *shadow, const unsigned char *buf, 
 	return true;
 }
 
-/* Seqlock writer side: around every change of a record's fields or shadow. */
+/* Seqlock writer side: around every change of a record's fields or shadow. The fields a
+ * foreign reader loads are stored with relaxed atomics (the reader loads them so too). */
+#define PUBLISH(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
+
 static void change_begin(struct asf_record *r)
 {
 	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELAXED);
@@ -104,8 +107,8 @@ void asf_record_drop(struct asf_record *r)
 	if (!r->start)
 		return;
 	change_begin(r);
-	r->start = 0;
-	r->len = 0;
+	PUBLISH(r->start, (uintptr_t)0);
+	PUBLISH(r->len, (size_t)0);
 	change_end(r);
 }
 
@@ -210,7 +213,7 @@ static bool shadow_reserve(struct asf_record *r)
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return false;
-	r->shadow = mem;
+	PUBLISH(r->shadow, (unsigned char *)mem);
 	return true;
 }
 
@@ -229,7 +232,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 			asf_record_forget_range(t, buf, len);
 			change_begin(r);
 			shadow_store(r->shadow, buf, r->len, r->len + len, r->len + len);
-			r->len += len;
+			PUBLISH(r->len, r->len + len);
 			r->last_use = t->clock;
 			change_end(r);
 			return;
@@ -254,14 +257,14 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 		return;
 	change_begin(slot);
 	shadow_store(slot->shadow, buf, 0, len, len);
-	slot->fd = fd;
-	slot->dev = dev;
-	slot->ino = ino;
-	slot->off = off;
-	slot->ctime_ns = ctime_ns;
-	slot->len = len;
+	PUBLISH(slot->fd, fd);
+	PUBLISH(slot->dev, dev);
+	PUBLISH(slot->ino, ino);
+	PUBLISH(slot->off, off);
+	PUBLISH(slot->ctime_ns, ctime_ns);
+	PUBLISH(slot->len, len);
 	slot->last_use = t->clock;
-	slot->start = lo;
+	PUBLISH(slot->start, lo);
 	change_end(slot);
 }
 
