@@ -148,6 +148,27 @@ uint64_t asf_fd_gen(int fd)
 	return ((uint64_t)r << 32 | g) | ((g | r) & 1u);
 }
 
+void asf_fd_owe_error(int fd, int err)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (!e)
+		return;
+	__atomic_store_n(&e->ctime_ns, (uint64_t)err, __ATOMIC_RELAXED);
+	asf_fd_or_flags(fd, ASF_FDF_PENDING_ERR);
+}
+
+bool asf_fd_take_error(int fd, int *err)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (!e)
+		return false;
+	uint32_t old = __atomic_fetch_and(&e->word, ~ASF_FDF_PENDING_ERR, __ATOMIC_ACQ_REL);
+	if (!(old & ASF_FDF_PENDING_ERR))
+		return false;
+	*err = (int)__atomic_load_n(&e->ctime_ns, __ATOMIC_RELAXED);
+	return true;
+}
+
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, false);

@@ -27,6 +27,7 @@ enum asf_fd_kind {
 #define ASF_FDF_OUT_SEEN 0x10u /* the first bytes written were inspected */
 #define ASF_FDF_IN_SEEN 0x20u  /* the first bytes read were inspected    */
 #define ASF_FDF_NO_SENDFILE 0x40u /* sendfile from this source failed: don't retry */
+#define ASF_FDF_PENDING_ERR 0x80u /* a socket error we consumed is owed to the next call */
 
 #define ASF_FD_PAGE_BITS 12
 #define ASF_FD_PAGE_SIZE (1u << ASF_FD_PAGE_BITS)
@@ -38,7 +39,8 @@ struct asf_fd_entry {
 	uint32_t gen;  /* odd while a wrapped call re-points this number (close, dup2...) */
 	uint64_t dev; /* st_dev / st_ino when classified */
 	uint64_t ino;
-	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline */
+	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline;
+			    * for a stream socket, the errno owed (ASF_FDF_PENDING_ERR) */
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
@@ -80,6 +82,12 @@ void asf_fd_range_change_begin(void);
 void asf_fd_range_change_end(void);
 /* The generation of fd combined with that of range changes; odd = change in progress. */
 uint64_t asf_fd_gen(int fd);
+/* A socket error (ECONNRESET...) that a sendfile call consumed after bytes had moved: the
+ * real write would have returned the partial count and left the error for the next call.
+ * asf_fd_owe_error stores it; asf_fd_take_error, called before the next read or write on
+ * the fd, returns it once (false when nothing is owed). */
+void asf_fd_owe_error(int fd, int err);
+bool asf_fd_take_error(int fd, int *err);
 /* Reads dev/ino of a classified fd. */
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
 

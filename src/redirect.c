@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -64,6 +66,26 @@ static bool file_ended(int src, off_t off, size_t left)
 	return fstat(src, &st) != 0 || (uint64_t)off + left > (uint64_t)st.st_size;
 }
 
+/* A sendfile cut short by a reset consumes the socket's error inside the kernel's splice
+ * loop, where a plain write() would have left ECONNRESET for the program's next call. So
+ * after a short sendfile: an error still pending (reading SO_ERROR takes it: we owe it
+ * back), or a TCP connection now closed with none (we owe ECONNRESET). */
+static void owe_error_if_reset(int sock)
+{
+	int saved_errno = errno, soerr = 0;
+	socklen_t len = sizeof soerr;
+	struct tcp_info ti;
+	socklen_t tlen = sizeof ti;
+	if (getsockopt(sock, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+		soerr = 0;
+	if (soerr != 0)
+		asf_fd_owe_error(sock, soerr);
+	else if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &ti, &tlen) == 0 &&
+		 ti.tcpi_state == TCP_CLOSE)
+		asf_fd_owe_error(sock, ECONNRESET);
+	errno = saved_errno;
+}
+
 /* SIGPIPE exactly as the real call: write() raises it only when it fails with EPIPE having
  * sent nothing; send(MSG_NOSIGNAL) never. sendfile has no flags, so SIGPIPE is blocked
  * around any sendfile call that must not raise it (every call under MSG_NOSIGNAL, every call
@@ -120,6 +142,7 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 			sent += (size_t)k;
 			ASF_STAT_ADD(redirected_bytes, k);
 			if ((size_t)k < want && !file_ended(src, off, n - sent)) {
+				owe_error_if_reset(sock);
 				result = (ssize_t)sent; /* the socket took less: a partial write */
 				goto out;
 			}
@@ -133,6 +156,12 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 		if (err == EPIPE && g.blocked)
 			g.raised = true;
 		if (socket_side_error(err)) {
+			/* After bytes moved, the real call would return the count and leave a
+			 * socket error (ECONNRESET...) pending for the next call; this sendfile
+			 * consumed it, so the library owes it. (EPIPE, EAGAIN, EINTR are states,
+			 * not consumed errors.) */
+			if (sent > 0 && err != EAGAIN && err != EINTR && err != EPIPE)
+				asf_fd_owe_error(sock, err);
 			result = sent > 0 ? (ssize_t)sent : -1;
 			errno = err;
 			goto out;

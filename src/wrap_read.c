@@ -30,6 +30,8 @@ void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r)
 /* read() of an fd that is not known to be uninteresting. */
 static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 {
+	if (asf_owed_error(fd, w))
+		return -1;
 	int saved_errno = errno;
 	uint64_t gen = asf_fd_gen(fd); /* before anything is learnt about fd */
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
@@ -135,6 +137,8 @@ ASF_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t bu
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
 			   socklen_t *alen)
 {
+	if (ASF_UNLIKELY(asf_fd_word(fd) & ASF_FDF_PENDING_ERR) && asf_owed_error(fd, asf_fd_word(fd)))
+		return -1;
 	ssize_t r = real_recvfrom(fd, buf, n, flags, addr, alen);
 	uint32_t w = asf_fd_word(fd);
 	if (ASF_UNLIKELY(w != ASF_FD_OTHER) && r > 0 && asf_cfg.enabled) {
@@ -238,6 +242,8 @@ static ssize_t vread(enum vread kind, int fd, const struct iovec *iov, int cnt, 
 	uint32_t w = asf_fd_word(fd);
 	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
 		return real_vread(kind, fd, iov, cnt, off, flags);
+	if (asf_owed_error(fd, w))
+		return -1;
 	int saved_errno = errno;
 	uint64_t gen = asf_fd_gen(fd);
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
@@ -290,6 +296,8 @@ ASF_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, 
 
 ASF_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	if (ASF_UNLIKELY(asf_fd_word(fd) & ASF_FDF_PENDING_ERR) && asf_owed_error(fd, asf_fd_word(fd)))
+		return -1;
 	ssize_t r = ASF_REAL_FN(recvmsg) ? asf_real.recvmsg(fd, msg, flags)
 					 : syscall(SYS_recvmsg, fd, msg, flags);
 	if (r >= 0 && msg && msg->msg_controllen > 0)

@@ -51,6 +51,8 @@ static void after_first_write(int fd, const void *head, ssize_t r)
 
 static ssize_t write_slow(int fd, const void *buf, size_t n, uint32_t w)
 {
+	if (asf_owed_error(fd, w))
+		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
 	if (asf_try_redirect(fd, w, buf, n, 0, ASF_CALL_WRITE, &r))
@@ -65,6 +67,8 @@ static ssize_t write_slow(int fd, const void *buf, size_t n, uint32_t w)
 static ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *addr, socklen_t alen, uint32_t w)
 {
+	if (asf_owed_error(fd, w))
+		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
 	if (addr == NULL && asf_try_redirect(fd, w, buf, n, flags, ASF_CALL_SEND, &r))
@@ -139,6 +143,8 @@ ASF_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	uint32_t w = asf_fd_word(fd);
 	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
 		return real_writev(fd, iov, cnt);
+	if (asf_owed_error(fd, w))
+		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
 	if (asf_try_redirect_vec(fd, w, iov, cnt, 0, &r))
@@ -153,6 +159,8 @@ ASF_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	uint32_t w = asf_fd_word(fd);
 	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled || !msg)
 		return real_sendmsg(fd, msg, flags);
+	if (asf_owed_error(fd, w))
+		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
 	/* Only plain stream sends: an address or ancillary data (SCM_RIGHTS...) passes. */
