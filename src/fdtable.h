@@ -2,10 +2,12 @@
  *
  * A two-level table (pages of entries allocated with mmap on first use, never freed)
  * indexed by fd. Each entry holds a kind, a few flags and the inode identity seen when the
- * fd was classified. An fd we have not classified yet reads as ASF_FD_UNKNOWN; close and
- * the dup family keep entries current. An entry can still go stale if an fd is closed
- * behind our back (a raw syscall, glibc internals), so nothing here is trusted for
- * correctness: the redirect engine re-checks identities with fstat before it sends. */
+ * fd was classified. An fd we have not classified yet reads as ASF_FD_UNKNOWN; close, the
+ * dup family and the open family keep entries current. A record takes its file identity
+ * from here at read time, and the redirect engine re-checks it with fstat before it sends,
+ * so a number re-pointed once behind our back (a raw syscall) is caught. A number that
+ * raw syscalls re-point from file A to B and back to an unchanged A between a read (of B)
+ * and its write is not: the fuzzer shows it (tests/fuzz, ASF_FUZZ_RAW=1); README "Limits". */
 #ifndef ASF_FDTABLE_H
 #define ASF_FDTABLE_H
 

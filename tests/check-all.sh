@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make check-all: after `make test`, the same suites against an AddressSanitizer+UBSan
-# build, the threaded tests under ThreadSanitizer, then the library under valgrind memcheck
-# in real transfers. Any report fails.
+# build, the threaded tests under ThreadSanitizer, a 60 s libFuzzer run of the tracking
+# engine, then the library under valgrind memcheck in real transfers. Any report fails.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -51,6 +51,18 @@ for t in "lifecycle threads" "lifecycle fork_child_writes" "difftest --seed 4 --
 	rm -f "$out"
 done
 echo "tsan: $tsan_pass passed, $tsan_fail failed" | tee -a "$log"
+
+echo "== libFuzzer: the tracking engine against its reference model"
+FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash tests/fuzz/run.sh
+frc=$?
+if [ $frc -eq 0 ]; then
+	echo "fuzz: 1 passed, 0 failed" | tee -a "$log"
+elif [ $frc -eq 77 ]; then
+	echo "fuzz: skipped (no clang-14)"
+else
+	echo "fuzz: 0 passed, 1 failed" | tee -a "$log"
+	rc=1
+fi
 
 echo "== valgrind memcheck: the library in real transfers"
 bash tests/valgrind.sh | tee -a "$log"

@@ -14,6 +14,12 @@ command -v strace  >/dev/null 2>&1 || need_pkgs+=(strace)
 command -v nginx   >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx-light)
 command -v wrk     >/dev/null 2>&1 || need_pkgs+=(wrk)
 command -v socat   >/dev/null 2>&1 || need_pkgs+=(socat)
+command -v clang-14 >/dev/null 2>&1 || need_pkgs+=(clang-14)
+[ -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
+	ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+	need_pkgs+=(libclang-rt-14-dev)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs: ${need_pkgs[*]}" >&2
