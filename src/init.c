@@ -50,6 +50,7 @@ static void log_settings(const struct asf_config *c)
 __attribute__((constructor(101))) static void asf_init(void)
 {
 	asf_real_bind();
+	asf_log_note_stderr();
 	static struct asf_config parsed; /* static: PATH_MAX is too big for some thread stacks */
 	asf_config_parse(&parsed, lookup_env);
 	int rejects = 0;
@@ -59,8 +60,7 @@ __attribute__((constructor(101))) static void asf_init(void)
 			AUTOSENDFILE_ENV_ONLY, AUTOSENDFILE_ENV_SKIP);
 	}
 	asf_records_init();
-	if (parsed.stats_stderr)
-		asf_stats_note_stderr();
+
 	pthread_atfork(NULL, NULL, atfork_child);
 	log_settings(&parsed);
 	bool enabled = parsed.enabled;

@@ -2,12 +2,32 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static int current_level = ASF_LOG_WARN;
+static struct stat stderr_at_start;
+static bool stderr_known;
+
+void asf_log_note_stderr(void)
+{
+	int saved_errno = errno;
+	stderr_known = fstat(2, &stderr_at_start) == 0;
+	errno = saved_errno;
+}
+
+bool asf_stderr_unchanged(void)
+{
+	struct stat now;
+	int saved_errno = errno;
+	bool same = stderr_known && fstat(2, &now) == 0 && now.st_dev == stderr_at_start.st_dev &&
+		    now.st_ino == stderr_at_start.st_ino;
+	errno = saved_errno;
+	return same;
+}
 static const char *const tags[] = { "error", "warning", "info", "debug" };
 
 void asf_log_set_level(int level)
@@ -35,6 +55,7 @@ void asf_log(int level, const char *fmt, ...)
 	if (len > sizeof line - 2)
 		len = sizeof line - 2;
 	line[len++] = '\n';
-	(void)syscall(SYS_write, 2, line, len);
+	if (asf_stderr_unchanged())
+		(void)syscall(SYS_write, 2, line, len);
 	errno = saved_errno;
 }

@@ -40,24 +40,6 @@ size_t asf_stats_format(char *buf, size_t size, int pid)
 	return (size_t)n < size ? (size_t)n : size - 1;
 }
 
-static uint64_t stderr_dev, stderr_ino;
-static bool stderr_known;
-
-static bool stderr_identity(uint64_t *dev, uint64_t *ino)
-{
-	struct stat st;
-	if (fstat(2, &st) != 0)
-		return false;
-	*dev = (uint64_t)st.st_dev;
-	*ino = (uint64_t)st.st_ino;
-	return true;
-}
-
-void asf_stats_note_stderr(void)
-{
-	stderr_known = stderr_identity(&stderr_dev, &stderr_ino);
-}
-
 void asf_stats_emit(void)
 {
 	if (!asf_cfg.stats_stderr && asf_cfg.stats_path[0] == '\0')
@@ -66,8 +48,7 @@ void asf_stats_emit(void)
 	char line[512]; /* the longest possible line is under 300 bytes */
 	size_t len = asf_stats_format(line, sizeof line, (int)getpid());
 	if (asf_cfg.stats_stderr) {
-		uint64_t dev, ino;
-		if (stderr_known && stderr_identity(&dev, &ino) && dev == stderr_dev && ino == stderr_ino)
+		if (asf_stderr_unchanged())
 			(void)syscall(SYS_write, 2, line, len);
 	} else {
 		/* Append only, never follow a symlink, private when we create it. */

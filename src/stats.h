@@ -22,9 +22,6 @@ extern struct asf_stats asf_stats;
 
 /* Formats the stats line (with '\n') into buf; returns its length. */
 size_t asf_stats_format(char *buf, size_t size, int pid);
-/* Remembers which file fd 2 is, so that the line never goes to another file that the
- * program put on fd 2 since (a daemon may close stderr and reuse the number). */
-void asf_stats_note_stderr(void);
 /* Appends the line to AUTOSENDFILE_STATS, if set. */
 void asf_stats_emit(void);
 void asf_stats_reset(void);

@@ -69,3 +69,18 @@ run nodir "$ASF_TMP/no/such/dir/st"
 n=$(grep -c autosendfile "$ASF_TMP/err.nodir")
 [ "$n" -le 1 ] || fail "nodir: $n warning lines, want at most 1: $(cat "$ASF_TMP/err.nodir")"
 echo "d. missing directory: ran normally, $n warning line(s)"
+
+# e. A program that closed stderr and reused fd 2 for its data: neither the exit-time
+# warning nor a stats line for "stderr" may land in that data.
+py=$(real_python)
+for stats in "$ASF_TMP/no/such/dir/st" stderr; do
+	AUTOSENDFILE_STATS="$stats" LD_PRELOAD="$ASF_PRELOAD" "$py" -c '
+import os, sys
+os.close(2)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+assert fd == 2, fd
+os.write(fd, b"precious data\n")' "$ASF_TMP/data" || fail "fd2 reuse ($stats): program failed"
+	[ "$(cat "$ASF_TMP/data")" = "precious data" ] ||
+		fail "fd2 reuse ($stats): the program's data file got library output: $(cat "$ASF_TMP/data")"
+done
+echo "e. fd 2 reused for data: nothing of the library's written into it"
