@@ -24,7 +24,7 @@ E2E_BIN  := $(patsubst tests/e2e/%.c,$(B)/tests/%,$(E2E_SRC))
 DEMO_SRC := $(wildcard demo/*.c)
 DEMO_BIN := $(patsubst demo/%.c,$(B)/demo/%,$(DEMO_SRC))
 
-.PHONY: all test test-bins check-all deps install uninstall clean passthrough-cost demo fuzz
+.PHONY: all test test-bins check-all check-extra deps install uninstall clean passthrough-cost demo fuzz
 all: $(B)/libautosendfile.so $(B)/autosendfile
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/autosendfile.h
@@ -60,8 +60,13 @@ test: deps
 deps:
 	@bash tests/deps.sh
 
-# The same suites under AddressSanitizer+UBSan, then the end-to-end tests under valgrind.
+# make test, then the suites under ASan+UBSan, the threaded tests under TSan, a fuzz run
+# and valgrind (check-extra alone skips the first part; .ci/run runs the two in turn).
 check-all: test
+	$(MAKE) check-extra
+
+check-extra: deps
+	$(MAKE) test-bins
 	bash tests/check-all.sh
 
 # `make demo`: the copy-loop demo server without and with the library, one table and the
