@@ -24,7 +24,7 @@ E2E_BIN  := $(patsubst tests/e2e/%.c,$(B)/tests/%,$(E2E_SRC))
 DEMO_SRC := $(wildcard demo/*.c)
 DEMO_BIN := $(patsubst demo/%.c,$(B)/demo/%,$(DEMO_SRC))
 
-.PHONY: all test test-bins check-all check-extra deps install uninstall clean passthrough-cost demo fuzz
+.PHONY: all test test-bins check-all check-extra deps install uninstall clean passthrough-cost demo fuzz bench
 all: $(B)/libautosendfile.so $(B)/autosendfile
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/autosendfile.h
@@ -73,6 +73,10 @@ check-extra: deps
 # chart build/demo/demo.svg (about 45 s). DEMO_QUICK=1 make demo: the 15 s smoke run.
 demo: all $(B)/demo/copyserver $(B)/demo/stallclient $(B)/demo/loadclient
 	bash demo/demo.sh
+
+# `make bench`: the before/after suite on real servers (~10 min); writes docs/BENCHMARKS.md.
+bench: all $(B)/demo/copyserver $(B)/demo/stallclient $(B)/demo/loadclient
+	bash demo/bench.sh
 
 FUZZ_SECONDS ?= 60
 # libFuzzer run of the tracking engine against its reference model (clang-14); fails on a finding.

@@ -1,0 +1,412 @@
+#!/usr/bin/env bash
+# bench.sh - `make bench`: before/after numbers for autosendfile on real, unmodified servers.
+#
+# Servers and configurations (each configuration is a fresh server start per run):
+#   copy    build/demo/copyserver: --mode rw (base) | rw under the library, VERIFY=full (lib),
+#           sample (lib-sample), none (lib-none) | --mode read-sendfile (ceil: what an
+#           interposer can reach at best) | --mode sendfile (native)
+#   nginx   nginx-light, single process, `sendfile off;` (base) | the same under the library,
+#           VERIFY=full / sample / none | `sendfile on;` (native)
+#   python  python3 -m http.server (base) | under the library (lib)
+#   node    http.createServer((q, r) => fs.createReadStream(f).pipe(r)) (base) | lib
+#   nc      nc -N -l 127.0.0.1 PORT < 256 MiB file (base) | lib      (one transfer per start)
+#   socat   socat -u FILE:f TCP-LISTEN:PORT (default -b 8192) (base) | lib
+# "under the library" = LD_PRELOAD=build/libautosendfile.so AUTOSENDFILE_STATS=FILE
+# AUTOSENDFILE_VERIFY=MODE, nothing else set.
+# Workloads:
+#   load  build/demo/loadclient, CLIENTS clients fetching a 1 MiB file again and again for SECS
+#         (HTTP servers); for nc/socat one 256 MiB transfer received by `nc -d` into /dev/null.
+#         Throughput = body bytes / seconds; server CPU = utime+stime of the server process
+#         (/proc/PID/stat; for nc/socat the shell's `times` of the exited child) per 10^9 bytes.
+#   mem   200 build/demo/stallclient connections that read 1 byte of a 16 MiB file and stop
+#         reading (default receive buffer); once the send queues stop growing, the drop of
+#         MemAvailable (median of 5 samples) - copy, nginx, python only.
+# Method: ROUNDS interleaved rounds per server, the order of the configurations rotates every
+# round; medians, min-max, and ratios computed per round against that round's baseline.
+# Checks (the script exits 1 when one fails): every HTTP load run compares the first download
+# of two clients with the file (cmp); every nc/socat configuration is checked once with a
+# saved transfer (cmp); every library run must have redirected >= 90% of the body bytes
+# (stats line). Then demo/passthrough-cost.sh (valgrind) gives the pass-through cost.
+# Output: docs/BENCHMARKS.md (generated from the raw results), raw data in build/bench/.
+#
+# Usage: demo/bench.sh [--report-only]   (--report-only: regenerate the doc from build/bench)
+# Env: BENCH_ROUNDS (5), BENCH_SECONDS (2.5), BENCH_CLIENTS (4), BENCH_STALLED (200),
+#      BENCH_SERVERS ("copy nginx python node nc socat"), BENCH_PTCOST (1; 0 skips valgrind),
+#      BENCH_PY_MEM_ROUNDS (3: rounds with python memory runs), BENCH_PIPE_ROUNDS (9: nc, socat)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$PWD
+OUT=$REPO/build/bench
+DOC=$REPO/docs/BENCHMARKS.md
+ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2.5} CLIENTS=${BENCH_CLIENTS:-4}
+STALLED=${BENCH_STALLED:-200} SERVERS=${BENCH_SERVERS:-"copy nginx python node nc socat"}
+PTCOST=${BENCH_PTCOST:-1}
+# python accepts ~7 connections/s while its threads send (GIL), so its 200-client memory
+# runs take ~35 s each: fewer rounds for them.
+PYMEM_ROUNDS=${BENCH_PY_MEM_ROUNDS:-3}
+# nc/socat transfers take < 1 s each: more rounds for them.
+PIPE_ROUNDS=${BENCH_PIPE_ROUNDS:-9}
+
+report() {
+	python3 "$REPO/demo/bench-report.py" "$OUT" "$DOC"
+}
+if [[ ${1:-} == --report-only ]]; then
+	report
+	exit 0
+fi
+
+T_START=$SECONDS
+make -s all build/demo/copyserver build/demo/stallclient build/demo/loadclient >&2
+LIB=$REPO/build/libautosendfile.so
+SRV=$REPO/build/demo/copyserver
+LOAD=$REPO/build/demo/loadclient
+STALL=$REPO/build/demo/stallclient
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+PY=$(python3 -c 'import sys; print(sys.executable)') # the real binary, not a pyenv shim
+NODE=$(command -v node || true)
+for p in cmp awk python3 nc socat "$NGINX"; do
+	command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
+done
+[[ -n $NODE ]] || { echo "bench: node not found" >&2; exit 1; }
+nc -h 2>&1 | grep -q 'OpenBSD netcat' || { echo "bench: nc is not netcat-openbsd" >&2; exit 1; }
+unset AUTOSENDFILE AUTOSENDFILE_STATS AUTOSENDFILE_LOG AUTOSENDFILE_MIN_BYTES AUTOSENDFILE_CHUNK AUTOSENDFILE_VERIFY
+CLK=$(getconf CLK_TCK)
+
+WD=$(mktemp -d "${TMPDIR:-/tmp}/asf-bench.XXXXXX")
+SPID='' CPID=''
+cleanup() {
+	[[ -n $CPID ]] && kill "$CPID" 2>/dev/null
+	if [[ -n $SPID ]]; then
+		kill -TERM "$SPID" 2>/dev/null
+		sleep 0.3
+		kill -KILL "$SPID" 2>/dev/null
+	fi
+	rm -rf "$WD"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$OUT" "$WD/www"
+head -c 1M /dev/urandom >"$WD/www/f1m"
+head -c 16M /dev/urandom >"$WD/www/f16m"
+head -c 256M /dev/urandom >"$WD/big"
+cat "$WD/www/f1m" "$WD/www/f16m" "$WD/big" >/dev/null # hot in the page cache
+cat >"$WD/server.js" <<'EOF'
+const http = require('http'), fs = require('fs'), path = require('path');
+const dir = process.argv[2], port = Number(process.argv[3]);
+http.createServer((q, r) => fs.createReadStream(path.join(dir, path.basename(q.url))).pipe(r))
+	.listen(port, '127.0.0.1');
+process.on('SIGINT', () => process.exit(0));
+EOF
+RAW=$WD/raw
+: >"$RAW"
+FAILS=()
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # PORT PID
+	local hex i
+	hex=$(printf ':%04X ' "$1")
+	for ((i = 0; i < 200; i++)); do
+		awk -v p="$hex" 'index($2 " ", p) { if ($4 == "0A") found=1 } END { exit !found }' \
+			/proc/net/tcp 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+txq() { # bytes in the send queues of the established sockets on local PORT
+	local sum=0 h
+	for h in $(awk -v p="$(printf ':%04X' "$1")" '$4 == "01" && substr($2, length($2) - 4) == p {
+		split($5, q, ":"); print q[1] }' /proc/net/tcp); do
+		sum=$((sum + 16#$h))
+	done
+	echo $sum
+}
+stat_sum() { # FILE KEY
+	sed -n "s/^autosendfile: .* $2=\([0-9][0-9]*\).*/\1/p" "$1" 2>/dev/null | awk '{s+=$1} END {printf "%.0f\n", s}'
+}
+# prefix CFG TAG -> array PRE: the environment of a run
+prefix() {
+	case $1 in
+	lib) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=full) ;;
+	lib-sample) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=sample) ;;
+	lib-none) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=none) ;;
+	*) PRE=(env -u LD_PRELOAD) ;;
+	esac
+	rm -f "$WD/stats.$2"
+}
+
+# launch CMD...: starts "${PRE[@]}" CMD in the background, SIGINT/SIGQUIT back to default
+# (bash starts background jobs with them ignored, and python keeps an ignored SIGINT).
+launch() {
+	( trap - INT QUIT; exec "${PRE[@]}" "$@" ) >"$WD/srv.log" 2>&1 &
+}
+
+# start_srv SERVER CFG TAG -> SPID, PORT (HTTP servers)
+start_srv() {
+	local s=$1 c=$2 tag=$3 mode d
+	prefix "$c" "$tag"
+	PORT=$(free_port)
+	case $s in
+	copy)
+		mode=rw
+		[[ $c == ceil ]] && mode=read-sendfile
+		[[ $c == native ]] && mode=sendfile
+		rm -f "$WD/port"
+		launch "$SRV" --root "$WD/www" --port-file "$WD/port" --mode $mode
+		SPID=$!
+		local i
+		for ((i = 0; i < 200; i++)); do
+			[[ -s $WD/port ]] && break
+			kill -0 "$SPID" 2>/dev/null || break
+			sleep 0.05
+		done
+		[[ -s $WD/port ]] || { echo "bench: copyserver $c did not start: $(cat "$WD/srv.log")" >&2; exit 1; }
+		PORT=$(<"$WD/port")
+		return ;;
+	nginx)
+		d=$WD/nginx
+		mkdir -p "$d"
+		local sf=off
+		[[ $c == native ]] && sf=on
+		cat >"$d/nginx.conf" <<-EOF
+		daemon off; master_process off; worker_processes 1;
+		pid $d/nginx.pid; error_log $d/error.log;
+		events { worker_connections 1024; }
+		http {
+			access_log off; sendfile $sf;
+			client_body_temp_path $d/body; proxy_temp_path $d/proxy;
+			fastcgi_temp_path $d/fastcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+			server { listen 127.0.0.1:$PORT; root $WD/www; }
+		}
+		EOF
+		launch "$NGINX" -e "$d/error.log" -c "$d/nginx.conf" -p "$d" ;;
+	python) launch "$PY" -m http.server -b 127.0.0.1 -d "$WD/www" "$PORT" ;;
+	node) launch "$NODE" "$WD/server.js" "$WD/www" "$PORT" ;;
+	esac
+	SPID=$!
+	wait_port "$PORT" "$SPID" || { echo "bench: $s $c did not listen: $(cat "$WD/srv.log")" >&2; exit 1; }
+}
+
+stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at exit)
+	local sig=TERM st=0 i
+	case $1 in nginx) sig=QUIT ;; python | node) sig=INT ;; esac
+	kill -$sig "$SPID"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$SPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$SPID" 2>/dev/null && { echo "bench: $1 $2 ignored SIG$sig" >&2; kill -KILL "$SPID"; }
+	wait "$SPID" || st=$?
+	SPID=
+	((st == 0)) || { echo "bench: $1 $2 exited with status $st" >&2; FAILS+=("$1 $2: server exit $st"); }
+}
+
+check_redirect() { # SERVER CFG ROUND TAG BYTES -> sets RED PASS
+	RED=- PASS=-
+	[[ $2 == lib* ]] || return 0
+	if ! grep -q '^autosendfile: ' "$WD/stats.$4" 2>/dev/null; then
+		echo "bench: $1 $2 round $3: no stats line from the library" >&2
+		FAILS+=("$1 $2 round $3: no stats line")
+		RED=0 PASS=0
+		return 0
+	fi
+	RED=$(stat_sum "$WD/stats.$4" redirected_bytes)
+	PASS=$(stat_sum "$WD/stats.$4" passthrough_bytes)
+	if awk -v r="$RED" -v b="$5" 'BEGIN { exit !(r * 10 < b * 9) }'; then
+		echo "bench: $1 $2 round $3: the library redirected only $RED of $5 body bytes (< 90%)" >&2
+		FAILS+=("$1 $2 round $3: redirected $RED of $5")
+	fi
+}
+
+run_load() { # SERVER CFG ROUND
+	local s=$1 c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3
+	start_srv "$s" "$c" "$tag"
+	rm -f "$WD"/body.*
+	t0=$(ticks "$SPID")
+	line=$("$LOAD" --port "$PORT" --path /f1m --clients "$CLIENTS" --seconds "$SECS" \
+		--save "$WD/body" --save-count 2 2>"$WD/load.err") || st=$?
+	t1=$(ticks "$SPID")
+	stop_srv "$s" "$c"
+	if ((st != 0)); then
+		echo "bench: loadclient failed ($s $c round $r): $line $(cat "$WD/load.err")" >&2
+		FAILS+=("$s $c round $r: loadclient failed")
+	fi
+	local bytes secs
+	bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
+	secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
+	[[ -n $bytes && -n $secs ]] || { echo "bench: no result from loadclient ($s $c): $line" >&2; exit 1; }
+	for i in 0 1; do
+		cmp -s "$WD/body.$i" "$WD/www/f1m" || {
+			echo "bench: CORRUPT download: $s $c round $r, client $i" >&2
+			FAILS+=("$s $c round $r: download $i differs from the file"); }
+	done
+	check_redirect "$s" "$c" "$r" "$tag" "$bytes"
+	echo "load $s $c $r $bytes $secs $(awk -v t=$((t1 - t0)) -v k="$CLK" 'BEGIN{printf "%.3f", t / k}') $RED $PASS" >>"$RAW"
+}
+
+run_mem() { # SERVER CFG ROUND
+	local s=$1 c=$2 r=$3 base i smp=() st=0 tag=mem.$1.$2.$3
+	start_srv "$s" "$c" "$tag"
+	sleep 0.2
+	base=$(kb MemAvailable)
+	rm -f "$WD/stall.out"
+	"$STALL" --port "$PORT" --path /f16m --clients "$STALLED" --read-bytes 1 --rcvbuf 0 \
+		--hold 30 >"$WD/stall.out" 2>"$WD/stall.err" &
+	CPID=$!
+	for ((i = 0; i < 1200; i++)); do
+		grep -q '^stalled' "$WD/stall.out" 2>/dev/null && break
+		kill -0 "$CPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! grep -q '^stalled' "$WD/stall.out" 2>/dev/null; then
+		kill "$CPID" 2>/dev/null
+		wait "$CPID" || st=$?
+		CPID=
+		echo "bench: stallclient failed ($s $c round $r, exit $st): $(cat "$WD/stall.out" "$WD/stall.err")" >&2
+		exit 1
+	fi
+	local q0=-1 q=0 same=0
+	for ((i = 0; i < 80 && same < 3; i++)); do
+		sleep 0.1
+		q=$(txq "$PORT")
+		if ((q > 0 && q <= q0 + q0 / 200)); then same=$((same + 1)); else same=0; fi
+		((q > q0)) && q0=$q
+	done
+	for ((i = 0; i < 5; i++)); do
+		smp+=($((base - $(kb MemAvailable))))
+		sleep 0.1
+	done
+	kill "$CPID" 2>/dev/null
+	wait "$CPID" 2>/dev/null || true
+	CPID=
+	stop_srv "$s" "$c"
+	echo "mem $s $c $r $(printf '%s\n' "${smp[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') $q0" >>"$RAW"
+	sleep 0.5 # let the freed socket memory come back
+}
+
+# One nc/socat transfer of the 256 MiB file; DEST is /dev/null or a file to compare.
+run_pipe() { # SERVER CFG ROUND DEST
+	local s=$1 c=$2 r=$3 dest=$4 tag=pipe.$1.$2.$3 t0 t1 st=0 cst=0
+	prefix "$c" "$tag"
+	PORT=$(free_port)
+	rm -f "$WD/times"
+	if [[ $s == nc ]]; then
+		( st=0; "${PRE[@]}" nc -N -l 127.0.0.1 "$PORT" <"$WD/big" >/dev/null 2>"$WD/srv.log" || st=$?
+		  times >"$WD/times"; exit $st ) &
+	else
+		( st=0; "${PRE[@]}" socat -u "FILE:$WD/big" "TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr" 2>"$WD/srv.log" || st=$?
+		  times >"$WD/times"; exit $st ) &
+	fi
+	SPID=$!
+	wait_port "$PORT" "$SPID" || { echo "bench: $s $c did not listen: $(cat "$WD/srv.log")" >&2; exit 1; }
+	t0=$EPOCHREALTIME
+	timeout 60 nc -d 127.0.0.1 "$PORT" >"$dest" || cst=$?
+	t1=$EPOCHREALTIME
+	wait "$SPID" || st=$?
+	SPID=
+	((st == 0 && cst == 0)) || { echo "bench: $s $c round $r: server exit $st, client exit $cst" >&2; FAILS+=("$s $c round $r: exit $st/$cst"); }
+	local bytes cpu
+	bytes=$(stat -c %s "$WD/big")
+	# `times`, second line: the children's user and system time, "XmY.YYYs XmY.YYYs"
+	cpu=$(sed -n 2p "$WD/times" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] } printf "%.3f", t }')
+	if [[ $dest != /dev/null ]]; then
+		cmp -s "$dest" "$WD/big" || { echo "bench: CORRUPT transfer: $s $c" >&2; FAILS+=("$s $c: transfer differs from the file"); }
+		rm -f "$dest"
+	fi
+	check_redirect "$s" "$c" "$r" "$tag" "$bytes"
+	[[ $dest == /dev/null ]] &&
+		echo "load $s $c $r $bytes $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", b - a}') $cpu $RED $PASS" >>"$RAW"
+	return 0
+}
+
+declare -A CFGS MEMCFGS
+CFGS[copy]="base lib lib-sample lib-none ceil native"; MEMCFGS[copy]="base lib native"
+CFGS[nginx]="base lib lib-sample lib-none native";     MEMCFGS[nginx]="base lib native"
+CFGS[python]="base lib";                               MEMCFGS[python]="base lib"
+CFGS[node]="base lib";                                 MEMCFGS[node]=""
+CFGS[nc]="base lib";                                   MEMCFGS[nc]=""
+CFGS[socat]="base lib";                                MEMCFGS[socat]=""
+
+rotate() { # R WORDS... -> the words rotated by R-1
+	local r=$1; shift
+	local a=("$@") n=$# k
+	for ((k = 0; k < n; k++)); do echo "${a[(k + r - 1) % n]}"; done
+}
+
+echo "bench: $ROUNDS rounds; $CLIENTS clients x ${SECS}s on 1 MiB; $STALLED stalled clients on 16 MiB; nc/socat 256 MiB" >&2
+for s in $SERVERS; do
+	ts=$SECONDS
+	read -ra cf <<<"${CFGS[$s]}"
+	read -ra mc <<<"${MEMCFGS[$s]}"
+	if [[ $s == nc || $s == socat ]]; then
+		for c in "${cf[@]}"; do run_pipe "$s" "$c" 0 "$WD/out.check"; done # the cmp check
+	fi
+	nrounds=$ROUNDS
+	[[ $s == nc || $s == socat ]] && nrounds=$PIPE_ROUNDS
+	for ((r = 1; r <= nrounds; r++)); do
+		printf '  %-6s round %d:' "$s" "$r" >&2
+		for c in $(rotate "$r" "${cf[@]}"); do
+			printf ' %s' "$c" >&2
+			if [[ $s == nc || $s == socat ]]; then run_pipe "$s" "$c" "$r" /dev/null; else run_load "$s" "$c" "$r"; fi
+		done
+		if ((${#mc[@]})) && { [[ $s != python ]] || ((r <= PYMEM_ROUNDS)); }; then
+			printf ' | mem' >&2
+			for c in $(rotate "$r" "${mc[@]}"); do
+				printf ' %s' "$c" >&2
+				run_mem "$s" "$c" "$r"
+			done
+		fi
+		echo >&2
+	done
+	echo "time $s $((SECONDS - ts))" >>"$RAW"
+done
+
+# ---- pass-through cost (reused as is) ----------------------------------------------------
+if [[ $PTCOST == 1 ]]; then
+	echo "  passthrough-cost.sh (valgrind)" >&2
+	ts=$SECONDS
+	st=0
+	bash demo/passthrough-cost.sh "$LIB" >"$WD/ptcost" 2>&1 || st=$?
+	if ((st != 0 && st != 77)); then
+		FAILS+=("passthrough-cost.sh exited $st")
+		cat "$WD/ptcost" >&2
+	fi
+	echo "time ptcost $((SECONDS - ts))" >>"$RAW"
+	cp "$WD/ptcost" "$OUT/ptcost.txt"
+else
+	rm -f "$OUT/ptcost.txt"
+fi
+
+{
+	echo "date $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "nproc $(nproc)"
+	echo "cpu $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
+	echo "kernel $(uname -r)"
+	echo "glibc $(ldd --version 2>&1 | head -1 | awk '{print $NF}')"
+	echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///')"
+	echo "python $("$PY" -V 2>&1 | awk '{print $2}')"
+	echo "node $("$NODE" -v)"
+	echo "socat $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
+	echo "rounds $ROUNDS"
+	echo "secs $SECS"
+	echo "clients $CLIENTS"
+	echo "stalled $STALLED"
+	echo "pymemrounds $PYMEM_ROUNDS"
+	echo "piperounds $PIPE_ROUNDS"
+	echo "elapsed $((SECONDS - T_START))"
+	for f in "${FAILS[@]}"; do echo "fail $f"; done
+} >"$WD/meta"
+cp "$RAW" "$OUT/raw.txt"
+cp "$WD/meta" "$OUT/meta.txt"
+report
+echo "bench: docs/BENCHMARKS.md written; raw data in build/bench/ (took $((SECONDS - T_START))s)" >&2
+if ((${#FAILS[@]})); then
+	echo "bench: FAILED checks:" >&2
+	printf '  %s\n' "${FAILS[@]}" >&2
+	exit 1
+fi
+echo "bench: checks passed: every download byte-exact (cmp), every library run redirected >= 90% of body bytes" >&2
