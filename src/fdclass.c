@@ -1,3 +1,6 @@
+/* What an fd is (regular file on a page-cache file system, stream socket, kernel TLS...),
+ * decided once per fd number with fstat/fstatfs/getsockopt; and TLS recognition from the
+ * first bytes a socket carries. See fdclass.h. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* The lock-free table of what is known about each fd number (see fdtable.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* Leveled logging to stderr (see log.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* Read records and their shadows, per thread, readable across threads (see records.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>

@@ -1,3 +1,6 @@
+/* The redirect engine for one buffer: the tracking entry point after a file read, and
+ * the sendfile loop with its chunking, partial writes, fallback to the real call and exact
+ * SIGPIPE and socket-error behaviour (see redirect.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>

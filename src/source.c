@@ -1,3 +1,4 @@
+/* The file side of a redirect: find, verify and pin (see source.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

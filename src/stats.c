@@ -1,3 +1,4 @@
+/* The counters and the stats line written at exit (see stats.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
