@@ -2,7 +2,8 @@
 """bench-report.py RAWDIR DOC - writes docs/BENCHMARKS.md from demo/bench.sh's raw results.
 
 RAWDIR holds raw.txt (lines "load SRV CFG ROUND bytes secs cpu_s red pass",
-"mem SRV CFG ROUND drop_kB queued_bytes", "time PART seconds"), meta.txt ("key value") and,
+"mem SRV CFG ROUND drop_kB queued_bytes", "time PART seconds", "corrupt SRV CFG ROUND CLIENT";
+SRV may be copy-16k, nginx-100m etc. (other file sizes) or chunk (build/demo/bench-chunk)), meta.txt ("key value") and,
 when the pass-through cost was measured, ptcost.txt (demo/passthrough-cost.sh's output).
 Standard library only.
 """
@@ -19,7 +20,7 @@ for line in open(os.path.join(rawdir, "meta.txt")):
         fails.append(v)
     else:
         meta[k] = v
-load, mem, times = {}, {}, {}
+load, mem, times, corrupt = {}, {}, {}, {}
 for line in open(os.path.join(rawdir, "raw.txt")):
     f = line.split()
     if f[0] == "load":
@@ -29,6 +30,8 @@ for line in open(os.path.join(rawdir, "raw.txt")):
         load[(s, c, r)] = dict(tput=b / secs / 1e6, cpu=cpu / (b / 1e9), bytes=b, red=red)
     elif f[0] == "mem":
         mem[(f[1], f[2], int(f[3]))] = dict(mb=int(f[4]) / 1024.0, q=int(f[5]) / 1e6)
+    elif f[0] == "corrupt":
+        corrupt[(f[1], f[2], int(f[3]))] = corrupt.get((f[1], f[2], int(f[3])), 0) + 1
     elif f[0] == "time":
         times[f[1]] = int(f[2])
 pt = None
@@ -36,10 +39,14 @@ ptp = os.path.join(rawdir, "ptcost.txt")
 if os.path.exists(ptp):
     pt = open(ptp).read()
 
-SERVERS = ["copy", "nginx", "python", "node", "nc", "socat"]
-SNAME = {"copy": "demo copyserver", "nginx": "nginx 1 MiB", "python": "python3 -m http.server",
-         "node": "node createReadStream().pipe(res)", "nc": "nc -N -l (256 MiB, 1 transfer)",
-         "socat": "socat -u (256 MiB, 1 transfer)"}
+SERVERS = ["copy", "copy-16k", "copy-100m", "nginx", "nginx-16k", "nginx-100m", "python", "node", "nc",
+           "socat", "chunk"]
+SNAME = {"copy": "demo copyserver 1 MiB", "copy-16k": "demo copyserver 16 KiB", "copy-100m": "demo copyserver 100 MiB",
+         "nginx": "nginx 1 MiB", "nginx-16k": "nginx 16 KiB", "nginx-100m": "nginx 100 MiB",
+         "python": "python3 -m http.server 1 MiB",
+         "node": "node createReadStream().pipe(res) 1 MiB", "nc": "nc -N -l (256 MiB, 1 transfer)",
+         "socat": "socat -u (256 MiB, 1 transfer)",
+         "chunk": "bench-chunk loop, B=64K, MSS 1448, recv(MSG_TRUNC) receiver"}
 CNAME = {
     "copy": {"base": "--mode rw (baseline)", "lib": "rw + autosendfile, VERIFY=full",
              "lib-sample": "rw + autosendfile, VERIFY=sample", "lib-none": "rw + autosendfile, VERIFY=none",
@@ -47,14 +54,19 @@ CNAME = {
     "nginx": {"base": "sendfile off (baseline)", "lib": "off + autosendfile, VERIFY=full",
               "lib-sample": "off + autosendfile, VERIFY=sample", "lib-none": "off + autosendfile, VERIFY=none",
               "native": "sendfile on (native)"},
+    "chunk": {"base": "-m rw (baseline)", "lib": "-m rw + autosendfile, VERIFY=full",
+              "lib-sample": "-m rw + autosendfile, VERIFY=sample", "lib-none": "-m rw + autosendfile, VERIFY=none",
+              "ceil": "-m rsf: read + sendfile (interposer ceiling)", "native": "-m sf: sendfile only (native)"},
 }
 ORDER = ["base", "lib", "lib-sample", "lib-none", "ceil", "native"]
 
 
 def cname(s, c):
-    if s in CNAME:
-        return CNAME[s][c]
-    return {"base": "plain (baseline)", "lib": "+ autosendfile, VERIFY=full"}[c]
+    b = s.split("-")[0]
+    if b in CNAME:
+        return CNAME[b][c]
+    return {"base": "plain (baseline)", "lib": "+ autosendfile, VERIFY=full",
+            "lib-sample": "+ autosendfile, VERIFY=sample", "lib-none": "+ autosendfile, VERIFY=none"}[c]
 
 
 med = st.median
@@ -126,14 +138,16 @@ for s in ("copy", "nginx", "python"):
                                        % (med(lb), min(lb), max(lb), mb["lib"], mb["base"])),
                   verdict(ok), "" if ok else "%.1fx the target" % (med(lb) / 0.05)))
 
-if ("copy", "lib-none", 1) in load and ("copy", "ceil", 1) in load:
-    t = ratios(load, "copy", "lib-none", "ceil", "tput")
-    c = ratios(load, "copy", "lib-none", "ceil", "cpu")
+for s0 in ("copy", "copy-16k", "copy-100m", "chunk"):
+    if (s0, "lib-none", 1) not in load or (s0, "ceil", 1) not in load:
+        continue
+    t = ratios(load, s0, "lib-none", "ceil", "tput")
+    c = ratios(load, s0, "lib-none", "ceil", "cpu")
     ok = med(t) >= 0.97
-    goals.append(("Throughput, copyserver, VERIFY=none vs read-sendfile ceiling", ">= 0.97x",
+    goals.append(("Throughput, %s, VERIFY=none vs read-sendfile ceiling" % SNAME[s0], ">= 0.97x",
                   rx(t), verdict(ok), "" if ok else "%.1f%% below the ceiling" % (100 * (1 - med(t)))))
     ok = med(c) <= 1.03
-    goals.append(("CPU s/GB, copyserver, VERIFY=none vs read-sendfile ceiling", "<= 1.03x",
+    goals.append(("CPU s/GB, %s, VERIFY=none vs read-sendfile ceiling" % SNAME[s0], "<= 1.03x",
                   rx(c), verdict(ok), "" if ok else "%.1f%% more CPU than the ceiling" % (100 * (med(c) - 1))))
 for s in present:
     if (s, "lib", 1) not in load:
@@ -149,27 +163,32 @@ for s in present:
                   verdict(ok), "" if ok else "%.0f%% more CPU per GB than allowed" % (100 * (med(c) * 0.90 - 1))))
 
 gap_text = []
-if ("nginx", "native", 1) in load:
-    tg = ratios(load, "nginx", "native", "base", "tput")
-    cg = ratios(load, "nginx", "native", "base", "cpu")
+gaps = {}
+for ng in ("nginx", "nginx-16k", "nginx-100m"):
+    if (ng, "native", 1) not in load:
+        continue
+    tg = ratios(load, ng, "native", "base", "tput")
+    cg = ratios(load, ng, "native", "base", "cpu")
     closed_t, closed_c = [], []
-    for r in rounds(load, "nginx", "lib"):
-        b, l, n = (load[("nginx", c, r)] for c in ("base", "lib", "native"))
+    for r in rounds(load, ng, "lib"):
+        b, l, n = (load[(ng, c, r)] for c in ("base", "lib", "native"))
         if n["tput"] != b["tput"]:
             closed_t.append((l["tput"] - b["tput"]) / (n["tput"] - b["tput"]))
         if n["cpu"] != b["cpu"]:
             closed_c.append((b["cpu"] - l["cpu"]) / (b["cpu"] - n["cpu"]))
     beats = med(tg) > 1.03 or med(cg) < 0.97
-    goals.append(("nginx 1 MiB: gap native sendfile vs sendfile off", "state it",
+    goals.append(("%s: gap native sendfile vs sendfile off" % SNAME[ng], "state it",
                   "throughput %s, CPU s/GB %s" % (rx(tg), rx(cg)),
-                  "native beats baseline" if beats else "no clear gap (within 3%)", ""))
-    if closed_t:
-        goals.append(("nginx 1 MiB: share of that gap the library (VERIFY=full) closes", "state it",
+                  "native beats baseline" if beats else
+                  ("native is not better here" if med(tg) < 0.97 or med(cg) > 1.03 else "no clear gap (within 3%)"), ""))
+    if closed_t and beats:
+        goals.append(("%s: share of that gap the library (VERIFY=full) closes" % SNAME[ng], "state it",
                       "throughput %.0f%% [%.0f..%.0f], CPU s/GB %.0f%% [%.0f..%.0f] (per round; 100%% = as native, "
                       "<0 = worse than baseline)" % (100 * med(closed_t), 100 * min(closed_t), 100 * max(closed_t),
                                                      100 * med(closed_c), 100 * min(closed_c), 100 * max(closed_c)),
                       "reported", ""))
-    gap_text = [tg, cg, closed_t, closed_c]
+    gaps[ng] = [tg, cg, closed_t, closed_c]
+gap_text = gaps.get("nginx", [])
 
 pt_ir = None
 if pt:
@@ -189,7 +208,7 @@ def why(g):
     name, verdict_ = g[0], g[3]
     if "missed" not in verdict_:
         return ""
-    srv = next((k for k, v in SNAME.items() if v in name), None)
+    srv = max((k for k, v in SNAME.items() if v in name), key=lambda k: len(SNAME[k]), default=None)
     if name.startswith("Memory") and "native" in name:
         return ("both are tens of MB against hundreds for the baseline, at the noise floor of MemAvailable "
                 "on a shared VM, so the ratio of two small numbers swings; the send queues are the same size, "
@@ -214,6 +233,11 @@ def why(g):
             extra = "; nc copies 16 KiB at a time, where these per-call costs weigh more than at 64 KiB"
         elif srv == "node":
             extra = "; node's 64 KiB pieces are read on a pool thread and written from the main thread"
+        elif srv == "chunk":
+            extra = ("; this loop does nothing but read + write, so the library's per-call work is the whole "
+                     "difference, with nothing else to hide it")
+        elif srv and srv.endswith("-16k"):
+            extra = "; a 16 KiB body is one or two writes, so per-request costs (open, fstat, headers) dominate"
         return ("the server still does its own read() copy; the library adds a copy + compare of each "
                 "write (VERIFY=full), one fstat per write and two lseek per read, and saves only the cheap "
                 "copy of a hot buffer into the socket" + extra)
@@ -297,7 +321,7 @@ if tl:
     w("- **Throughput and CPU: it depends on the program.** Library (VERIFY=full) vs baseline,")
     w("  throughput / CPU per GB: " + "; ".join("%s %.2fx / %.2fx" % (SNAME[s], t, c) for s, t, c in tl) + ".")
     if gain:
-        w("  Gains: " + ", ".join(SNAME[s] for s, _, _ in gain) + " (event-loop C servers writing 32-64 KiB per call,")
+        w("  Gains: " + ", ".join(SNAME[s] for s, _, _ in gain) + " (loops writing 32-64 KiB per call,")
         w("  where the saved socket copy outweighs the added work).")
     if lose:
         w("  Losses: " + ", ".join(SNAME[s] for s, _, _ in lose) + ".")
@@ -317,9 +341,47 @@ if ("copy", "lib-none", 1) in load:
       % (rx(ratios(load, "copy", "ceil", "base", "tput")), rx(ratios(load, "copy", "native", "base", "tput")),
          rx(ratios(load, "copy", "lib", "ceil", "tput"))))
     w("  is the biggest single cost on this server.")
-    if ("nginx", "lib-none", 1) in load:
-        w("  nginx: VERIFY=sample %s, none %s of `sendfile off`."
-          % (rx(ratios(load, "nginx", "lib-sample", "base", "tput")), rx(ratios(load, "nginx", "lib-none", "base", "tput"))))
+    vm = []
+    for s0 in ("nginx", "python", "node", "chunk", "copy-16k", "copy-100m", "nginx-16k", "nginx-100m"):
+        if (s0, "lib-none", 1) in load:
+            vm.append("%s: full %s, sample %s, none %s" % (
+                SNAME[s0], rx(ratios(load, s0, "lib", "base", "tput")),
+                rx(ratios(load, s0, "lib-sample", "base", "tput")), rx(ratios(load, s0, "lib-none", "base", "tput"))))
+    if vm:
+        w("  Throughput vs each baseline by VERIFY mode: " + "; ".join(vm) + ".")
+if corrupt:
+    cs = sorted(set((k[0], k[1]) for k in corrupt))
+    w("- **VERIFY=none is not safe for every program: downloads differed from the file** in " + "; ".join(
+        "%s %s (%d of %d rounds)" % (SNAME[s0], c0, len([k for k in corrupt if k[:2] == (s0, c0)]),
+                                     len(rounds(load, s0, c0))) for s0, c0 in cs) + ".")
+    w("  With no compare, the library sends the file's bytes for a buffer the program changed after the")
+    w("  read (documented in autosendfile.1); these runs are reported, not failed, for VERIFY=none only.")
+    if not [k for k in corrupt if k[1] != "lib-none"]:
+        w("  VERIFY=full and sample had no differing download in this run.")
+sz = []
+for s0 in ("copy", "nginx"):
+    row = []
+    for e, lab in ((s0 + "-16k", "16 KiB"), (s0, "1 MiB"), (s0 + "-100m", "100 MiB")):
+        if (e, "lib", 1) in load:
+            row.append("%s %s / %s" % (lab, rx(ratios(load, e, "lib", "base", "tput")), rx(ratios(load, e, "lib", "base", "cpu"))))
+    if len(row) > 1:
+        sz.append("%s: %s" % ("demo copyserver" if s0 == "copy" else "nginx", ", ".join(row)))
+if sz:
+    w("- **File size** (library VERIFY=full vs baseline, throughput / CPU per GB): " + "; ".join(sz) + ".")
+    for s0 in ("copy", "nginx"):
+        es = [e for e in (s0 + "-16k", s0, s0 + "-100m") if (e, "lib", 1) in load]
+        m = [med(ratios(load, e, "lib", "base", "tput")) for e in es]
+        if len(m) == 3 and m[0] < m[1] < m[2]:
+            w("  %s: the larger the file, the better the library does: small files pay per-request work"
+              % ("demo copyserver" if s0 == "copy" else "nginx"))
+            w("  (open, fstat, header write) it cannot remove, and a body of one or two writes gives it little to save.")
+if ("chunk", "lib", 1) in load:
+    w("- **A loop against a NIC stand-in** (bench-chunk, receiver discards with `recv(MSG_TRUNC)`, MSS 1448,")
+    w("  64 KiB reads): vs `-m rw`, VERIFY=full %s, sample %s, none %s in throughput (CPU per GB %s / %s / %s);"
+      % tuple(rx(ratios(load, "chunk", c0, "base", k)) for k in ("tput", "cpu") for c0 in ("lib", "lib-sample", "lib-none")))
+    w("  the read + sendfile ceiling %s, sendfile alone %s. With 1448-byte segments the socket copy the"
+      % (rx(ratios(load, "chunk", "ceil", "base", "tput")), rx(ratios(load, "chunk", "native", "base", "tput"))))
+    w("  library removes is a larger share of the work than on loopback's 64 KiB MSS.")
 if gap_text:
     tg, cg, ct, cc = gap_text
     w("- **nginx:** `sendfile on` vs `off` is %s in throughput and %s in CPU per GB on 1 MiB files;"
@@ -338,32 +400,44 @@ w("## Throughput and server CPU")
 w("")
 w("HTTP servers: `build/demo/loadclient --clients %s --seconds %s --path /f1m` (1 MiB file, whole"
   % (meta.get("clients"), meta.get("secs")))
-w("bodies, 127.0.0.1). nc and socat: one 256 MiB transfer per server start, received by")
+w("bodies, 127.0.0.1); the same with `/f16k` (16 KiB) and `/f100m` (100 MiB) for the demo server and")
+w("nginx, %s rounds each (fewer than the %s of the 1 MiB runs, to keep `make bench` under ~18 minutes;"
+  % (meta.get("sizerounds", "3"), meta.get("rounds")))
+w("python and node run 1 MiB only, for time). bench-chunk: `build/demo/bench-chunk -m MODE -B 64K -M 1448"
+  " -t %s`" % meta.get("chunksecs", "1.5"))
+w("on the 256 MiB file, %s rounds: one sender loop to a forked receiver that discards with"
+  % meta.get("chunkrounds", "5"))
+w("`recv(MSG_TRUNC)` (a stand-in for a NIC); MB/s = bytes / seconds of the timed loop, CPU = the sender's")
+w("getrusage user+sys. nc and socat: one 256 MiB transfer per server start, received by")
 w("`nc -d 127.0.0.1 PORT >/dev/null`, timed from the client's start to its exit. MB = 10^6 bytes,")
 w("GB = 10^9 bytes; CPU = utime+stime of the server process per GB sent. \"redirected\" = the")
-w("library's redirected_bytes / body bytes received (min-max over the rounds).")
+w("library's redirected_bytes / body bytes received (min-max over the rounds; bench-chunk counts its")
+w("0.2 s warm-up in redirected_bytes, so it can exceed 100%). \"differing\" = saved downloads (2 per run)")
+w("that did not match the file (cmp).")
 w("")
 for s in present:
     cfgs = [c for c in ORDER if (s, c, 1) in load]
     w("### %s (%d rounds)" % (SNAME[s], nr[s]))
     w("")
-    w("| configuration | MB/s | vs baseline | CPU s/GB | CPU vs baseline | redirected |")
-    w("|---|---|---|---|---|---|")
+    w("| configuration | MB/s | vs baseline | CPU s/GB | CPU vs baseline | redirected | differing |")
+    w("|---|---|---|---|---|---|---|")
     for c in cfgs:
         red = [load[(s, c, r)]["red"] / load[(s, c, r)]["bytes"] * 100 for r in rounds(load, s, c)
                if load[(s, c, r)]["red"] is not None]
-        w("| %s | %s | %s | %s | %s | %s |" % (
+        ndiff = sum(v for k, v in corrupt.items() if k[:2] == (s, c))
+        w("| %s | %s | %s | %s | %s | %s | %s |" % (
             cname(s, c), mm(vals(load, s, c, "tput"), "%.0f"),
             "1" if c == "base" else rx(ratios(load, s, c, "base", "tput")),
             mm(vals(load, s, c, "cpu"), "%.2f"),
             "1" if c == "base" else rx(ratios(load, s, c, "base", "cpu")),
-            ("%.1f-%.1f %%" % (min(red), max(red))) if red else "-"))
-    if s == "copy" and ("copy", "ceil", 1) in load:
+            ("%.1f-%.1f %%" % (min(red), max(red))) if red else "-",
+            "-" if s in ("nc", "socat", "chunk") else ("**%d of %d**" % (ndiff, 2 * len(rounds(load, s, c))) if ndiff else "0")))
+    if (s, "ceil", 1) in load:
         w("")
         w("Against the read + sendfile ceiling (same round): " + "; ".join(
             "%s throughput %s, CPU %s" % (c.replace("lib-", "VERIFY=").replace("lib", "VERIFY=full"),
-                                          rx(ratios(load, "copy", c, "ceil", "tput")),
-                                          rx(ratios(load, "copy", c, "ceil", "cpu")))
+                                          rx(ratios(load, s, c, "ceil", "tput")),
+                                          rx(ratios(load, s, c, "ceil", "cpu")))
             for c in ("lib", "lib-sample", "lib-none")) + ".")
     w("")
 
@@ -409,8 +483,10 @@ w("## Exact commands")
 w("")
 w("```")
 w("make bench                      # = make all + demo binaries, then bash demo/bench.sh")
-w("BENCH_ROUNDS=%s BENCH_SECONDS=%s BENCH_CLIENTS=%s BENCH_STALLED=%s  (the settings of this run)"
-  % (meta.get("rounds"), meta.get("secs"), meta.get("clients"), meta.get("stalled")))
+w("BENCH_ROUNDS=%s BENCH_SECONDS=%s BENCH_CLIENTS=%s BENCH_STALLED=%s BENCH_SIZE_ROUNDS=%s BENCH_CHUNK_ROUNDS=%s"
+  % (meta.get("rounds"), meta.get("secs"), meta.get("clients"), meta.get("stalled"), meta.get("sizerounds"),
+     meta.get("chunkrounds")))
+w("BENCH_CHUNK_SECONDS=%s  (the settings of this run)" % meta.get("chunksecs"))
 w("")
 w("# library runs: env LD_PRELOAD=$PWD/build/libautosendfile.so AUTOSENDFILE_STATS=FILE AUTOSENDFILE_VERIFY=full|sample|none SERVER...")
 w("build/demo/copyserver --root WWW --port-file F --mode rw|read-sendfile|sendfile")
@@ -421,20 +497,26 @@ w("node server.js WWW PORT  # http.createServer((q, r) => fs.createReadStream(f)
 w("nc -N -l 127.0.0.1 PORT < big256m                                  # one transfer, exits")
 w("socat -u FILE:big256m TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr      # one transfer, exits")
 w("")
-w("build/demo/loadclient --port PORT --path /f1m --clients %s --seconds %s --save BODY --save-count 2"
+w("build/demo/loadclient --port PORT --path /f1m|/f16k|/f100m --clients %s --seconds %s --save BODY --save-count 2"
   % (meta.get("clients"), meta.get("secs")))
+w("build/demo/bench-chunk -m rw|rsf|sf -B 64K -M 1448 -f big256m -s 256M -t %s   # rw also under the library"
+  % meta.get("chunksecs", "1.5"))
 w("nc -d 127.0.0.1 PORT > /dev/null          # nc/socat client (once > FILE + cmp, before the rounds)")
 w("build/demo/stallclient --port PORT --path /f16m --clients %s --read-bytes 1 --rcvbuf 0 --hold 30"
   % meta.get("stalled"))
 w("bash demo/passthrough-cost.sh build/libautosendfile.so")
 w("```")
 w("")
-w("Rounds: %s for the HTTP servers, %s for nc and socat (a transfer takes < 1 s); the order of the"
-  % (meta.get("rounds"), meta.get("piperounds")))
+w("Rounds: %s for the HTTP servers at 1 MiB, %s for the 16 KiB / 100 MiB runs, %s for bench-chunk, %s for"
+  % (meta.get("rounds"), meta.get("sizerounds"), meta.get("chunkrounds"), meta.get("piperounds")))
+w("nc and socat (a transfer takes < 1 s); the order of the")
 w("configurations rotates each round. Checks that fail")
 w("the script: every HTTP load run compares two downloaded bodies with the file (cmp); each nc/socat")
-w("configuration is checked once with a saved 256 MiB transfer (cmp); every library run must show")
-w(">= 90% of the body bytes redirected in its stats line; every server must exit with status 0.")
+w("configuration is checked once with a saved 256 MiB transfer (cmp) (under VERIFY=none a differing")
+w("download is reported, not failed: that mode is documented to send the file's bytes when a program")
+w("changed its buffer); every library run must show")
+w(">= 90% of the body bytes redirected in its stats line (not the 16 KiB runs: their share is only")
+w("reported); every server must exit with status 0; every bench-chunk run must deliver every byte.")
 w("Raw numbers: `build/bench/raw.txt`.")
 os.makedirs(os.path.dirname(os.path.abspath(doc)), exist_ok=True)
 tmp = doc + ".tmp"

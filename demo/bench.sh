@@ -7,15 +7,21 @@
 #           interposer can reach at best) | --mode sendfile (native)
 #   nginx   nginx-light, single process, `sendfile off;` (base) | the same under the library,
 #           VERIFY=full / sample / none | `sendfile on;` (native)
-#   python  python3 -m http.server (base) | under the library (lib)
-#   node    http.createServer((q, r) => fs.createReadStream(f).pipe(r)) (base) | lib
+#   python  python3 -m http.server (base) | under the library, VERIFY=full / sample / none
+#   node    http.createServer((q, r) => fs.createReadStream(f).pipe(r)) (base) | the same
+#           three library configurations
+#   copy-16k, copy-100m, nginx-16k, nginx-100m: copy / nginx with all their configurations on
+#           a 16 KiB and a 100 MiB file (BENCH_SIZE_ROUNDS rounds)
+#   chunk   build/demo/bench-chunk (receiver discards with recv(MSG_TRUNC), a stand-in for a
+#           NIC), -B 64K -M 1448 on the 256 MiB file: -m rw (base) | rw under the library,
+#           VERIFY=full / sample / none | -m rsf (ceil) | -m sf (native); BENCH_CHUNK_ROUNDS
 #   nc      nc -N -l 127.0.0.1 PORT < 256 MiB file (base) | lib      (one transfer per start)
 #   socat   socat -u FILE:f TCP-LISTEN:PORT (default -b 8192) (base) | lib
 # "under the library" = LD_PRELOAD=build/libautosendfile.so AUTOSENDFILE_STATS=FILE
 # AUTOSENDFILE_VERIFY=MODE, nothing else set.
 # Workloads:
-#   load  build/demo/loadclient, CLIENTS clients fetching a 1 MiB file again and again for SECS
-#         (HTTP servers); for nc/socat one 256 MiB transfer received by `nc -d` into /dev/null.
+#   load  build/demo/loadclient, CLIENTS clients fetching a 1 MiB (16 KiB, 100 MiB for the -16k,
+#         -100m entries) file again and again for SECS (HTTP servers); for nc/socat one 256 MiB transfer received by `nc -d` into /dev/null.
 #         Throughput = body bytes / seconds; server CPU = utime+stime of the server process
 #         (/proc/PID/stat; for nc/socat the shell's `times` of the exited child) per 10^9 bytes.
 #   mem   200 build/demo/stallclient connections that read 1 byte of a 16 MiB file and stop
@@ -25,14 +31,20 @@
 # round; medians, min-max, and ratios computed per round against that round's baseline.
 # Checks (the script exits 1 when one fails): every HTTP load run compares the first download
 # of two clients with the file (cmp); every nc/socat configuration is checked once with a
-# saved transfer (cmp); every library run must have redirected >= 90% of the body bytes
+# saved transfer (cmp) (a differing download under VERIFY=none is recorded and reported, not
+# failed: autosendfile.1 documents that none sends the file's bytes when a program changed its
+# buffer); every library run must have redirected >= 90% of the body bytes
 # (stats line). Then demo/passthrough-cost.sh (valgrind) gives the pass-through cost.
 # Output: docs/BENCHMARKS.md (generated from the raw results), raw data in build/bench/.
 #
 # Usage: demo/bench.sh [--report-only]   (--report-only: regenerate the doc from build/bench)
 # Env: BENCH_ROUNDS (5), BENCH_SECONDS (2.5), BENCH_CLIENTS (4), BENCH_STALLED (200),
 #      BENCH_SERVERS ("copy nginx python node nc socat"), BENCH_PTCOST (1; 0 skips valgrind),
-#      BENCH_PY_MEM_ROUNDS (3: rounds with python memory runs), BENCH_PIPE_ROUNDS (9: nc, socat)
+#      BENCH_PY_MEM_ROUNDS (3: rounds with python memory runs), BENCH_PIPE_ROUNDS (9: nc, socat),
+#      BENCH_SIZE_ROUNDS (3: the 16 KiB / 100 MiB entries), BENCH_CHUNK_ROUNDS (5),
+#      BENCH_CHUNK_SECONDS (1.5: timed part of one bench-chunk run)
+# The 16 KiB runs do not fail the >= 90% redirect check (nginx may send a small body in the
+# same writev as the header, which the library does not redirect); their share is reported.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,7 +52,9 @@ REPO=$PWD
 OUT=$REPO/build/bench
 DOC=$REPO/docs/BENCHMARKS.md
 ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2.5} CLIENTS=${BENCH_CLIENTS:-4}
-STALLED=${BENCH_STALLED:-200} SERVERS=${BENCH_SERVERS:-"copy nginx python node nc socat"}
+STALLED=${BENCH_STALLED:-200}
+SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python node nc socat chunk"}
+SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-3} CHUNK_ROUNDS=${BENCH_CHUNK_ROUNDS:-5} CHUNK_SECS=${BENCH_CHUNK_SECONDS:-1.5}
 PTCOST=${BENCH_PTCOST:-1}
 # python accepts ~7 connections/s while its threads send (GIL), so its 200-client memory
 # runs take ~35 s each: fewer rounds for them.
@@ -62,6 +76,10 @@ LIB=$REPO/build/libautosendfile.so
 SRV=$REPO/build/demo/copyserver
 LOAD=$REPO/build/demo/loadclient
 STALL=$REPO/build/demo/stallclient
+CHUNK=$REPO/build/demo/bench-chunk
+if [[ ! -x $CHUNK || demo/bench-chunk.c -nt $CHUNK ]]; then # no Makefile rule: as in its header
+	cc -O2 -std=gnu11 -Wall -Wextra -Werror -pthread -o "$CHUNK" demo/bench-chunk.c
+fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 PY=$(python3 -c 'import sys; print(sys.executable)') # the real binary, not a pyenv shim
 NODE=$(command -v node || true)
@@ -90,8 +108,10 @@ trap 'exit 130' INT TERM
 mkdir -p "$OUT" "$WD/www"
 head -c 1M /dev/urandom >"$WD/www/f1m"
 head -c 16M /dev/urandom >"$WD/www/f16m"
+head -c 16K /dev/urandom >"$WD/www/f16k"
+head -c 100M /dev/urandom >"$WD/www/f100m"
 head -c 256M /dev/urandom >"$WD/big"
-cat "$WD/www/f1m" "$WD/www/f16m" "$WD/big" >/dev/null # hot in the page cache
+cat "$WD/www/f1m" "$WD/www/f16m" "$WD/www/f16k" "$WD/www/f100m" "$WD/big" >/dev/null # hot in the page cache
 cat >"$WD/server.js" <<'EOF'
 const http = require('http'), fs = require('fs'), path = require('path');
 const dir = process.argv[2], port = Number(process.argv[3]);
@@ -205,7 +225,7 @@ stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at e
 	((st == 0)) || { echo "bench: $1 $2 exited with status $st" >&2; FAILS+=("$1 $2: server exit $st"); }
 }
 
-check_redirect() { # SERVER CFG ROUND TAG BYTES -> sets RED PASS
+check_redirect() { # SERVER CFG ROUND TAG BYTES [nofail] -> sets RED PASS
 	RED=- PASS=-
 	[[ $2 == lib* ]] || return 0
 	if ! grep -q '^autosendfile: ' "$WD/stats.$4" 2>/dev/null; then
@@ -216,18 +236,19 @@ check_redirect() { # SERVER CFG ROUND TAG BYTES -> sets RED PASS
 	fi
 	RED=$(stat_sum "$WD/stats.$4" redirected_bytes)
 	PASS=$(stat_sum "$WD/stats.$4" passthrough_bytes)
-	if awk -v r="$RED" -v b="$5" 'BEGIN { exit !(r * 10 < b * 9) }'; then
+	if [[ ${6:-} != nofail ]] && awk -v r="$RED" -v b="$5" 'BEGIN { exit !(r * 10 < b * 9) }'; then
 		echo "bench: $1 $2 round $3: the library redirected only $RED of $5 body bytes (< 90%)" >&2
 		FAILS+=("$1 $2 round $3: redirected $RED of $5")
 	fi
 }
 
-run_load() { # SERVER CFG ROUND
-	local s=$1 c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3
+run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER or SERVER-16k / SERVER-100m)
+	local e=$1 s=${1%%-*} c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3 f=f1m nf=
+	case $e in *-16k) f=f16k nf=nofail ;; *-100m) f=f100m ;; esac
 	start_srv "$s" "$c" "$tag"
 	rm -f "$WD"/body.*
 	t0=$(ticks "$SPID")
-	line=$("$LOAD" --port "$PORT" --path /f1m --clients "$CLIENTS" --seconds "$SECS" \
+	line=$("$LOAD" --port "$PORT" --path /$f --clients "$CLIENTS" --seconds "$SECS" \
 		--save "$WD/body" --save-count 2 2>"$WD/load.err") || st=$?
 	t1=$(ticks "$SPID")
 	stop_srv "$s" "$c"
@@ -240,12 +261,17 @@ run_load() { # SERVER CFG ROUND
 	secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
 	[[ -n $bytes && -n $secs ]] || { echo "bench: no result from loadclient ($s $c): $line" >&2; exit 1; }
 	for i in 0 1; do
-		cmp -s "$WD/body.$i" "$WD/www/f1m" || {
-			echo "bench: CORRUPT download: $s $c round $r, client $i" >&2
-			FAILS+=("$s $c round $r: download $i differs from the file"); }
+		cmp -s "$WD/body.$i" "$WD/www/$f" && continue
+		echo "corrupt $e $c $r $i" >>"$RAW"
+		if [[ $c == lib-none ]]; then # documented (autosendfile.1): no compare, the file's bytes go out
+			echo "bench: download differs under VERIFY=none (documented hazard, reported): $e round $r, client $i" >&2
+		else
+			echo "bench: CORRUPT download: $e $c round $r, client $i" >&2
+			FAILS+=("$e $c round $r: download $i differs from the file")
+		fi
 	done
-	check_redirect "$s" "$c" "$r" "$tag" "$bytes"
-	echo "load $s $c $r $bytes $secs $(awk -v t=$((t1 - t0)) -v k="$CLK" 'BEGIN{printf "%.3f", t / k}') $RED $PASS" >>"$RAW"
+	check_redirect "$e" "$c" "$r" "$tag" "$bytes" $nf
+	echo "load $e $c $r $bytes $secs $(awk -v t=$((t1 - t0)) -v k="$CLK" 'BEGIN{printf "%.3f", t / k}') $RED $PASS" >>"$RAW"
 }
 
 run_mem() { # SERVER CFG ROUND
@@ -323,13 +349,36 @@ run_pipe() { # SERVER CFG ROUND DEST
 	return 0
 }
 
+# One bench-chunk run: sender loop -> receiver that discards with recv(MSG_TRUNC).
+run_chunk() { # CFG ROUND
+	local c=$1 r=$2 tag=chunk.$1.$2 m=rw line st=0 bytes secs cpu
+	[[ $c == ceil ]] && m=rsf
+	[[ $c == native ]] && m=sf
+	prefix "$c" "$tag"
+	line=$("${PRE[@]}" "$CHUNK" -m $m -B 64K -M 1448 -f "$WD/big" -s 256M -t "$CHUNK_SECS" 2>"$WD/chunk.err") || st=$?
+	if ((st != 0)); then
+		echo "bench: bench-chunk failed (chunk $c round $r): $line $(cat "$WD/chunk.err")" >&2
+		FAILS+=("chunk $c round $r: bench-chunk exit $st")
+	fi
+	bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
+	secs=$(sed -n 's/.* secs=\([0-9.]*\).*/\1/p' <<<"$line")
+	cpu=$(sed -n 's/.* user=\([0-9.]*\) sys=\([0-9.]*\).*/\1 \2/p' <<<"$line" | awk '{printf "%.3f", $1 + $2}')
+	[[ -n $bytes && -n $secs && -n $cpu ]] || { echo "bench: no result from bench-chunk ($c): $line $(cat "$WD/chunk.err")" >&2; exit 1; }
+	check_redirect chunk "$c" "$r" "$tag" "$bytes"
+	echo "load chunk $c $r $bytes $secs $cpu $RED $PASS" >>"$RAW"
+}
+
 declare -A CFGS MEMCFGS
 CFGS[copy]="base lib lib-sample lib-none ceil native"; MEMCFGS[copy]="base lib native"
 CFGS[nginx]="base lib lib-sample lib-none native";     MEMCFGS[nginx]="base lib native"
-CFGS[python]="base lib";                               MEMCFGS[python]="base lib"
-CFGS[node]="base lib";                                 MEMCFGS[node]=""
+CFGS[python]="base lib lib-sample lib-none";           MEMCFGS[python]="base lib"
+CFGS[node]="base lib lib-sample lib-none";             MEMCFGS[node]=""
 CFGS[nc]="base lib";                                   MEMCFGS[nc]=""
-CFGS[socat]="base lib";                                MEMCFGS[socat]=""
+CFGS[socat]="base lib";                               MEMCFGS[socat]=""
+CFGS[chunk]="base lib lib-sample lib-none ceil native"; MEMCFGS[chunk]=""
+for s in copy nginx; do
+	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]}; MEMCFGS[$s-$z]=""; done
+done
 
 rotate() { # R WORDS... -> the words rotated by R-1
 	local r=$1; shift
@@ -337,7 +386,7 @@ rotate() { # R WORDS... -> the words rotated by R-1
 	for ((k = 0; k < n; k++)); do echo "${a[(k + r - 1) % n]}"; done
 }
 
-echo "bench: $ROUNDS rounds; $CLIENTS clients x ${SECS}s on 1 MiB; $STALLED stalled clients on 16 MiB; nc/socat 256 MiB" >&2
+echo "bench: $ROUNDS rounds; $CLIENTS clients x ${SECS}s on 1 MiB ($SIZE_ROUNDS rounds on 16 KiB, 100 MiB); $STALLED stalled clients on 16 MiB; nc/socat 256 MiB; bench-chunk $CHUNK_ROUNDS rounds" >&2
 for s in $SERVERS; do
 	ts=$SECONDS
 	read -ra cf <<<"${CFGS[$s]}"
@@ -347,11 +396,15 @@ for s in $SERVERS; do
 	fi
 	nrounds=$ROUNDS
 	[[ $s == nc || $s == socat ]] && nrounds=$PIPE_ROUNDS
+	[[ $s == *-16k || $s == *-100m ]] && nrounds=$SIZE_ROUNDS
+	[[ $s == chunk ]] && nrounds=$CHUNK_ROUNDS
 	for ((r = 1; r <= nrounds; r++)); do
 		printf '  %-6s round %d:' "$s" "$r" >&2
 		for c in $(rotate "$r" "${cf[@]}"); do
 			printf ' %s' "$c" >&2
-			if [[ $s == nc || $s == socat ]]; then run_pipe "$s" "$c" "$r" /dev/null; else run_load "$s" "$c" "$r"; fi
+			if [[ $s == nc || $s == socat ]]; then run_pipe "$s" "$c" "$r" /dev/null
+			elif [[ $s == chunk ]]; then run_chunk "$c" "$r"
+			else run_load "$s" "$c" "$r"; fi
 		done
 		if ((${#mc[@]})) && { [[ $s != python ]] || ((r <= PYMEM_ROUNDS)); }; then
 			printf ' | mem' >&2
@@ -397,6 +450,9 @@ fi
 	echo "stalled $STALLED"
 	echo "pymemrounds $PYMEM_ROUNDS"
 	echo "piperounds $PIPE_ROUNDS"
+	echo "sizerounds $SIZE_ROUNDS"
+	echo "chunkrounds $CHUNK_ROUNDS"
+	echo "chunksecs $CHUNK_SECS"
 	echo "elapsed $((SECONDS - T_START))"
 	for f in "${FAILS[@]}"; do echo "fail $f"; done
 } >"$WD/meta"
@@ -409,4 +465,4 @@ if ((${#FAILS[@]})); then
 	printf '  %s\n' "${FAILS[@]}" >&2
 	exit 1
 fi
-echo "bench: checks passed: every download byte-exact (cmp), every library run redirected >= 90% of body bytes" >&2
+echo "bench: checks passed: every download byte-exact (cmp) outside VERIFY=none (differing VERIFY=none downloads: $(grep -c '^corrupt ' "$OUT/raw.txt" || true), see the doc), every library run redirected >= 90% of body bytes (16 KiB runs: reported only)" >&2
