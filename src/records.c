@@ -18,6 +18,8 @@ static int exit_key_ok;
  * (count only grows) and never removed; a state is free when its in_use is 0. */
 static struct asf_thread *registry[ASF_THREADS_MAX];
 static unsigned registry_count;
+/* Orders reads across threads (asf_record.born). */
+static uint64_t read_clock;
 
 static size_t page_round(size_t n)
 {
@@ -234,6 +236,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 			change_begin(r);
 			shadow_store(r->shadow, buf, r->len, r->len + len, r->len + len);
 			PUBLISH(r->len, r->len + len);
+			PUBLISH(r->born, __atomic_add_fetch(&read_clock, 1, __ATOMIC_RELAXED));
 			r->last_use = t->clock;
 			change_end(r);
 			return;
@@ -264,6 +267,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 	PUBLISH(slot->off, off);
 	PUBLISH(slot->ctime_ns, ctime_ns);
 	PUBLISH(slot->len, len);
+	PUBLISH(slot->born, __atomic_add_fetch(&read_clock, 1, __ATOMIC_RELAXED));
 	slot->last_use = t->clock;
 	PUBLISH(slot->start, lo);
 	change_end(slot);
@@ -317,6 +321,7 @@ static bool snapshot_foreign(struct asf_record *r, const void *buf, size_t len,
 	out->ino = __atomic_load_n(&r->ino, __ATOMIC_RELAXED);
 	out->off = __atomic_load_n(&r->off, __ATOMIC_RELAXED);
 	out->ctime_ns = __atomic_load_n(&r->ctime_ns, __ATOMIC_RELAXED);
+	out->born = __atomic_load_n(&r->born, __ATOMIC_RELAXED);
 	out->shadow = NULL;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return same && __atomic_load_n(&r->seq, __ATOMIC_RELAXED) == s1;
@@ -328,13 +333,21 @@ bool asf_record_find_foreign(const struct asf_thread *me, const void *buf, size_
 	unsigned n = __atomic_load_n(&registry_count, __ATOMIC_ACQUIRE);
 	if (n > ASF_THREADS_MAX)
 		n = ASF_THREADS_MAX;
+	bool found = false, newest_only = asf_cfg.verify != ASF_VERIFY_FULL;
+	struct asf_record cand;
 	for (unsigned i = 0; i < n; i++) {
 		struct asf_thread *t = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
 		if (!t || t == me || !__atomic_load_n(&t->in_use, __ATOMIC_ACQUIRE))
 			continue;
-		for (int j = 0; j < ASF_RECORDS_PER_THREAD; j++)
-			if (snapshot_foreign(&t->rec[j], buf, len, out))
-				return true;
+		for (int j = 0; j < ASF_RECORDS_PER_THREAD; j++) {
+			if (!snapshot_foreign(&t->rec[j], buf, len, &cand))
+				continue;
+			if (!newest_only)
+				return *out = cand, true;
+			if (!found || cand.born > out->born)
+				*out = cand;
+			found = true;
+		}
 	}
-	return false;
+	return found;
 }

@@ -35,6 +35,7 @@ struct asf_record {
 	uint64_t ctime_ns;       /* the file's change baseline (fd table) taken before the read */
 	unsigned char *shadow;   /* copy of the bytes read; ASF_RECORD_MAX_BYTES reserved */
 	uint64_t last_use;
+	uint64_t born;           /* process-wide order of reads: a newer record is the truer one */
 };
 
 /* The change baseline in force when a stdio stream last read (wrap_stdio.c): bytes still
@@ -72,7 +73,9 @@ struct asf_record *asf_record_find(struct asf_thread *t, const void *buf, size_t
 bool asf_record_verify(const struct asf_record *r, const void *buf, size_t len);
 /* Looks in the other threads' records for one holding all of [buf, buf+len) whose shadow
  * equals buf there; on success copies it to *out (shadow not included) and returns true.
- * `self` (may be NULL) is skipped. */
+ * `self` (may be NULL) is skipped. With full verification any such record names the right
+ * bytes; with sample or none, which cannot tell a stale record (a later read by another
+ * thread put other bytes in the same memory) from a current one, the newest is taken. */
 bool asf_record_find_foreign(const struct asf_thread *self, const void *buf, size_t len,
 			     struct asf_record *out);
 /* File offset of the byte at buf (which must lie inside r). */
