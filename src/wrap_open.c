@@ -13,11 +13,16 @@
 #include "fdtable.h"
 #include "real.h"
 
-/* open's third argument exists only with O_CREAT or O_TMPFILE. */
-static mode_t mode_arg(int flags, va_list ap)
-{
-	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
-}
+/* open's third argument exists only with O_CREAT or O_TMPFILE; read it, in the variadic
+ * wrapper itself, into `mode`. */
+#define MODE_ARG(flags, mode)                                                               \
+	mode_t mode = 0;                                                                    \
+	if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) {                    \
+		va_list ap_;                                                                \
+		va_start(ap_, flags);                                                       \
+		mode = (mode_t)va_arg(ap_, int);                                            \
+		va_end(ap_);                                                                \
+	}
 
 static int opened(int fd)
 {
@@ -35,37 +40,25 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 
 ASF_EXPORT int open(const char *path, int flags, ...)
 {
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
+	MODE_ARG(flags, mode);
 	return do_openat(AT_FDCWD, path, flags, mode);
 }
 
 ASF_EXPORT int open64(const char *path, int flags, ...)
 {
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
+	MODE_ARG(flags, mode);
 	return do_openat(AT_FDCWD, path, flags, mode);
 }
 
 ASF_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
+	MODE_ARG(flags, mode);
 	return do_openat(dirfd, path, flags, mode);
 }
 
 ASF_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
-	va_list ap;
-	va_start(ap, flags);
-	mode_t mode = mode_arg(flags, ap);
-	va_end(ap);
+	MODE_ARG(flags, mode);
 	return do_openat(dirfd, path, flags, mode);
 }
 
