@@ -43,7 +43,15 @@ void asf_fd_set(int fd, uint32_t word, uint64_t dev, uint64_t ino)
 		return;
 	__atomic_store_n(&e->dev, dev, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->ino, ino, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->next_off, 0, __ATOMIC_RELAXED); /* most files are read from 0 */
 	__atomic_store_n(&e->word, word, __ATOMIC_RELEASE);
+}
+
+void asf_fd_set_next_off(int fd, int64_t off)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (e)
+		__atomic_store_n(&e->next_off, off, __ATOMIC_RELAXED);
 }
 
 uint32_t asf_fd_or_flags(int fd, uint32_t flags)
@@ -100,6 +108,7 @@ void asf_fd_copy(int oldfd, int newfd)
 	asf_fd_set_ctime(newfd, __atomic_load_n(&src->ctime_ns, __ATOMIC_ACQUIRE));
 	asf_fd_set(newfd, word, __atomic_load_n(&src->dev, __ATOMIC_RELAXED),
 		   __atomic_load_n(&src->ino, __ATOMIC_RELAXED));
+	asf_fd_set_next_off(newfd, __atomic_load_n(&src->next_off, __ATOMIC_RELAXED));
 }
 
 uint64_t asf_fd_ctime(int fd)

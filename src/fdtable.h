@@ -43,6 +43,9 @@ struct asf_fd_entry {
 	uint64_t ino;
 	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline;
 			    * for a stream socket, the errno owed (ASF_FDF_PENDING_ERR) */
+	int64_t next_off;  /* a file's offset after the last read or lseek we saw: only a
+			    * guess of where the next read starts, which the read proves (see
+			    * wrap_read.c); 0 when classified */
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
@@ -90,6 +93,13 @@ uint64_t asf_fd_gen(int fd);
  * the fd, returns it once (false when nothing is owed). */
 void asf_fd_owe_error(int fd, int err);
 bool asf_fd_take_error(int fd, int *err);
+/* The guessed offset of the next read of a file fd, and its update. */
+static inline int64_t asf_fd_next_off(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	return e ? __atomic_load_n(&e->next_off, __ATOMIC_RELAXED) : -1;
+}
+void asf_fd_set_next_off(int fd, int64_t off);
 /* Reads dev/ino of a classified fd. */
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
 

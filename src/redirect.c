@@ -71,21 +71,20 @@ static bool file_ended(int src, off_t off, size_t left)
 
 /* A sendfile cut short by a reset consumes the socket's error inside the kernel's splice
  * loop, where a plain write() would have left ECONNRESET for the program's next call. So
- * after a short sendfile: an error still pending (reading SO_ERROR takes it: we owe it
- * back), or a TCP connection now closed with none (we owe ECONNRESET). */
+ * after a short sendfile, if the TCP connection is now closed: an error still pending
+ * (reading SO_ERROR takes it: we owe it back), or none (we owe ECONNRESET). A connection
+ * still open (the usual short sendfile: a full non-blocking socket) costs one getsockopt. */
 static void owe_error_if_reset(int sock)
 {
 	int saved_errno = errno, soerr = 0;
 	socklen_t len = sizeof soerr;
 	struct tcp_info ti;
 	socklen_t tlen = sizeof ti;
-	if (getsockopt(sock, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
-		soerr = 0;
-	if (soerr != 0)
-		asf_fd_owe_error(sock, soerr);
-	else if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &ti, &tlen) == 0 &&
-		 ti.tcpi_state == TCP_CLOSE)
-		asf_fd_owe_error(sock, ECONNRESET);
+	if (getsockopt(sock, IPPROTO_TCP, TCP_INFO, &ti, &tlen) == 0 && ti.tcpi_state == TCP_CLOSE) {
+		if (getsockopt(sock, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
+			soerr = 0;
+		asf_fd_owe_error(sock, soerr != 0 ? soerr : ECONNRESET);
+	}
 	errno = saved_errno;
 }
 

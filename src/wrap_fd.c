@@ -18,6 +18,26 @@
 #include "real.h"
 #include "wrap.h"
 
+/* lseek only keeps the guess of where the next read of a file starts (see wrap_read.c),
+ * so that the first read after a seek is tracked too. */
+static off_t lseek_seen(int fd, off_t off, int whence)
+{
+	off_t r = real_lseek(fd, off, whence);
+	if (r >= 0 && (asf_fd_word(fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE)
+		asf_fd_set_next_off(fd, r);
+	return r;
+}
+
+ASF_EXPORT off_t lseek(int fd, off_t off, int whence)
+{
+	return lseek_seen(fd, off, whence);
+}
+
+ASF_EXPORT off_t lseek64(int fd, off_t off, int whence)
+{
+	return lseek_seen(fd, off, whence);
+}
+
 static void forget(int fd)
 {
 	asf_fd_forget(fd);

@@ -27,6 +27,28 @@ void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r)
 		asf_fd_sniff(fd, ASF_FDF_IN_SEEN, buf, (size_t)r);
 }
 
+/* Where a read of fd at its current offset starts, without a syscall: the guess is where
+ * the last read or lseek we saw left the offset. One lseek after the read proves it: a read
+ * moves the offset by exactly what it returns, so an offset of guess + r afterwards means the
+ * read started at the guess. Anything that moved the offset unseen (a raw syscall, fseek,
+ * another thread) makes that one read untracked and sets the next guess right. What this
+ * cannot see, exactly as an lseek before the read could not: another thread setting the
+ * shared offset to precisely guess + r between the read and our lseek. */
+static off_t proven_start(int fd, off_t guess, ssize_t r)
+{
+	off_t after = real_lseek(fd, 0, SEEK_CUR);
+	if (after >= 0)
+		asf_fd_set_next_off(fd, after);
+	return guess >= 0 && after == guess + r ? guess : -1;
+}
+
+/* An untracked read (too small, no socket yet) of a file still moves the guess along. */
+static void advance_guess(int fd, uint32_t w, ssize_t r)
+{
+	if (r > 0 && (w & ASF_FD_KIND_MASK) == ASF_FD_FILE)
+		asf_fd_set_next_off(fd, asf_fd_next_off(fd) + r);
+}
+
 /* read() of an fd that is not known to be uninteresting. */
 static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 {
@@ -39,22 +61,19 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 	if (!track_file(w, n)) {
 		ssize_t r = real_read(fd, buf, n);
 		if (r > 0) {
+			advance_guess(fd, w, r);
 			asf_sniff_in(fd, w, buf, r);
 			errno = saved_errno;
 		}
 		return r;
 	}
-	/* The offset of the bytes read: the position before, confirmed by the position after
-	 * (another thread moving the shared offset in between makes it unknown). The change
-	 * baseline is loaded before the read, so a change during the read is caught too. */
+	/* The change baseline is loaded before the read, so a change during the read is
+	 * caught too. */
 	uint64_t base = asf_fd_ctime(fd);
-	off_t before = lseek(fd, 0, SEEK_CUR);
-	errno = saved_errno;
+	off_t guess = asf_fd_next_off(fd);
 	ssize_t r = real_read(fd, buf, n);
 	if (r > 0) {
-		off_t after = lseek(fd, 0, SEEK_CUR);
-		off_t off = (before >= 0 && after == before + r) ? before : -1;
-		asf_after_file_read(fd, buf, (size_t)r, off, base, gen);
+		asf_after_file_read(fd, buf, (size_t)r, proven_start(fd, guess, r), base, gen);
 		errno = saved_errno;
 	}
 	return r;
@@ -252,18 +271,18 @@ static ssize_t vread(enum vread kind, int fd, const struct iovec *iov, int cnt, 
 	if (!track_file(w, iov_total(iov, cnt))) {
 		errno = saved_errno;
 		ssize_t r = real_vread(kind, fd, iov, cnt, off, flags);
+		if (at_position)
+			advance_guess(fd, w, r);
 		after_vector_read(fd, iov, cnt, r);
 		return r;
 	}
 	uint64_t base = asf_fd_ctime(fd);
-	off_t before = at_position ? lseek(fd, 0, SEEK_CUR) : off;
+	off_t guess = at_position ? asf_fd_next_off(fd) : off;
 	errno = saved_errno;
 	ssize_t r = real_vread(kind, fd, iov, cnt, off, flags);
 	if (r > 0) {
-		off_t start = before;
-		if (at_position && lseek(fd, 0, SEEK_CUR) != before + r)
-			start = -1; /* someone moved the shared offset meanwhile */
-		record_vector(fd, iov, cnt, r, start, base, gen);
+		record_vector(fd, iov, cnt, r, at_position ? proven_start(fd, guess, r) : off,
+			      base, gen);
 		errno = saved_errno;
 	}
 	return r;

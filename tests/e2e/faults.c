@@ -34,6 +34,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1076,6 +1077,72 @@ static int g_rst_send(void)
 	return g_common(1, "g_rst_send");
 }
 
+/* ------------------------------------------------------------------ h: where a read starts
+ * The library guesses where a read() starts (where the last read or lseek it saw left the
+ * offset) and proves the guess with one lseek after the read. Here the offset moves in
+ * every way it can: seen (lseek, small reads) and unseen (raw syscalls, a dup's reads). The
+ * receiver checks every byte; test_faults.sh checks that the seen moves keep redirecting. */
+static int h_offsets(void)
+{
+	struct conn c = { 0 };
+	int rc = -1, fd = -1, fd2 = -1;
+	const size_t n = 64 * KiB;
+	unsigned char *buf = xmalloc(n), small[100];
+	const char *path = new_file("h_offsets", 5, 2 * MiB);
+	CHECK(conn_open(&c) == 0, "setup");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	fd2 = dup(fd);
+	CHECK(fd2 >= 0, "dup: %s", strerror(errno));
+	/* 1. from 0 (seen: redirected) */
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 1");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	/* 2. a raw lseek: unseen, the next read starts elsewhere */
+	CHECK(syscall(SYS_lseek, fd, (off_t)(300 * KiB + 7), SEEK_SET) == (off_t)(300 * KiB + 7),
+	      "raw lseek");
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 2");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	/* 3. lseek through libc (seen: redirected) */
+	CHECK(lseek(fd, 100 * KiB, SEEK_SET) == (off_t)(100 * KiB), "lseek");
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 3");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	/* 4. a small read, then a large one (seen: redirected) */
+	CHECK(read(fd, small, sizeof small) == (ssize_t)sizeof small, "small read");
+	if (send_all(&c, small, sizeof small, 0, 0) != 0)
+		goto out;
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 4");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	/* 5. a raw read moves the offset unseen */
+	CHECK(syscall(SYS_read, fd, buf, (size_t)5000) == 5000, "raw read");
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 5");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	/* 6. the dup shares the offset: reads through either number move it for both */
+	CHECK(read_full(fd2, buf, n) == (ssize_t)n, "read 6 (dup)");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 7");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	CHECK(read_full(fd2, buf, n) == (ssize_t)n, "read 8 (dup)");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (fd2 >= 0)
+		close(fd2);
+	if (c.rpid > 0 && conn_finish(&c, rc == 0 ? CK_EXACT : CK_NONE, NULL, NULL) != 0)
+		rc = -1;
+	free(buf);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ main */
 
 struct scenario {
@@ -1099,6 +1166,7 @@ static const struct scenario scenarios[] = {
 	{ "f_beyond_table", f_beyond_table, 0 },
 	{ "g_rst_write", g_rst_write, 0 },
 	{ "g_rst_send", g_rst_send, 0 },
+	{ "h_offsets", h_offsets, 0 },
 	{ "c_mmap", c_mmap, 1 },
 };
 #define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])

@@ -61,7 +61,7 @@ for s in g_rst_write g_rst_send; do
 done
 
 # 4. Each scenario alone under the library (threaded), with its own stats.
-must_redirect="a_trunc_zero a_trunc_half b_append c_rewrite d_rewrite d_truncate e_fdlimit_one_free f_page_edges f_high_fds f_huge_fds g_rst_write g_rst_send"
+must_redirect="h_offsets a_trunc_zero a_trunc_half b_append c_rewrite d_rewrite d_truncate e_fdlimit_one_free f_page_edges f_high_fds f_huge_fds g_rst_write g_rst_send"
 must_notice="a_trunc_zero a_trunc_half b_append c_rewrite" # source_changed > 0
 for s in $scenarios; do
 	st="$ASF_TMP/stats.$s"
@@ -81,6 +81,10 @@ for s in $scenarios; do
 	case $s in
 	e_fdlimit_*) echo "$s: $(grep "^info $s:" "$ASF_TMP/one.out" | sed 's/^info [^:]*: //'); library: redirected_bytes=$red passthrough_bytes=$(stat_sum "$st" passthrough_bytes)" ;;
 	f_beyond_table) [ "$red" -eq 0 ] || err "$s: redirected_bytes=$red for fds above the table, want 0" ;;
+	h_offsets) # reads 1, 3 and 4 start where a seen read or lseek left the offset
+		calls=$(stat_sum "$st" redirected_calls)
+		[ "$calls" -ge 3 ] || err "$s: redirected_calls=$calls, want >= 3 ($(cat "$st" 2>/dev/null))"
+		echo "$s: redirected_calls=$calls of 8 large writes" ;;
 	esac
 done
 
