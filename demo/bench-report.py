@@ -39,14 +39,16 @@ ptp = os.path.join(rawdir, "ptcost.txt")
 if os.path.exists(ptp):
     pt = open(ptp).read()
 
-SERVERS = ["copy", "copy-16k", "copy-100m", "nginx", "nginx-16k", "nginx-100m", "python", "node", "nc",
-           "socat", "chunk"]
-SNAME = {"copy": "demo copyserver 1 MiB", "copy-16k": "demo copyserver 16 KiB", "copy-100m": "demo copyserver 100 MiB",
-         "nginx": "nginx 1 MiB", "nginx-16k": "nginx 16 KiB", "nginx-100m": "nginx 100 MiB",
-         "python": "python3 -m http.server 1 MiB",
-         "node": "node createReadStream().pipe(res) 1 MiB", "nc": "nc -N -l (256 MiB, 1 transfer)",
-         "socat": "socat -u (256 MiB, 1 transfer)",
-         "chunk": "bench-chunk loop, B=64K, MSS 1448, recv(MSG_TRUNC) receiver"}
+MEMSRV = ["copy", "nginx", "python"]  # servers of the stalled-clients memory test
+HTTP = ["copy", "nginx", "python", "node"]  # servers run with loadclient on /f1m (and /f16k, /f100m: -16k, -100m)
+SERVERS = [e for h in HTTP for e in (h, h + "-16k", h + "-100m")] + ["nc", "socat", "chunk"]
+BNAME = {"copy": "demo copyserver", "nginx": "nginx", "python": "python3 -m http.server",
+         "node": "node createReadStream().pipe(res)"}
+SIZES = {"": "1 MiB", "-16k": "16 KiB", "-100m": "100 MiB"}
+SNAME = {h + x: "%s %s" % (BNAME[h], lab) for h in HTTP for x, lab in SIZES.items()}
+SNAME.update({"nc": "nc -N -l (256 MiB, 1 transfer)",
+              "socat": "socat -u (256 MiB, 1 transfer)",
+              "chunk": "bench-chunk loop, B=64K, MSS 1448, recv(MSG_TRUNC) receiver"})
 CNAME = {
     "copy": {"base": "--mode rw (baseline)", "lib": "rw + autosendfile, VERIFY=full",
              "lib-sample": "rw + autosendfile, VERIFY=sample", "lib-none": "rw + autosendfile, VERIFY=none",
@@ -84,6 +86,10 @@ def ratios(d, s, c, ref, k):
     """per-round ratios of configuration c against configuration ref (same round)"""
     return [d[(s, c, r)][k] / d[(s, ref, r)][k] for r in rounds(d, s, c)
             if (s, ref, r) in d and d[(s, ref, r)][k] > 0]
+
+
+def andjoin(xs):
+    return " and ".join(xs) if len(xs) < 3 else ", ".join(xs[:-1]) + " and " + xs[-1]
 
 
 def mm(xs, fmt):
@@ -203,6 +209,12 @@ else:
 
 
 
+# what the library adds per call (besides VERIFY's compare): said the same way everywhere
+COSTS = "one fstat per write, one lseek per read() and, in threaded servers, a dup + close per write to pin the file"
+COSTS_MD = ("one `fstat` per write, one `lseek` per `read()` (none for `pread`) and, in threaded servers "
+            "(python, node), a `dup` + `close` per write to pin the file")
+
+
 def why(g):
     """a likely reason for a missed goal (the numbers it rests on are in the tables below)"""
     name, verdict_ = g[0], g[3]
@@ -223,15 +235,15 @@ def why(g):
                     "kernel" % med(nb))
         return ("the stalled queues still hold copied bytes or per-skb metadata; see the send-queue column")
     if "ceiling" in name:
-        return ("what the ceiling does not pay: one fstat per write, two lseek per read, the range "
-                "tracking; with VERIFY=none there is no compare, so this is syscall overhead")
+        return ("what the ceiling does not pay: " + COSTS + ", and the range tracking; with VERIFY=none "
+                "there is no compare, so this is syscall overhead")
     if "VERIFY=full" in name:
         extra = ""
         if srv == "socat":
             extra = "; socat copies 8 KiB at a time (-b 8192), where these per-call costs weigh most"
         elif srv == "nc":
             extra = "; nc copies 16 KiB at a time, where these per-call costs weigh more than at 64 KiB"
-        elif srv == "node":
+        elif srv and srv.split("-")[0] == "node":
             extra = "; node's 64 KiB pieces are read on a pool thread and written from the main thread"
         elif srv == "chunk":
             extra = ("; this loop does nothing but read + write, so the library's per-call work is the whole "
@@ -239,14 +251,207 @@ def why(g):
         elif srv and srv.endswith("-16k"):
             extra = "; a 16 KiB body is one or two writes, so per-request costs (open, fstat, headers) dominate"
         return ("the server still does its own read() copy; the library adds a copy + compare of each "
-                "write (VERIFY=full), one fstat per write and two lseek per read, and saves only the cheap "
-                "copy of a hot buffer into the socket" + extra)
+                "write (VERIFY=full), " + COSTS + ", and saves only the cheap copy of a hot buffer into "
+                "the socket" + extra)
     if name.startswith("Pass-through"):
         return "the wrapper's fd classification on the hot path"
     return ""
 
 
 goals = [tuple(g) + (why(g),) for g in goals]
+
+# ---------------------------------------------------------------- the chart (hand-written SVG, no dependencies)
+COL = {"base": "#8c8c8c", "lib": "#1f77b4", "lib-none": "#9ecae1", "ceil": "#ff7f0e", "native": "#2ca02c"}
+LEG = {"base": "baseline: the server as is", "lib": "+ autosendfile, VERIFY=full",
+       "lib-none": "+ autosendfile, VERIFY=none", "ceil": "read + sendfile (interposer ceiling)",
+       "native": "native sendfile"}
+SHORT = {"copy": "copyserver", "nginx": "nginx", "python": "python", "node": "node",
+         "nc": "nc", "socat": "socat", "chunk": "bench-chunk"}
+SLAB = {"nc": "256 MiB", "socat": "256 MiB", "chunk": "64K, MSS 1448"}
+P1CFG = ["lib", "lib-none", "ceil", "native"]
+P2CFG = ["base", "lib", "native"]
+
+
+def chart(path):
+    """docs/bench.svg: throughput ratios per load entry (top), stalled-client memory (bottom)"""
+    import html
+    # panel 1 data: per entry, per config: (median, min, max) of the per-round ratios vs base
+    g1 = []
+    corder = [h + x for h in HTTP for x in ("-16k", "", "-100m")] + ["nc", "socat", "chunk"]
+    for s0 in [e for e in corder if e in present]:
+        bars = []
+        for c in P1CFG:
+            xs = ratios(load, s0, c, "base", "tput")
+            if xs:
+                bars.append((c, med(xs), min(xs), max(xs)))
+        if bars:
+            g1.append((s0, bars))
+    # panel 2 data: per server, per config: (median, min, max) MB
+    g2 = []
+    for s0 in MEMSRV:
+        bars = [(c, med(v), min(v), max(v)) for c in P2CFG for v in [vals(mem, s0, c, "mb")] if v]
+        if bars:
+            g2.append((s0, bars))
+    if not g1 and not g2:
+        return False
+    used = [c for c in ["base"] + P1CFG if (c == "base" and g1) or any(b[0] == c for _, bs in g1 + g2 for b in bs)]
+    W = 1200
+    out = []
+    e = html.escape
+
+    def text(x, y, t, size=12, anchor="middle", weight="normal", fill="#222", extra=""):
+        out.append('<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" font-weight="%s" fill="%s"%s>%s</text>'
+                   % (x, y, size, anchor, weight, fill, extra, e(t)))
+
+    def line(x1, y1, x2, y2, stroke="#222", extra=""):
+        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"%s/>' % (x1, y1, x2, y2, stroke, extra))
+
+    def rect(x, y, w_, h, fill):
+        out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>' % (x, y, w_, h, fill))
+
+    def whisker(xc, ylo, yhi):
+        out.append('<path d="M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8" stroke="#111" stroke-width="1.1" fill="none"/>'
+                   % (xc, ylo, yhi, xc - 4, ylo, xc - 4, yhi))
+
+    def nice(v):
+        """a round grid step giving about 4-8 lines up to v"""
+        for m in (0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000):
+            if v / m <= 8:
+                return m
+        return v / 4
+
+    text(W / 2, 28, "autosendfile: unmodified servers, plain and under the library", 19, weight="bold")
+    text(W / 2, 48, "%s CPUs, Linux %s, %s. Bars: median over the interleaved rounds; whiskers: min-max over the rounds."
+         % (meta.get("nproc", "?"), meta.get("kernel", "?"), meta.get("date", "?")), 12, fill="#444")
+    # legend, one row
+    lw = [20 + int(len(LEG[c]) * 6.6) for c in used]
+    lx, y0 = (W - sum(lw) - 30 * (len(lw) - 1)) / 2, 64
+    for c in used:
+        rect(lx, y0, 14, 14, COL[c])
+        text(lx + 20, y0 + 12, LEG[c], 12, anchor="start")
+        lx += 20 + int(len(LEG[c]) * 6.6) + 30
+    y = 100
+    px0, px1 = 100, W - 30
+    if g1:
+        py0, py1 = y + 40, y + 330
+        text(px0, y + 18, "Throughput vs baseline (median of per-round ratios)", 15, anchor="start", weight="bold")
+        text(px0, y + 34, "each configuration's MB/s divided by the same server's baseline MB/s in the same round; "
+             "above 1 = faster than the server as is", 11, anchor="start", fill="#444")
+        hi = max(b[3] for _, bs in g1 for b in bs)
+        step = nice(max(hi, 1.5) * 1.12)
+        top = step * (int(max(hi, 1.5) * 1.12 / step) + 1)
+        yv = lambda v: py1 - (py1 - py0) * max(0.0, min(v, top)) / top
+        k = 0
+        while k * step <= top + 1e-9:
+            t = k * step
+            line(px0, yv(t), px1, yv(t), "#e4e4e4")
+            text(px0 - 6, yv(t) + 4, "baseline 1" if t == 1 else ("%.2f" % t).rstrip("0").rstrip("."), 11,
+                 anchor="end", fill="#222" if t == 1 else "#444", weight="bold" if t == 1 else "normal")
+            k += 1
+        line(px0, py0, px0, py1)
+        line(px0, py1, px1, py1)
+        text(22, (py0 + py1) / 2, "throughput / baseline", 13, extra=' transform="rotate(-90 22 %.1f)"' % ((py0 + py1) / 2))
+        nb = sum(len(bs) for _, bs in g1)
+        gap = 1.3
+        bw = min(40.0, (px1 - px0 - 10) / (nb + gap * len(g1)))
+        x = px0 + 5 + bw * gap / 2
+        spans = []  # (server, x0, x1) for the second label row
+        for s0, bs in g1:
+            gx0 = x
+            for c, m, lo, hi_ in bs:
+                yy = yv(m)
+                rect(x + 1, yy, bw - 2, max(py1 - yy, 1.5), COL[c])
+                xc = x + bw / 2
+                ytop = yy
+                if hi_ > lo:
+                    whisker(xc, yv(lo), yv(hi_))
+                    ytop = min(yy, yv(hi_))
+                ty = ytop - 4
+                text(xc + 4, ty, "%.2f" % m, 10 if bw >= 14 else 9, anchor="start",
+                     extra=' transform="rotate(-90 %.1f %.1f)"' % (xc + 4, ty))
+                x += bw
+            b0 = s0.split("-")[0]
+            text((gx0 + x) / 2, py1 + 15, SIZES.get(s0[len(b0):], "") if b0 in HTTP else SLAB.get(s0, ""), 11)
+            if spans and spans[-1][0] == b0:
+                spans[-1][2] = x
+            else:
+                spans.append([b0, gx0, x])
+            x += bw * gap
+        for b0, a, b in spans:
+            line(a, py1 + 21, b, py1 + 21, "#888")
+            text((a + b) / 2, py1 + 35, SHORT.get(b0, b0), 12, weight="bold")
+        line(px0, yv(1), px1, yv(1), "#333", ' stroke-width="1.5" stroke-dasharray="6,3"')
+        y = py1 + 55
+    if g2:
+        py0, py1 = y + 40, y + 300
+        qx0 = px0
+        text(qx0, y + 18, "Kernel memory held by %s stalled clients (MB)" % NST, 15, anchor="start", weight="bold")
+        text(qx0, y + 34, "drop of MemAvailable while the clients' send queues are full; lower is better", 11,
+             anchor="start", fill="#444")
+        hi = max(max(b[1] for b in bs) for _, bs in g2)
+        step = nice(max(hi, 10) * 1.1)
+        top = step * (int(max(hi, 10) * 1.1 / step) + 1)
+        yv = lambda v: py1 - (py1 - py0) * max(0.0, min(v, top)) / top
+        bw, gw = 54, 3 * 54 + 50
+        qx1 = qx0 + 10 + gw * len(g2)
+        k = 0
+        while k * step <= top + 1e-9:
+            t = k * step
+            line(qx0, yv(t), qx1, yv(t), "#e4e4e4")
+            text(qx0 - 6, yv(t) + 4, "%g" % t, 11, anchor="end", fill="#444")
+            k += 1
+        line(qx0, py0, qx0, py1)
+        line(qx0, py1, qx1, py1)
+        text(22, (py0 + py1) / 2, "MB held", 13, extra=' transform="rotate(-90 22 %.1f)"' % ((py0 + py1) / 2))
+        for i, (s0, bs) in enumerate(g2):
+            gx = qx0 + 10 + gw * i + (gw - bw * len(bs)) / 2
+            for j, (c, m, lo, hi_) in enumerate(bs):
+                x = gx + j * bw
+                yy = yv(m)
+                rect(x + 3, yy, bw - 6, max(py1 - yy, 1.5), COL[c])
+                text(x + bw / 2, yy - 6, "%.0f" % m, 13, weight="bold")
+            text(qx0 + 10 + gw * (i + 0.5), py1 + 17, BNAME[s0], 12, weight="bold")
+            text(qx0 + 10 + gw * (i + 0.5), py1 + 32, "%d rounds" % len(rounds(mem, s0, bs[0][0])), 11, fill="#444")
+        y = py1 + 45
+        nx = qx1 + 40
+    else:
+        nx = px0
+    # notes: what the entries are (to the right of the memory panel, or below the throughput panel)
+    import textwrap
+    notes = [
+        "HTTP servers (copyserver = the project's demo server, a plain read/write loop; nginx with sendfile off; "
+        "python = python3 -m http.server; node = fs.createReadStream().pipe(res)): %s clients on 127.0.0.1 download a "
+        "16 KiB, 1 MiB or 100 MiB file again and again for %s s." % (meta.get("clients", "?"), meta.get("secs", "?")),
+        "nc and socat: one 256 MiB transfer per start. bench-chunk: a bare read() + write() loop of 64 KiB to a "
+        "receiver that discards (segments of 1448 bytes, as on a NIC).",
+        "VERIFY=full: the library compares each written buffer with the file before using sendfile; "
+        "VERIFY=none trusts it. Native sendfile: copyserver --mode sendfile, nginx sendfile on, bench-chunk -m sf "
+        "(python, node, nc and socat have none).",
+    ] + ([
+        "Memory: %s clients request a 16 MiB file, read 1 byte and stop reading. Values near or below 0 MB: "
+        "nothing measurable above the noise of the machine. Memory MB = 2^20 bytes." % NST] if g2 else []) + [
+        "Full tables and commands: BENCHMARKS.md."]
+    ny = (y - 300 + 10) if g2 else y + 10
+    wrap = int((W - 30 - nx) / 6.6)
+    for para in notes:
+        for ln in textwrap.wrap(para, wrap):
+            text(nx, ny, ln, 11, anchor="start", fill="#444")
+            ny += 15
+        ny += 6
+    H = int(max(y, ny) + 15)
+    out.insert(0, '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+                  'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">' % (W, H, W, H))
+    out.insert(1, '<rect width="100%" height="100%" fill="white"/>')
+    out.append("</svg>")
+    tmp = path + ".tmp"
+    open(tmp, "w").write("\n".join(out) + "\n")
+    os.replace(tmp, path)
+    return True
+
+
+svg = os.path.join(os.path.dirname(doc), "bench.svg")
+os.makedirs(os.path.dirname(os.path.abspath(svg)), exist_ok=True)
+have_chart = chart(svg)
 
 # ---------------------------------------------------------------- the document
 o = []
@@ -286,6 +491,14 @@ w("|---|---|---|---|---|---|")
 for g in goals:
     w("| %s | %s | %s | %s | %s | %s |" % g)
 w("")
+if have_chart:
+    w("![autosendfile benchmark chart](bench.svg)")
+    w("")
+    w("The chart: on top, each server's throughput under the library (VERIFY=full and none), with the read +")
+    w("sendfile ceiling and native sendfile where they exist, as a multiple of the same server's plain run in")
+    w("the same round; below, the kernel memory held by %s clients that stopped reading, per server, without" % NST)
+    w("the library, with it and with native sendfile.")
+    w("")
 
 # plain-language summary, from the numbers
 w("## When autosendfile helps, and when it does not")
@@ -302,7 +515,7 @@ for s in ("copy", "nginx", "python"):
                                                     for r in rounds(mem, s, "lib") if (s, "native", r) in mem])))
                                                if ln else ""))
 if mem_l:
-    w("- **Kernel memory with stalled clients: the clear gain.** With 200 clients that stop reading,")
+    w("- **Kernel memory with stalled clients: the clear gain.** With %s clients that stop reading," % NST)
     w("  the library cuts what the send queues pin to: " + "; ".join(mem_l) + ".")
     w("  A copy loop queues private copies of the bytes in the socket buffers; under the library the")
     w("  queues reference page-cache pages, as native sendfile does. The library and native figures are")
@@ -321,34 +534,37 @@ if tl:
     w("- **Throughput and CPU: it depends on the program.** Library (VERIFY=full) vs baseline,")
     w("  throughput / CPU per GB: " + "; ".join("%s %.2fx / %.2fx" % (SNAME[s], t, c) for s, t, c in tl) + ".")
     if gain:
-        w("  Gains: " + ", ".join(SNAME[s] for s, _, _ in gain) + " (loops writing 32-64 KiB per call,")
-        w("  where the saved socket copy outweighs the added work).")
+        w("  Gains: " + ", ".join(SNAME[s] for s, _, _ in gain) + " (where the saved socket copy")
+        w("  outweighs the added work).")
     if lose:
         w("  Losses: " + ", ".join(SNAME[s] for s, _, _ in lose) + ".")
     w("  The program still does its own `read()` into its buffer, the expensive copy; the library saves")
     w("  only the copy of that hot buffer into the socket, and pays a copy + compare of every write")
-    w("  (VERIFY=full), one `fstat` per write and two `lseek` per read.")
+    w("  (VERIFY=full), " + COSTS_MD + ".")
     if bad:
         w("  Below the 0.90x bar: " + ", ".join(SNAME[s] for s, _, _ in bad) + ".")
     if any(s == "socat" for s, _, _ in bad):
         w("  socat writes 8 KiB at a time (its default `-b 8192`), where the per-call syscalls the")
         w("  library adds weigh most against a cheap 8 KiB copy.")
+vm = []
+for s0 in present:
+    if s0 != "copy" and (s0, "lib-none", 1) in load:
+        vm.append("%s: %s" % (SNAME[s0], ", ".join(
+            "%s %s" % (lab, rx(ratios(load, s0, c0, "base", "tput")))
+            for c0, lab in (("lib", "full"), ("lib-sample", "sample"), ("lib-none", "none"))
+            if (s0, c0, 1) in load)))
 if ("copy", "lib-none", 1) in load:
-    w("- **Verification mode:** on the demo server VERIFY=sample gave %s and VERIFY=none %s of the"
-      % (rx(ratios(load, "copy", "lib-sample", "base", "tput")), rx(ratios(load, "copy", "lib-none", "base", "tput"))))
-    w("  baseline throughput (sample and none are the same within the noise); the read + sendfile ceiling")
-    w("  is %s, native sendfile %s. Against the ceiling, VERIFY=full reaches %s: the full compare"
-      % (rx(ratios(load, "copy", "ceil", "base", "tput")), rx(ratios(load, "copy", "native", "base", "tput")),
-         rx(ratios(load, "copy", "lib", "ceil", "tput"))))
-    w("  is the biggest single cost on this server.")
-    vm = []
-    for s0 in ("nginx", "python", "node", "chunk", "copy-16k", "copy-100m", "nginx-16k", "nginx-100m"):
-        if (s0, "lib-none", 1) in load:
-            vm.append("%s: full %s, sample %s, none %s" % (
-                SNAME[s0], rx(ratios(load, s0, "lib", "base", "tput")),
-                rx(ratios(load, s0, "lib-sample", "base", "tput")), rx(ratios(load, s0, "lib-none", "base", "tput"))))
+    w("- **Verification mode:** on the demo server VERIFY=full gave %s, VERIFY=sample %s and VERIFY=none %s"
+      % (rx(ratios(load, "copy", "lib", "base", "tput")), rx(ratios(load, "copy", "lib-sample", "base", "tput")),
+         rx(ratios(load, "copy", "lib-none", "base", "tput"))))
+    w("  of the baseline throughput; the read + sendfile ceiling is %s, native sendfile %s. Against the"
+      % (rx(ratios(load, "copy", "ceil", "base", "tput")), rx(ratios(load, "copy", "native", "base", "tput"))))
+    w("  ceiling: VERIFY=full %s, VERIFY=none %s (what is left between full and none is the copy + compare)."
+      % (rx(ratios(load, "copy", "lib", "ceil", "tput")), rx(ratios(load, "copy", "lib-none", "ceil", "tput"))))
     if vm:
         w("  Throughput vs each baseline by VERIFY mode: " + "; ".join(vm) + ".")
+elif vm:
+    w("- **Verification mode:** throughput vs each baseline by VERIFY mode: " + "; ".join(vm) + ".")
 if corrupt:
     cs = sorted(set((k[0], k[1]) for k in corrupt))
     w("- **VERIFY=none is not safe for every program: downloads differed from the file** in " + "; ".join(
@@ -358,23 +574,22 @@ if corrupt:
     w("  read (documented in autosendfile.1); these runs are reported, not failed, for VERIFY=none only.")
     if not [k for k in corrupt if k[1] != "lib-none"]:
         w("  VERIFY=full and sample had no differing download in this run.")
-sz = []
-for s0 in ("copy", "nginx"):
-    row = []
-    for e, lab in ((s0 + "-16k", "16 KiB"), (s0, "1 MiB"), (s0 + "-100m", "100 MiB")):
-        if (e, "lib", 1) in load:
-            row.append("%s %s / %s" % (lab, rx(ratios(load, e, "lib", "base", "tput")), rx(ratios(load, e, "lib", "base", "cpu"))))
+sz, grows = [], []
+for s0 in HTTP:
+    es = [s0 + x for x in ("-16k", "", "-100m") if (s0 + x, "lib", 1) in load]
+    row = ["%s %s / %s" % (SIZES[e[len(s0):]], rx(ratios(load, e, "lib", "base", "tput")),
+                           rx(ratios(load, e, "lib", "base", "cpu"))) for e in es]
     if len(row) > 1:
-        sz.append("%s: %s" % ("demo copyserver" if s0 == "copy" else "nginx", ", ".join(row)))
+        sz.append("%s: %s" % (BNAME[s0], ", ".join(row)))
+    m = [med(ratios(load, e, "lib", "base", "tput")) for e in es if ratios(load, e, "lib", "base", "tput")]
+    if len(m) == 3 and m[0] < m[1] < m[2]:
+        grows.append(BNAME[s0])
 if sz:
     w("- **File size** (library VERIFY=full vs baseline, throughput / CPU per GB): " + "; ".join(sz) + ".")
-    for s0 in ("copy", "nginx"):
-        es = [e for e in (s0 + "-16k", s0, s0 + "-100m") if (e, "lib", 1) in load]
-        m = [med(ratios(load, e, "lib", "base", "tput")) for e in es]
-        if len(m) == 3 and m[0] < m[1] < m[2]:
-            w("  %s: the larger the file, the better the library does: small files pay per-request work"
-              % ("demo copyserver" if s0 == "copy" else "nginx"))
-            w("  (open, fstat, header write) it cannot remove, and a body of one or two writes gives it little to save.")
+    if grows:
+        w("  %s: the larger the file, the better the library does: small files pay per-request work"
+          % andjoin(grows))
+        w("  (open, fstat, header write) it cannot remove, and a body of one or two writes gives it little to save.")
 if ("chunk", "lib", 1) in load:
     w("- **A loop against a NIC stand-in** (bench-chunk, receiver discards with `recv(MSG_TRUNC)`, MSS 1448,")
     w("  64 KiB reads): vs `-m rw`, VERIFY=full %s, sample %s, none %s in throughput (CPU per GB %s / %s / %s);"
@@ -400,11 +615,19 @@ w("## Throughput and server CPU")
 w("")
 w("HTTP servers: `build/demo/loadclient --clients %s --seconds %s --path /f1m` (1 MiB file, whole"
   % (meta.get("clients"), meta.get("secs")))
-w("bodies, 127.0.0.1); the same with `/f16k` (16 KiB) and `/f100m` (100 MiB) for the demo server and")
-w("nginx, %s rounds each (fewer than the %s of the 1 MiB runs, to keep `make bench` under ~18 minutes;"
-  % (meta.get("sizerounds", "3"), meta.get("rounds")))
-w("python and node run 1 MiB only, for time). bench-chunk: `build/demo/bench-chunk -m MODE -B 64K -M 1448"
-  " -t %s`" % meta.get("chunksecs", "1.5"))
+sized = [h for h in HTTP if h + "-16k" in present or h + "-100m" in present]
+only1m = [h for h in HTTP if h in present and h not in sized]
+sizeround = meta.get("sizerounds", "?")
+if sized:
+    w("bodies, 127.0.0.1); the same with `/f16k` (16 KiB) and `/f100m` (100 MiB) for %s, %s"
+      % (andjoin([BNAME[h] for h in sized]),
+         ("%s rounds each." % sizeround) if sizeround == meta.get("rounds") else
+         ("%s rounds each (the 1 MiB runs: %s)." % (sizeround, meta.get("rounds")))))
+else:
+    w("bodies, 127.0.0.1), %s rounds." % meta.get("rounds"))
+if sized and only1m:
+    w("%s: 1 MiB only." % andjoin([BNAME[h] for h in only1m]))
+w("bench-chunk: `build/demo/bench-chunk -m MODE -B 64K -M 1448 -t %s`" % meta.get("chunksecs", "1.5"))
 w("on the 256 MiB file, %s rounds: one sender loop to a forked receiver that discards with"
   % meta.get("chunkrounds", "5"))
 w("`recv(MSG_TRUNC)` (a stand-in for a NIC); MB/s = bytes / seconds of the timed loop, CPU = the sender's")
@@ -450,13 +673,19 @@ if mem:
     w("server has filled the send queues (their total in /proc/net/tcp stops growing), the drop of")
     w("MemAvailable (median of 5 samples) is the memory held. The library runs use VERIFY=full.")
     w("")
-    w("Rounds: %s for the demo server and nginx, %s for python (it accepts only ~7 connections/s"
-      % (meta.get("rounds"), min(int(meta.get("rounds", "5")), int(meta.get("pymemrounds", "3")))))
-    w("while its threads send, so each python run takes ~35 s).")
+    msrv = [s for s in MEMSRV if any(k[0] == s for k in mem)]
+    pyr = meta.get("pymemrounds", meta.get("rounds"))
+    if "python" in msrv and pyr != meta.get("rounds"):
+        others = [s for s in msrv if s != "python"]
+        w("Rounds: %s%s for python (it accepts only ~7 connections/s while its threads send, so each"
+          % (("%s for %s, " % (meta.get("rounds"), andjoin([BNAME[s] for s in others]))) if others else "", pyr))
+        w("python run takes ~35 s).")
+    else:
+        w("Rounds: %s for each server." % meta.get("rounds"))
     w("")
     w("| server | configuration | MB held | vs baseline | vs native | send queues, MB |")
     w("|---|---|---|---|---|---|")
-    for s in ("copy", "nginx", "python"):
+    for s in MEMSRV:
         for c in ("base", "lib", "native"):
             if (s, c, 1) not in mem:
                 continue
@@ -497,8 +726,15 @@ w("node server.js WWW PORT  # http.createServer((q, r) => fs.createReadStream(f)
 w("nc -N -l 127.0.0.1 PORT < big256m                                  # one transfer, exits")
 w("socat -u FILE:big256m TCP-LISTEN:PORT,bind=127.0.0.1,reuseaddr      # one transfer, exits")
 w("")
-w("build/demo/loadclient --port PORT --path /f1m|/f16k|/f100m --clients %s --seconds %s --save BODY --save-count 2"
+w("build/demo/loadclient --port PORT --path PATH --clients %s --seconds %s --save BODY --save-count 2"
   % (meta.get("clients"), meta.get("secs")))
+bypaths = {}
+for h in HTTP:
+    ps = tuple(pa for x, pa in (("", "/f1m"), ("-16k", "/f16k"), ("-100m", "/f100m")) if h + x in present)
+    if ps:
+        bypaths.setdefault(ps, []).append({"copy": "copyserver"}.get(h, h))
+for ps, hs in bypaths.items():
+    w("#   PATH = %s for %s" % ("|".join(ps), ", ".join(hs)))
 w("build/demo/bench-chunk -m rw|rsf|sf -B 64K -M 1448 -f big256m -s 256M -t %s   # rw also under the library"
   % meta.get("chunksecs", "1.5"))
 w("nc -d 127.0.0.1 PORT > /dev/null          # nc/socat client (once > FILE + cmp, before the rounds)")
@@ -507,9 +743,15 @@ w("build/demo/stallclient --port PORT --path /f16m --clients %s --read-bytes 1 -
 w("bash demo/passthrough-cost.sh build/libautosendfile.so")
 w("```")
 w("")
-w("Rounds: %s for the HTTP servers at 1 MiB, %s for the 16 KiB / 100 MiB runs, %s for bench-chunk, %s for"
-  % (meta.get("rounds"), meta.get("sizerounds"), meta.get("chunkrounds"), meta.get("piperounds")))
-w("nc and socat (a transfer takes < 1 s); the order of the")
+if meta.get("sizerounds", meta.get("rounds")) == meta.get("rounds"):
+    rtxt = "%s for the HTTP servers (every file size)" % meta.get("rounds")
+else:
+    rtxt = "%s for the HTTP servers at 1 MiB, %s for the 16 KiB / 100 MiB runs" % (meta.get("rounds"),
+                                                                               meta.get("sizerounds"))
+if meta.get("pymemrounds", meta.get("rounds")) != meta.get("rounds"):
+    rtxt += ", %s for python's memory runs" % meta.get("pymemrounds")
+w("Rounds: %s, %s for bench-chunk, %s for nc and socat (a transfer takes < 1 s); the order of the"
+  % (rtxt, meta.get("chunkrounds"), meta.get("piperounds")))
 w("configurations rotates each round. Checks that fail")
 w("the script: every HTTP load run compares two downloaded bodies with the file (cmp); each nc/socat")
 w("configuration is checked once with a saved 256 MiB transfer (cmp) (under VERIFY=none a differing")

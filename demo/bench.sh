@@ -2,21 +2,24 @@
 # bench.sh - `make bench`: before/after numbers for autosendfile on real, unmodified servers.
 #
 # Servers and configurations (each configuration is a fresh server start per run):
-#   copy    build/demo/copyserver: --mode rw (base) | rw under the library, VERIFY=full (lib),
-#           sample (lib-sample), none (lib-none) | --mode read-sendfile (ceil: what an
-#           interposer can reach at best) | --mode sendfile (native)
+#   copy    build/demo/copyserver (one poll loop, single-threaded): --mode rw (base) | rw under
+#           the library, VERIFY=full (lib), sample (lib-sample), none (lib-none) |
+#           --mode read-sendfile (ceil: what an interposer can reach at best) | --mode sendfile
+#           (native)
 #   nginx   nginx-light, single process, `sendfile off;` (base) | the same under the library,
 #           VERIFY=full / sample / none | `sendfile on;` (native)
-#   python  python3 -m http.server (base) | under the library, VERIFY=full / sample / none
+#   python  python3 -m http.server (threaded) (base) | under the library, VERIFY=full / sample
+#           / none
 #   node    http.createServer((q, r) => fs.createReadStream(f).pipe(r)) (base) | the same
 #           three library configurations
-#   copy-16k, copy-100m, nginx-16k, nginx-100m: copy / nginx with all their configurations on
-#           a 16 KiB and a 100 MiB file (BENCH_SIZE_ROUNDS rounds)
+#   SERVER-16k, SERVER-100m (copy, nginx, python, node): the same on a 16 KiB and a 100 MiB
+#           file, every configuration but VERIFY=sample (BENCH_SIZE_ROUNDS rounds)
 #   chunk   build/demo/bench-chunk (receiver discards with recv(MSG_TRUNC), a stand-in for a
 #           NIC), -B 64K -M 1448 on the 256 MiB file: -m rw (base) | rw under the library,
 #           VERIFY=full / sample / none | -m rsf (ceil) | -m sf (native); BENCH_CHUNK_ROUNDS
-#   nc      nc -N -l 127.0.0.1 PORT < 256 MiB file (base) | lib      (one transfer per start)
-#   socat   socat -u FILE:f TCP-LISTEN:PORT (default -b 8192) (base) | lib
+#   nc      nc -N -l 127.0.0.1 PORT < 256 MiB file (base) | under the library, VERIFY=full /
+#           sample / none (one transfer per start; BENCH_PIPE_ROUNDS rounds)
+#   socat   socat -u FILE:f TCP-LISTEN:PORT (default -b 8192): the same
 # "under the library" = LD_PRELOAD=build/libautosendfile.so AUTOSENDFILE_STATS=FILE
 # AUTOSENDFILE_VERIFY=MODE, nothing else set.
 # Workloads:
@@ -38,29 +41,30 @@
 # Output: docs/BENCHMARKS.md (generated from the raw results), raw data in build/bench/.
 #
 # Usage: demo/bench.sh [--report-only]   (--report-only: regenerate the doc from build/bench)
-# Env: BENCH_ROUNDS (5), BENCH_SECONDS (2.5), BENCH_CLIENTS (4), BENCH_STALLED (200),
-#      BENCH_SERVERS ("copy nginx python node nc socat"), BENCH_PTCOST (1; 0 skips valgrind),
-#      BENCH_PY_MEM_ROUNDS (3: rounds with python memory runs), BENCH_PIPE_ROUNDS (9: nc, socat),
-#      BENCH_SIZE_ROUNDS (3: the 16 KiB / 100 MiB entries), BENCH_CHUNK_ROUNDS (5),
-#      BENCH_CHUNK_SECONDS (1.5: timed part of one bench-chunk run)
+# Env: BENCH_ROUNDS (5), BENCH_SECONDS (2), BENCH_CLIENTS (8), BENCH_STALLED (200),
+#      BENCH_SERVERS (every entry above, e.g. "copy nginx-100m nc"), BENCH_PTCOST (1; 0 skips
+#      valgrind), BENCH_PY_MEM_ROUNDS (ROUNDS: rounds with python memory runs, ~30 s each),
+#      BENCH_PIPE_ROUNDS (5: nc, socat), BENCH_SIZE_ROUNDS (ROUNDS: the 16 KiB / 100 MiB
+#      entries), BENCH_CHUNK_ROUNDS (5),
+#      BENCH_CHUNK_SECONDS (1.5: timed part of one bench-chunk run),
+#      BENCH_OUT (build/bench), BENCH_DOC (docs/BENCHMARKS.md): where the raw data and the doc go
 # The 16 KiB runs do not fail the >= 90% redirect check (nginx may send a small body in the
 # same writev as the header, which the library does not redirect); their share is reported.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 REPO=$PWD
-OUT=$REPO/build/bench
-DOC=$REPO/docs/BENCHMARKS.md
-ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2.5} CLIENTS=${BENCH_CLIENTS:-4}
+OUT=${BENCH_OUT:-$REPO/build/bench}
+DOC=${BENCH_DOC:-$REPO/docs/BENCHMARKS.md}
+ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8}
 STALLED=${BENCH_STALLED:-200}
-SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python node nc socat chunk"}
-SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-3} CHUNK_ROUNDS=${BENCH_CHUNK_ROUNDS:-5} CHUNK_SECS=${BENCH_CHUNK_SECONDS:-1.5}
+SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python python-16k python-100m node node-16k node-100m nc socat chunk"}
+SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-$ROUNDS} CHUNK_ROUNDS=${BENCH_CHUNK_ROUNDS:-5} CHUNK_SECS=${BENCH_CHUNK_SECONDS:-1.5}
 PTCOST=${BENCH_PTCOST:-1}
 # python accepts ~7 connections/s while its threads send (GIL), so its 200-client memory
-# runs take ~35 s each: fewer rounds for them.
-PYMEM_ROUNDS=${BENCH_PY_MEM_ROUNDS:-3}
-# nc/socat transfers take < 1 s each: more rounds for them.
-PIPE_ROUNDS=${BENCH_PIPE_ROUNDS:-9}
+# runs take ~30 s each.
+PYMEM_ROUNDS=${BENCH_PY_MEM_ROUNDS:-$ROUNDS}
+PIPE_ROUNDS=${BENCH_PIPE_ROUNDS:-5}
 
 report() {
 	python3 "$REPO/demo/bench-report.py" "$OUT" "$DOC"
@@ -373,11 +377,12 @@ CFGS[copy]="base lib lib-sample lib-none ceil native"; MEMCFGS[copy]="base lib n
 CFGS[nginx]="base lib lib-sample lib-none native";     MEMCFGS[nginx]="base lib native"
 CFGS[python]="base lib lib-sample lib-none";           MEMCFGS[python]="base lib"
 CFGS[node]="base lib lib-sample lib-none";             MEMCFGS[node]=""
-CFGS[nc]="base lib";                                   MEMCFGS[nc]=""
-CFGS[socat]="base lib";                               MEMCFGS[socat]=""
+CFGS[nc]="base lib lib-sample lib-none";               MEMCFGS[nc]=""
+CFGS[socat]="base lib lib-sample lib-none";            MEMCFGS[socat]=""
 CFGS[chunk]="base lib lib-sample lib-none ceil native"; MEMCFGS[chunk]=""
-for s in copy nginx; do
-	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]}; MEMCFGS[$s-$z]=""; done
+# Other file sizes: every configuration but VERIFY=sample (measured at 1 MiB), for time.
+for s in copy nginx python node; do
+	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]/ lib-sample/}; MEMCFGS[$s-$z]=""; done
 done
 
 rotate() { # R WORDS... -> the words rotated by R-1

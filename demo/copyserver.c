@@ -16,7 +16,9 @@
  * to stdout). Requests: "GET /name HTTP/1.x", headers ignored up to the blank line; a name
  * containing '/' or ".." (or one that is not a regular file) gets a 404. The answer is
  * "HTTP/1.0 200 OK\r\nContent-Length: N\r\n\r\n" (written with write()) then the body; the
- * connection is closed after the body. --threads N > 1 runs N poll loops, each accepting
+ * connection is closed after the body. One loop (the default) runs in the main thread: the
+ * process is single-threaded, like the classic poll() servers autosendfile is for (the
+ * library then needs no per-write pin of the file). --threads N > 1 runs N poll loops, each accepting
  * from the one shared non-blocking listener. SIGTERM/SIGINT: exit(0), so that atexit
  * handlers and an LD_PRELOADed library's destructors run. Nothing is printed per request.
  */
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -265,13 +268,14 @@ static int conn_run(struct conn *c)
 	return POLLOUT; /* more to send; the socket was writable a moment ago */
 }
 
+/* One poll loop. arg: a signalfd to watch (exit(0) when it fires), or NULL. */
 static void *loop(void *arg)
 {
-	(void)arg;
+	int sigfd = arg ? *(int *)arg : -1;
 	size_t cap = 64, n = 0;
 	struct conn **conns = calloc(cap, sizeof *conns);
 	short *want = calloc(cap, sizeof *want);
-	struct pollfd *pfd = calloc(cap + 1, sizeof *pfd);
+	struct pollfd *pfd = calloc(cap + 2, sizeof *pfd);
 	if (!conns || !want || !pfd)
 		die("calloc");
 	for (;;) {
@@ -282,12 +286,17 @@ static void *loop(void *arg)
 			pfd[i + 1].events = want[i];
 			pfd[i + 1].revents = 0;
 		}
-		int pr = poll(pfd, n + 1, -1);
+		pfd[n + 1].fd = sigfd; /* ignored by poll when -1 */
+		pfd[n + 1].events = POLLIN;
+		pfd[n + 1].revents = 0;
+		int pr = poll(pfd, n + 2, -1);
 		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll");
 		}
+		if (pfd[n + 1].revents & POLLIN)
+			exit(0);
 		size_t old_n = n;
 		/* Existing connections first (the array is compacted in place). */
 		size_t keep = 0;
@@ -327,7 +336,7 @@ static void *loop(void *arg)
 					cap *= 2;
 					conns = realloc(conns, cap * sizeof *conns);
 					want = realloc(want, cap * sizeof *want);
-					pfd = realloc(pfd, (cap + 1) * sizeof *pfd);
+					pfd = realloc(pfd, (cap + 2) * sizeof *pfd);
 					if (!conns || !want || !pfd)
 						die("realloc");
 				}
@@ -411,13 +420,22 @@ int main(int argc, char **argv)
 		die("getsockname");
 	int port = ntohs(sa.sin_port);
 
-	/* Signals go to this thread only; the loops run in their own threads. */
+	/* SIGTERM/SIGINT end the server with exit(0). One loop (the default) runs in the main
+	 * thread and sees them on a signalfd: the process stays single-threaded, as a classic
+	 * poll() server is. With --threads N, the loops run in their own threads and the main
+	 * thread waits for the signals. */
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	for (int i = 0; i < threads; i++) {
+	int sigfd = -1;
+	if (threads == 1) {
+		sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+		if (sigfd < 0)
+			die("signalfd");
+	}
+	for (int i = 0; threads > 1 && i < threads; i++) {
 		pthread_t t;
 		errno = pthread_create(&t, NULL, loop, NULL);
 		if (errno)
@@ -436,6 +454,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	if (threads == 1)
+		loop(&sigfd); /* exits */
 	int sig;
 	while (sigwait(&sigs, &sig) != 0)
 		;
