@@ -542,7 +542,7 @@ if tl:
     w("  only the copy of that hot buffer into the socket, and pays a copy + compare of every write")
     w("  (VERIFY=full), " + COSTS_MD + ".")
     if bad:
-        w("  Below the 0.90x bar: " + ", ".join(SNAME[s] for s, _, _ in bad) + ".")
+        w("  Below the 0.90x bar (in throughput, or in GB per CPU second): " + ", ".join(SNAME[s] for s, _, _ in bad) + ".")
     if any(s == "socat" for s, _, _ in bad):
         w("  socat writes 8 KiB at a time (its default `-b 8192`), where the per-call syscalls the")
         w("  library adds weigh most against a cheap 8 KiB copy.")
