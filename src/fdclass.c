@@ -58,7 +58,17 @@ bool asf_fs_is_eligible(int64_t t)
 	}
 }
 
-static uint32_t classify_socket(int fd, const struct stat *st)
+/* A TCP socket's word from its upper-layer protocol: "tls" is kernel TLS. */
+static uint32_t tcp_word(int fd, const char *ulp)
+{
+	if (strcmp(ulp, "tls") != 0)
+		return ASF_FD_STREAM;
+	ASF_STAT_ADD(tls_skipped, 1);
+	asf_log(ASF_LOG_INFO, "fd %d uses kernel TLS: passed through", fd);
+	return ASF_FD_TLS;
+}
+
+static uint32_t classify_socket(int fd)
 {
 	int type = 0, domain = 0;
 	socklen_t len = sizeof type;
@@ -74,15 +84,27 @@ static uint32_t classify_socket(int fd, const struct stat *st)
 		/* Kernel TLS: an upper-layer protocol named "tls" on the TCP socket. */
 		char ulp[16] = { 0 };
 		len = sizeof ulp - 1;
-		if (getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0 && strcmp(ulp, "tls") == 0) {
-			word = ASF_FD_TLS;
-			ASF_STAT_ADD(tls_skipped, 1);
-			asf_log(ASF_LOG_INFO, "fd %d uses kernel TLS: passed through", fd);
-		}
+		if (getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0)
+			word = tcp_word(fd, ulp);
 	}
 	asf_note_stream_socket();
-	(void)st;
 	return word;
+}
+
+void asf_fd_classify_accepted(int fd)
+{
+	int saved_errno = errno;
+	char ulp[16] = { 0 };
+	socklen_t len = sizeof ulp - 1;
+	/* Only a TCP socket answers at the IPPROTO_TCP level (UDP, raw and unix sockets say
+	 * ENOPROTOOPT or EOPNOTSUPP): success means a TCP stream socket, and gives its ULP. */
+	if (getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0) {
+		asf_fd_set(fd, tcp_word(fd, ulp), 0, 0);
+		asf_note_stream_socket();
+	} else {
+		asf_fd_forget(fd); /* classified in full at its first use */
+	}
+	errno = saved_errno;
 }
 
 static uint32_t classify_file(int fd)
@@ -112,7 +134,7 @@ uint32_t asf_fd_classify(int fd)
 		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim));
 	}
 	else if (S_ISSOCK(st.st_mode))
-		word = classify_socket(fd, &st);
+		word = classify_socket(fd);
 	else
 		word = ASF_FD_OTHER;
 	asf_fd_set(fd, word, (uint64_t)st.st_dev, (uint64_t)st.st_ino);

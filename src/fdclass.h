@@ -18,6 +18,10 @@ static inline uint64_t asf_ctime_ns(const struct timespec *ts)
 
 /* Classifies fd with fstat/fstatfs/getsockopt, stores and returns its word. */
 uint32_t asf_fd_classify(int fd);
+/* Classifies a socket accept() just returned with one getsockopt when it is TCP (a fresh
+ * connection has no ULP yet, but the call reads it anyway); other sockets are left to
+ * asf_fd_classify at their first use. */
+void asf_fd_classify_accepted(int fd);
 
 /* The cached word, classifying on first sight. */
 static inline uint32_t asf_fd_word_classified(int fd)

@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fdclass.h"
 #include "fdtable.h"
 #include "real.h"
@@ -192,14 +193,22 @@ ASF_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	return r;
 }
 
+/* A connection accept() returned: a number that may have been closed behind our back. */
+static void accepted(int fd)
+{
+	if (asf_cfg.enabled)
+		asf_fd_classify_accepted(fd);
+	else
+		forget(fd);
+	asf_note_stream_socket();
+}
+
 ASF_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
 {
 	int r = ASF_REAL_FN(accept) ? asf_real.accept(fd, addr, alen)
 				    : (int)syscall(SYS_accept, fd, addr, alen);
-	if (r >= 0) {
-		forget(r);
-		asf_note_stream_socket();
-	}
+	if (r >= 0)
+		accepted(r);
 	return r;
 }
 
@@ -207,10 +216,8 @@ ASF_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags
 {
 	int r = ASF_REAL_FN(accept4) ? asf_real.accept4(fd, addr, alen, flags)
 				     : (int)syscall(SYS_accept4, fd, addr, alen, flags);
-	if (r >= 0) {
-		forget(r);
-		asf_note_stream_socket();
-	}
+	if (r >= 0)
+		accepted(r);
 	return r;
 }
 
