@@ -54,6 +54,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 REPO=$PWD
+. "$REPO/demo/measure.sh"
 OUT=${BENCH_OUT:-$REPO/build/bench}
 DOC=${BENCH_DOC:-$REPO/docs/BENCHMARKS.md}
 ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8}
@@ -138,16 +139,6 @@ wait_port() { # PORT PID
 		sleep 0.05
 	done
 	return 1
-}
-kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-txq() { # bytes in the send queues of the established sockets on local PORT
-	local sum=0 h
-	for h in $(awk -v p="$(printf ':%04X' "$1")" '$4 == "01" && substr($2, length($2) - 4) == p {
-		split($5, q, ":"); print q[1] }' /proc/net/tcp); do
-		sum=$((sum + 16#$h))
-	done
-	echo $sum
 }
 stat_sum() { # FILE KEY
 	sed -n "s/^autosendfile: .* $2=\([0-9][0-9]*\).*/\1/p" "$1" 2>/dev/null | awk '{s+=$1} END {printf "%.0f\n", s}'
@@ -279,42 +270,16 @@ run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER or SERVER-16k / SERVER-100m)
 }
 
 run_mem() { # SERVER CFG ROUND
-	local s=$1 c=$2 r=$3 base i smp=() st=0 tag=mem.$1.$2.$3
-	start_srv "$s" "$c" "$tag"
+	local s=$1 c=$2 r=$3
+	start_srv "$s" "$c" "mem.$1.$2.$3"
 	sleep 0.2
-	base=$(kb MemAvailable)
-	rm -f "$WD/stall.out"
-	"$STALL" --port "$PORT" --path /f16m --clients "$STALLED" --read-bytes 1 --rcvbuf 0 \
-		--hold 30 >"$WD/stall.out" 2>"$WD/stall.err" &
-	CPID=$!
-	for ((i = 0; i < 1200; i++)); do
-		grep -q '^stalled' "$WD/stall.out" 2>/dev/null && break
-		kill -0 "$CPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! grep -q '^stalled' "$WD/stall.out" 2>/dev/null; then
-		kill "$CPID" 2>/dev/null
-		wait "$CPID" || st=$?
-		CPID=
-		echo "bench: stallclient failed ($s $c round $r, exit $st): $(cat "$WD/stall.out" "$WD/stall.err")" >&2
+	# python accepts slowly while its threads send: up to 60 s for the clients to stall
+	if ! stall_memory "$PORT" /f16m "$STALLED" 1200 80 3 5; then
+		echo "bench: stallclient failed ($s $c round $r): $STALL_ERR" >&2
 		exit 1
 	fi
-	local q0=-1 q=0 same=0
-	for ((i = 0; i < 80 && same < 3; i++)); do
-		sleep 0.1
-		q=$(txq "$PORT")
-		if ((q > 0 && q <= q0 + q0 / 200)); then same=$((same + 1)); else same=0; fi
-		((q > q0)) && q0=$q
-	done
-	for ((i = 0; i < 5; i++)); do
-		smp+=($((base - $(kb MemAvailable))))
-		sleep 0.1
-	done
-	kill "$CPID" 2>/dev/null
-	wait "$CPID" 2>/dev/null || true
-	CPID=
 	stop_srv "$s" "$c"
-	echo "mem $s $c $r $(printf '%s\n' "${smp[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') $q0" >>"$RAW"
+	echo "mem $s $c $r $STALL_RESULT" >>"$RAW"
 	sleep 0.5 # let the freed socket memory come back
 }
 
@@ -464,7 +429,7 @@ fi
 cp "$RAW" "$OUT/raw.txt"
 cp "$WD/meta" "$OUT/meta.txt"
 report
-echo "bench: docs/BENCHMARKS.md written; raw data in build/bench/ (took $((SECONDS - T_START))s)" >&2
+echo "bench: $DOC written; raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
 if ((${#FAILS[@]})); then
 	echo "bench: FAILED checks:" >&2
 	printf '  %s\n' "${FAILS[@]}" >&2

@@ -49,6 +49,7 @@ STALLED=${DEMO_STALLED:-$STALLED} SIZE=${DEMO_SIZE:-$SIZE}
 
 cd "$(dirname "$0")/.."
 REPO=$PWD
+. "$REPO/demo/measure.sh"
 for p in python3 cmp awk; do
 	command -v $p >/dev/null || { echo "demo: $p not found (install it: apt-get install ${p/cmp/diffutils})" >&2; exit 1; }
 done
@@ -85,21 +86,6 @@ FSIZE=$(stat -c %s "$WD/root/file")
 RAW=$WD/raw # copied to $OUT/demo.raw at the end, so that two demos at once do not mix
 : >"$RAW"
 FAILS=()
-
-kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
-# utime + stime of a process, in clock ticks (fields 14 and 15, counted after the ")").
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-
-# txq PORT: bytes queued in the send queues of the established TCP sockets on local PORT
-# (/proc/net/tcp tx_queue: sent or queued, not yet acknowledged by the peer).
-txq() {
-	local sum=0 h
-	for h in $(awk -v p="$(printf ':%04X' "$1")" '$4 == "01" && substr($2, length($2) - 4) == p {
-		split($5, q, ":"); print q[1] }' /proc/net/tcp); do
-		sum=$((sum + 16#$h))
-	done
-	echo $sum
-}
 
 # start_server VARIANT TAG -> SPID, PORT
 start_server() {
@@ -175,47 +161,17 @@ run_load() {
 	echo "load $v $r $bytes $secs $((t1 - t0)) $red $pass" >>"$RAW"
 }
 
-# Kernel memory held by STALLED clients that stop reading: one raw line "mem V R drop_kB".
+# Kernel memory held by STALLED clients that stop reading: one raw line "mem V R drop_kB queued".
 run_mem() {
-	local v=$1 r=$2 base i s=() st=0
+	local v=$1 r=$2
 	start_server "$v" "mem$r"
 	sleep 0.1
-	base=$(kb MemAvailable)
-	# Remove the last run's output first: the shell truncates it only once the background
-	# child runs, so a stale "stalled" line could be seen and then vanish.
-	rm -f "$WD/stall.out"
-	"$STALL" --port "$PORT" --path /file --clients "$STALLED" --read-bytes 1 --rcvbuf 0 \
-		--hold 30 >"$WD/stall.out" 2>"$WD/stall.err" &
-	CPID=$!
-	for ((i = 0; i < 200; i++)); do
-		grep -q '^stalled' "$WD/stall.out" 2>/dev/null && break
-		kill -0 "$CPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! grep -q '^stalled' "$WD/stall.out" 2>/dev/null; then
-		kill "$CPID" 2>/dev/null
-		wait "$CPID" || st=$?
-		CPID=
-		echo "demo: stallclient failed ($v, round $r, exit $st, after $i checks): out=[$(cat "$WD/stall.out")] err=[$(cat "$WD/stall.err")]" >&2
+	if ! stall_memory "$PORT" /file "$STALLED" 200 60 2 "$SAMPLES"; then
+		echo "demo: stallclient failed ($v, round $r): $STALL_ERR" >&2
 		exit 1
 	fi
-	# Wait until the server has filled every send queue: their total stops growing.
-	local q0=-1 q=0 same=0
-	for ((i = 0; i < 60 && same < 2; i++)); do
-		sleep 0.1
-		q=$(txq "$PORT")
-		if ((q > 0 && q <= q0 + q0 / 200)); then same=$((same + 1)); else same=0; fi
-		((q > q0)) && q0=$q
-	done
-	for ((i = 0; i < SAMPLES; i++)); do
-		s+=($((base - $(kb MemAvailable))))
-		sleep 0.1
-	done
-	kill "$CPID" 2>/dev/null # closes the connections
-	wait "$CPID" 2>/dev/null || true
-	CPID=
 	stop_server "$v"
-	echo "mem $v $r $(printf '%s\n' "${s[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}') $q0" >>"$RAW"
+	echo "mem $v $r $STALL_RESULT" >>"$RAW"
 	sleep 0.4 # let the freed socket memory come back before the next run
 }
 

@@ -1,0 +1,69 @@
+# measure.sh - the measurements demo.sh and bench.sh share, sourced by both (bash).
+# Each function needs $WD (a scratch directory) and $STALL (build/demo/stallclient).
+
+# kb KEY: a /proc/meminfo value in kB (MemAvailable...).
+kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
+
+# ticks PID: utime + stime of a process in clock ticks (fields 14 and 15, counted after
+# the ")", which a process name may contain).
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+# txq PORT: bytes queued in the send queues of the established TCP sockets on local PORT
+# (/proc/net/tcp tx_queue: sent or queued, not yet acknowledged by the peer).
+txq() {
+	local sum=0 h
+	for h in $(awk -v p="$(printf ':%04X' "$1")" '$4 == "01" && substr($2, length($2) - 4) == p {
+		split($5, q, ":"); print q[1] }' /proc/net/tcp); do
+		sum=$((sum + 16#$h))
+	done
+	echo $sum
+}
+
+# median: the median of the numbers on stdin, one per line.
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# stall_memory PORT PATH CLIENTS WAIT_CHECKS QUEUE_CHECKS STABLE SAMPLES
+# Starts CLIENTS stallclients that request PATH, read 1 byte and stop reading; waits up to
+# WAIT_CHECKS x 50 ms until all have stalled, then until the total of the send queues stops
+# growing (STABLE checks 100 ms apart within 0.5%, at most QUEUE_CHECKS), samples the drop
+# of MemAvailable SAMPLES times and closes the clients. Sets STALL_RESULT="DROP_KB
+# QUEUED_BYTES" (the median drop) and returns 0; returns 1 with the client's output in
+# STALL_ERR if the clients never all stalled. MemAvailable is read before the clients start.
+# Call it directly, not in $(...): CPID must reach the caller's cleanup trap.
+stall_memory() {
+	local port=$1 path=$2 clients=$3 waits=$4 qchecks=$5 stable=$6 samples=$7
+	local base i st=0 smp=() q0=-1 q=0 same=0
+	base=$(kb MemAvailable)
+	# Remove the last run's output first: the shell truncates it only once the background
+	# child runs, so a stale "stalled" line could be seen and then vanish.
+	rm -f "$WD/stall.out"
+	"$STALL" --port "$port" --path "$path" --clients "$clients" --read-bytes 1 --rcvbuf 0 \
+		--hold 30 >"$WD/stall.out" 2>"$WD/stall.err" &
+	CPID=$!
+	for ((i = 0; i < waits; i++)); do
+		grep -q '^stalled' "$WD/stall.out" 2>/dev/null && break
+		kill -0 "$CPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! grep -q '^stalled' "$WD/stall.out" 2>/dev/null; then
+		kill "$CPID" 2>/dev/null
+		wait "$CPID" || st=$?
+		CPID=
+		STALL_ERR="exit $st after $i checks: out=[$(cat "$WD/stall.out")] err=[$(cat "$WD/stall.err")]"
+		return 1
+	fi
+	for ((i = 0; i < qchecks && same < stable; i++)); do
+		sleep 0.1
+		q=$(txq "$port")
+		if ((q > 0 && q <= q0 + q0 / 200)); then same=$((same + 1)); else same=0; fi
+		((q > q0)) && q0=$q
+	done
+	for ((i = 0; i < samples; i++)); do
+		smp+=($((base - $(kb MemAvailable))))
+		sleep 0.1
+	done
+	kill "$CPID" 2>/dev/null # closes the connections
+	wait "$CPID" 2>/dev/null || true
+	CPID=
+	STALL_RESULT="$(printf '%s\n' "${smp[@]}" | median) $q0"
+}
