@@ -235,8 +235,13 @@ def why(g):
                     "kernel" % med(nb))
         return ("the stalled queues still hold copied bytes or per-skb metadata; see the send-queue column")
     if "ceiling" in name:
+        extra = ""
+        if srv and srv.endswith("-16k"):
+            extra = ("; per 16 KiB request (strace of copyserver) the library adds 6 syscalls to the "
+                     "ceiling's ~10: a getsockopt at accept, fstat + fcntl + fstatfs to classify the opened "
+                     "file, the lseek and the fstat")
         return ("what the ceiling does not pay: " + COSTS + ", and the range tracking; with VERIFY=none "
-                "there is no compare, so this is syscall overhead")
+                "there is no compare, so this is syscall overhead" + extra)
     if "VERIFY=full" in name:
         extra = ""
         if srv == "socat":
@@ -249,7 +254,9 @@ def why(g):
             extra = ("; this loop does nothing but read + write, so the library's per-call work is the whole "
                      "difference, with nothing else to hide it")
         elif srv and srv.endswith("-16k"):
-            extra = "; a 16 KiB body is one or two writes, so per-request costs (open, fstat, headers) dominate"
+            extra = ("; a 16 KiB body is one or two writes, so per-request costs dominate: the server's own "
+                     "(open, fstat, headers), and the library's classification of each new connection and "
+                     "file (a getsockopt; fstat + fcntl + fstatfs)")
         return ("the server still does its own read() copy; the library adds a copy + compare of each "
                 "write (VERIFY=full), " + COSTS + ", and saves only the cheap copy of a hot buffer into "
                 "the socket" + extra)
