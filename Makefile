@@ -42,7 +42,7 @@ $(B)/tests/unit_%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(OPT) $(WARN) -pthread -Iinclude -Isrc $(EXTRA_CFLAGS) -o $@ $< $(CORE_OBJ) -lcmocka -ldl
 
-$(B)/tests/%: tests/e2e/%.c
+$(B)/tests/%: tests/e2e/%.c tests/e2e/testutil.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(OPT) $(WARN) -pthread -Iinclude $(EXTRA_CFLAGS) -o $@ $<
 

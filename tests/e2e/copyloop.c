@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 enum call_kind { CALL_WRITE, CALL_SEND, CALL_SENDTO, CALL_SEND_NOSIGNAL };
 
 static volatile sig_atomic_t g_alarms;
@@ -43,14 +45,8 @@ static void die(const char *fmt, ...)
 {
     va_list ap;
     int e = errno;
-    fprintf(stderr, "copyloop: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (e)
-        fprintf(stderr, " (errno %d: %s)", e, strerror(e));
-    fputc('\n', stderr);
-    exit(1);
+    vdie(e, "copyloop: ", 1, fmt, ap);
 }
 
 static void usage(void)
@@ -312,13 +308,6 @@ static int run_server(int argc, char **argv)
             "copyloop: served %ld connection(s), %llu bytes, partial=%llu eagain=%llu eintr=%llu alarms=%ld\n",
             connections, total, partials, eagains, eintrs, (long)g_alarms);
     return 0;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 static int run_client(int argc, char **argv)

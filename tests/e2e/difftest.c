@@ -81,6 +81,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 /* ---------------------------------------------------------------- utils -- */
 
 static int g_verbose;
@@ -91,14 +93,8 @@ static void die(const char *fmt, ...)
     va_list ap;
     int e = errno;
     fflush(stdout);
-    fprintf(stderr, "difftest: fatal: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (e)
-        fprintf(stderr, " (errno %d: %s)", e, strerror(e));
-    fputc('\n', stderr);
-    exit(2);
+    vdie(e, "difftest: fatal: ", 2, fmt, ap);
 }
 
 static void vlog(const char *fmt, ...)
@@ -167,13 +163,6 @@ static void bytes_append(bytes_t *b, const void *src, size_t n)
     }
     memcpy(b->p + b->len, src, n);
     b->len += n;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 /* ------------------------------------------------------------- receiver -- */

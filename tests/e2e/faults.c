@@ -38,153 +38,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-
-/* ------------------------------------------------------------------ failures */
-
-static char failmsg[512];
-
-static void setfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void setfail(const char *fmt, ...)
-{
-	if (failmsg[0])
-		return; /* keep the first reason */
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(failmsg, sizeof failmsg, fmt, ap);
-	va_end(ap);
-}
-
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			setfail(__VA_ARGS__);                                               \
-			goto out;                                                           \
-		}                                                                           \
-	} while (0)
+#include "testutil.h"
 
 #define SKIP 77
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "out of memory\n");
-		_exit(2);
-	}
-	return p;
-}
-
-/* ------------------------------------------------------------------ files */
-
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-/* The bytes at off of the content made with seed (seeds give different bytes everywhere,
- * or nearly: a difference count is only printed, never relied on). */
-static void pattern(unsigned seed, uint64_t off, unsigned char *buf, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint64_t word = mix64(((uint64_t)seed << 48) ^ ((off + i) >> 3));
-		unsigned sh = (unsigned)((off + i) & 7);
-		for (; sh < 8 && i < n; sh++, i++)
-			buf[i] = (unsigned char)(word >> (8 * sh));
-	}
-}
-
-static char tmpdir[512];
-static char made[64][600];
-static int n_made;
-static pid_t main_pid;
-
-static void cleanup_files(void)
-{
-	if (getpid() != main_pid)
-		return;
-	for (int i = 0; i < n_made; i++)
-		unlink(made[i]);
-	n_made = 0;
-}
-
-/* Writes the pattern (seed) over [off, off + n) of fd. */
-static void fill(int fd, unsigned seed, off_t off, size_t n)
-{
-	unsigned char *chunk = xmalloc(MiB);
-	for (size_t done = 0; done < n;) {
-		size_t k = n - done < MiB ? n - done : MiB;
-		pattern(seed, (uint64_t)off + done, chunk, k);
-		for (size_t w = 0; w < k;) {
-			ssize_t r = pwrite(fd, chunk + w, k - w, off + (off_t)(done + w));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				fprintf(stderr, "pwrite: %s\n", strerror(errno));
-				_exit(2);
-			}
-			w += (size_t)r;
-		}
-		done += k;
-	}
-	free(chunk);
-}
 
 /* A fresh file of size bytes (pattern seed), removed at exit. */
 static const char *new_file(const char *name, unsigned seed, size_t size)
 {
-	if (n_made >= 64) {
-		fprintf(stderr, "too many files\n");
-		_exit(2);
-	}
-	char *p = made[n_made];
-	snprintf(p, sizeof made[0], "%s/asf-faults-%d-%d-%s", tmpdir, (int)getpid(), n_made, name);
-	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "cannot create %s: %s\n", p, strerror(errno));
-		_exit(2);
-	}
-	n_made++;
-	fill(fd, seed, 0, size);
-	close(fd);
-	return p;
-}
-
-static ssize_t read_full(int fd, void *buf, size_t n)
-{
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = read(fd, (char *)buf + done, n - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	return (ssize_t)done;
-}
-
-static ssize_t pread_full(int fd, void *buf, size_t n, off_t off)
-{
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	return (ssize_t)done;
+	char p[sizeof made[0]];
+	snprintf(p, sizeof p, "%s/asf-faults-%d-%d-%s", tmpdir, (int)getpid(), n_made, name);
+	return make_file(p, seed, size);
 }
 
 /* ------------------------------------------------------------------ connections */
@@ -251,29 +114,12 @@ static void receiver(int fd, const struct conn *c)
 
 static int conn_open(struct conn *c)
 {
-	int lfd = -1, rfd = -1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	c->snd = -1;
+	int rfd = -1;
 	c->rpid = -1;
 	shm->len = 0;
 	shm->rerr = 0;
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(lfd >= 0, "socket: %s", strerror(errno));
-	if (c->rcvbuf > 0)
-		setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &c->rcvbuf, sizeof c->rcvbuf);
-	CHECK(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", strerror(errno));
-	CHECK(listen(lfd, 4) == 0, "listen: %s", strerror(errno));
-	CHECK(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0, "getsockname: %s", strerror(errno));
-	c->snd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(c->snd >= 0, "socket: %s", strerror(errno));
-	if (c->sndbuf > 0)
-		setsockopt(c->snd, SOL_SOCKET, SO_SNDBUF, &c->sndbuf, sizeof c->sndbuf);
-	CHECK(connect(c->snd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
-	rfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	CHECK(rfd >= 0, "accept: %s", strerror(errno));
-	close(lfd);
-	lfd = -1;
+	if (loopback_pair(&c->snd, &rfd, c->sndbuf, c->rcvbuf) != 0)
+		return -1;
 	fflush(stdout);
 	c->rpid = fork();
 	CHECK(c->rpid >= 0, "fork: %s", strerror(errno));
@@ -285,10 +131,7 @@ static int conn_open(struct conn *c)
 	close(rfd);
 	return 0;
 out:
-	if (lfd >= 0)
-		close(lfd);
-	if (rfd >= 0)
-		close(rfd);
+	close(rfd);
 	return -1;
 }
 
@@ -307,20 +150,7 @@ static int wait_drained(const struct conn *c)
 
 static void expect(struct conn *c, const void *p, size_t n)
 {
-	if (c->exp_len + n > c->exp_cap) {
-		size_t cap = c->exp_cap ? c->exp_cap : 65536;
-		while (cap < c->exp_len + n)
-			cap *= 2;
-		unsigned char *nb = realloc(c->exp, cap);
-		if (!nb) {
-			fprintf(stderr, "out of memory\n");
-			_exit(2);
-		}
-		c->exp = nb;
-		c->exp_cap = cap;
-	}
-	memcpy(c->exp + c->exp_len, p, n);
-	c->exp_len += n;
+	buf_append(&c->exp, &c->exp_len, &c->exp_cap, p, n);
 }
 
 enum check_mode { CK_NONE, CK_EXACT, CK_PREFIX, CK_COUNT };
@@ -388,32 +218,7 @@ static int conn_finish(struct conn *c, enum check_mode mode, size_t *ndiff, size
 /* write() (or send() with flags) all of buf, logging what each call took. */
 static int send_all(struct conn *c, const void *buf, size_t n, int use_send, int flags)
 {
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = use_send ? send(c->snd, (const char *)buf + done, n - done, flags)
-				     : write(c->snd, (const char *)buf + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			setfail("%s(%zu bytes) failed: %s (errno %d)", use_send ? "send" : "write",
-				n - done, strerror(errno), errno);
-			return -1;
-		}
-		if (w == 0) {
-			setfail("write returned 0");
-			return -1;
-		}
-		expect(c, (const char *)buf + done, (size_t)w);
-		done += (size_t)w;
-	}
-	return 0;
-}
-
-static volatile sig_atomic_t pipe_count;
-static void on_pipe(int sig)
-{
-	(void)sig;
-	pipe_count++;
+	return send_all_logged(c->snd, buf, n, use_send, flags, &c->exp, &c->exp_len, &c->exp_cap);
 }
 
 /* ------------------------------------------------------------------ threads */
@@ -541,21 +346,14 @@ static int change_case(enum change ch, off_t off, size_t n, int use_pread, int u
 	}
 	rc = 0;
 out:
-	if (rc != 0) {
-		char tmp[512];
-		snprintf(tmp, sizeof tmp, "%s", failmsg);
-		failmsg[0] = 0;
-		setfail("%s: %s", label, tmp);
-	}
+	if (rc != 0)
+		fail_prefix("%s", label);
 	if (fd >= 0)
 		close(fd);
 	if (wfd >= 0)
 		close(wfd);
 	if (c.rpid > 0 && conn_finish(&c, rc == 0 ? CK_EXACT : CK_NONE, NULL, NULL) != 0) {
-		char tmp[512];
-		snprintf(tmp, sizeof tmp, "%s", failmsg);
-		failmsg[0] = 0;
-		setfail("%s: %s", label, tmp);
+		fail_prefix("%s", label);
 		rc = -1;
 	}
 	free(buf);
@@ -862,12 +660,8 @@ static int high_pair(int ffd, int sfd)
 	}
 	rc = 0;
 out:
-	if (rc != 0) {
-		char tmp[512];
-		snprintf(tmp, sizeof tmp, "%s", failmsg);
-		failmsg[0] = 0;
-		setfail("file fd %d, socket fd %d: %s", fd, c.snd, tmp);
-	}
+	if (rc != 0)
+		fail_prefix("file fd %d, socket fd %d", fd, c.snd);
 	if (fd >= 0)
 		close(fd);
 	if (c.rpid > 0 && conn_finish(&c, rc == 0 ? CK_EXACT : CK_NONE, NULL, NULL) != 0)
@@ -1145,12 +939,6 @@ out:
 
 /* ------------------------------------------------------------------ main */
 
-struct scenario {
-	const char *name;
-	int (*fn)(void);
-	int optional;
-};
-
 static const struct scenario scenarios[] = {
 	{ "a_trunc_zero", a_trunc_zero, 0 },
 	{ "a_trunc_half", a_trunc_half, 0 },
@@ -1188,11 +976,8 @@ static void on_alarm(int sig)
 
 int main(int argc, char **argv)
 {
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s", t && t[0] ? t : "/tmp");
+	files_init();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	main_pid = getpid();
-	atexit(cleanup_files);
 	const char *wd = getenv("FAULTS_TIMEOUT");
 	watchdog_secs = wd ? (unsigned)atoi(wd) : 50u;
 	signal(SIGALRM, on_alarm);
@@ -1209,36 +994,19 @@ int main(int argc, char **argv)
 
 	int a = 1;
 	if (a < argc && strcmp(argv[a], "--list") == 0) {
-		for (size_t i = 0; i < N_SCENARIOS; i++)
-			if (!scenarios[i].optional)
-				printf("%s\n", scenarios[i].name);
+		list_scenarios(scenarios, N_SCENARIOS);
 		return 0;
 	}
 	if (a < argc && strcmp(argv[a], "--threaded") == 0) {
 		ensure_thread();
 		a++;
 	}
-	for (int k = a; k < argc; k++) {
-		size_t i;
-		for (i = 0; i < N_SCENARIOS; i++)
-			if (strcmp(argv[k], scenarios[i].name) == 0)
-				break;
-		if (i == N_SCENARIOS) {
-			fprintf(stderr, "faults: unknown scenario %s (try --list)\n", argv[k]);
-			return 2;
-		}
-	}
+	if (check_scenario_names("faults", scenarios, N_SCENARIOS, argv + a, argc - a) != 0)
+		return 2;
 	int failed = 0;
 	for (size_t i = 0; i < N_SCENARIOS; i++) {
-		if (a < argc) {
-			int want = 0;
-			for (int k = a; k < argc; k++)
-				want |= strcmp(argv[k], scenarios[i].name) == 0;
-			if (!want)
-				continue;
-		} else if (scenarios[i].optional) {
+		if (!scenario_wanted(&scenarios[i], argv + a, argc - a))
 			continue;
-		}
 		failmsg[0] = 0;
 		int r = scenarios[i].fn();
 		if (r == 0) {

@@ -28,144 +28,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-
-/* ------------------------------------------------------------------ failures */
-
-static __thread char failmsg[512];
-
-static void setfail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void setfail(const char *fmt, ...)
-{
-	if (failmsg[0])
-		return; /* keep the first reason */
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(failmsg, sizeof failmsg, fmt, ap);
-	va_end(ap);
-}
-
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		if (!(cond)) {                                                              \
-			setfail(__VA_ARGS__);                                               \
-			goto out;                                                           \
-		}                                                                           \
-	} while (0)
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	if (!p) {
-		fprintf(stderr, "out of memory\n");
-		_exit(2);
-	}
-	return p;
-}
+#define TESTUTIL_FAILMSG_STORAGE __thread /* threads' scenarios keep their own reason */
+#include "testutil.h"
 
 /* ------------------------------------------------------------------ file contents */
-
-/* The byte at offset off of the file made with seed: reproducible, so that what a child
- * process sent can be predicted by the parent. */
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static void pattern(unsigned seed, uint64_t off, unsigned char *buf, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint64_t word = mix64(((uint64_t)seed << 48) ^ ((off + i) >> 3));
-		unsigned sh = (unsigned)((off + i) & 7);
-		for (; sh < 8 && i < n; sh++, i++)
-			buf[i] = (unsigned char)(word >> (8 * sh));
-	}
-}
-
-static char tmpdir[512];
-static char made_paths[64][600];
-static int n_made;
-
-static pid_t main_pid;
-
-static void cleanup_files(void)
-{
-	if (getpid() != main_pid)
-		return; /* a forked child's exit() */
-	for (int i = 0; i < n_made; i++)
-		unlink(made_paths[i]);
-}
 
 /* The path of the file "name" (seed, size), creating it on first use. */
 static const char *file_path(const char *name, unsigned seed, size_t size)
 {
-	static char paths[64][600];
 	static size_t sizes[64];
 	char want[600];
 	snprintf(want, sizeof want, "%s/asf-lifecycle-%d-%s", tmpdir, (int)getpid(), name);
 	for (int i = 0; i < n_made; i++)
-		if (strcmp(paths[i], want) == 0 && sizes[i] == size)
-			return paths[i];
-	if (n_made >= 64) {
-		fprintf(stderr, "too many files\n");
-		_exit(2);
-	}
-	int fd = open(want, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "cannot create %s: %s\n", want, strerror(errno));
-		_exit(2);
-	}
-	unsigned char *chunk = xmalloc(MiB);
-	for (size_t off = 0; off < size;) {
-		size_t n = size - off < MiB ? size - off : MiB;
-		pattern(seed, off, chunk, n);
-		size_t done = 0;
-		while (done < n) {
-			ssize_t w = write(fd, chunk + done, n - done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				fprintf(stderr, "write %s: %s\n", want, strerror(errno));
-				_exit(2);
-			}
-			done += (size_t)w;
-		}
-		off += n;
-	}
-	free(chunk);
-	close(fd);
-	strcpy(paths[n_made], want);
-	strcpy(made_paths[n_made], want);
-	sizes[n_made] = size;
-	return paths[n_made++];
+		if (strcmp(made[i], want) == 0 && sizes[i] == size)
+			return made[i];
+	if (n_made < 64)
+		sizes[n_made] = size;
+	return make_file(want, seed, size);
 }
 
 #define SEED_A 1
 #define SEED_B 2
 #define FILE_A() file_path("A", SEED_A, 1 * MiB)
 #define FILE_B() file_path("B", SEED_B, 1 * MiB)
-
-/* Reads exactly n bytes (a regular file: only EOF stops it early). */
-static ssize_t read_full(int fd, void *buf, size_t n)
-{
-	size_t done = 0;
-	while (done < n) {
-		ssize_t r = read(fd, (char *)buf + done, n - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	return (ssize_t)done;
-}
 
 /* Does buf hold the bytes of file (seed) at off? -1 if yes, else the first bad index. */
 static long pattern_mismatch(unsigned seed, uint64_t off, const unsigned char *buf, size_t n)
@@ -201,24 +86,6 @@ struct conn {
 	unsigned char *exp;
 	size_t exp_len, exp_cap;
 };
-
-static void buf_append(unsigned char **b, size_t *len, size_t *cap, const void *p, size_t n)
-{
-	if (*len + n > *cap) {
-		size_t c = *cap ? *cap : 65536;
-		while (c < *len + n)
-			c *= 2;
-		unsigned char *nb = realloc(*b, c);
-		if (!nb) {
-			fprintf(stderr, "out of memory\n");
-			_exit(2);
-		}
-		*b = nb;
-		*cap = c;
-	}
-	memcpy(*b + *len, p, n);
-	*len += n;
-}
 
 /* Grows the expectation buffer ahead of a fork: the child of a threaded process must not
  * allocate (an allocator lock may be held by a thread that does not exist in the child;
@@ -282,31 +149,14 @@ static void *receiver(void *arg)
 /* Loopback connection; sndbuf > 0 sets SO_SNDBUF of the sending end. */
 static int conn_open(struct conn *c, int sndbuf)
 {
-	int lfd = -1;
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	c->snd = c->rcv = -1;
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(lfd >= 0, "socket: %s", strerror(errno));
-	CHECK(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", strerror(errno));
-	CHECK(listen(lfd, 4) == 0, "listen: %s", strerror(errno));
-	CHECK(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0, "getsockname: %s", strerror(errno));
-	c->snd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(c->snd >= 0, "socket: %s", strerror(errno));
-	if (sndbuf > 0)
-		setsockopt(c->snd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-	CHECK(connect(c->snd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
-	c->rcv = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	CHECK(c->rcv >= 0, "accept: %s", strerror(errno));
-	close(lfd);
-	lfd = -1;
-	CHECK(pthread_create(&c->th, NULL, receiver, c) == 0, "pthread_create failed");
+	if (loopback_pair(&c->snd, &c->rcv, sndbuf, 0) != 0)
+		return -1;
+	if (pthread_create(&c->th, NULL, receiver, c) != 0) {
+		setfail("pthread_create failed");
+		return -1;
+	}
 	c->started = 1;
 	return 0;
-out:
-	if (lfd >= 0)
-		close(lfd);
-	return -1;
 }
 
 /* Ends the connection; with check, compares what arrived with what was written. */
@@ -353,25 +203,7 @@ static int conn_finish(struct conn *c, int check)
  * logging what each call took. */
 static int send_all(struct conn *c, const void *buf, size_t n, int use_send, int flags)
 {
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = use_send ? send(c->snd, (const char *)buf + done, n - done, flags)
-				     : write(c->snd, (const char *)buf + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			setfail("%s(%zu bytes) failed: %s (errno %d)", use_send ? "send" : "write",
-				n - done, strerror(errno), errno);
-			return -1;
-		}
-		if (w == 0) {
-			setfail("write returned 0");
-			return -1;
-		}
-		expect(c, (const char *)buf + done, (size_t)w);
-		done += (size_t)w;
-	}
-	return 0;
+	return send_all_logged(c->snd, buf, n, use_send, flags, &c->exp, &c->exp_len, &c->exp_cap);
 }
 
 /* ------------------------------------------------------------------ scenarios */
@@ -624,10 +456,7 @@ static int fork_child_writes(void)
 		close(fd);
 		fd = -1;
 		if (conn_finish(&c, 1) != 0) {
-			char tmp[512];
-			snprintf(tmp, sizeof tmp, "%s", failmsg);
-			failmsg[0] = 0;
-			setfail("child used %s: %s", how ? "exit" : "_exit", tmp);
+			fail_prefix("child used %s", how ? "exit" : "_exit");
 			goto out;
 		}
 		continue;
@@ -881,13 +710,9 @@ out:
 		close(fd);
 	if (c.started && conn_finish(&c, rc == 0) != 0)
 		rc = -1;
-	if (rc != 0 && restart >= 0) {
-		char tmp[512];
-		snprintf(tmp, sizeof tmp, "%s", failmsg);
-		failmsg[0] = 0;
-		setfail("%s, %s socket: %s", restart ? "SA_RESTART" : "no SA_RESTART",
-			nonblock ? "non-blocking" : "blocking", tmp);
-	}
+	if (rc != 0 && restart >= 0)
+		fail_prefix("%s, %s socket", restart ? "SA_RESTART" : "no SA_RESTART",
+			    nonblock ? "non-blocking" : "blocking");
 	free(buf);
 	return rc;
 }
@@ -908,13 +733,7 @@ static int signals(void)
 	return signals_one(0, 0, total / 4);
 }
 
-/* sigpipe: the library must neither add nor lose a SIGPIPE */
-static volatile sig_atomic_t pipe_count;
-static void on_pipe(int sig)
-{
-	(void)sig;
-	pipe_count++;
-}
+/* sigpipe: the library must neither add nor lose a SIGPIPE (on_pipe counts them) */
 
 static int sigpipe_one(int use_send, int rst, char *what, size_t whatlen)
 {
@@ -982,10 +801,7 @@ static int sigpipe_write(void)
 	char what[128];
 	for (int v = 0; v < 4 && rc == 0; v++) {
 		if (sigpipe_one(v & 1, v >> 1, what, sizeof what) != 0) {
-			char tmp[512];
-			snprintf(tmp, sizeof tmp, "%s", failmsg);
-			failmsg[0] = 0;
-			setfail("%s: %s", what, tmp);
+			fail_prefix("%s", what);
 			rc = -1;
 		}
 	}
@@ -1080,10 +896,7 @@ static int dup2_race(void)
 			brc = i == 1999 ? 0 : -1;
 		}
 		if (conn_finish(&c, brc == 0) != 0 || brc != 0) {
-			char tmp[512];
-			snprintf(tmp, sizeof tmp, "%s", failmsg);
-			failmsg[0] = 0;
-			setfail("batch %d of 2000 writes: %s", batch, tmp);
+			fail_prefix("batch %d of 2000 writes", batch);
 			goto out;
 		}
 	}
@@ -1100,12 +913,6 @@ out:
 }
 
 /* ------------------------------------------------------------------ main */
-
-struct scenario {
-	const char *name;
-	int (*fn)(void);
-	int optional; /* run only when named */
-};
 
 static const struct scenario scenarios[] = {
 	{ "close_reuse_other_file", close_reuse_other_file, 0 },
@@ -1141,11 +948,8 @@ static void *watchdog(void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *t = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof tmpdir, "%s", t && t[0] ? t : "/tmp");
+	files_init();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	main_pid = getpid();
-	atexit(cleanup_files);
 	const char *wd = getenv("LIFECYCLE_TIMEOUT");
 	pthread_t wt;
 	pthread_create(&wt, NULL, watchdog, (void *)(uintptr_t)(wd ? (unsigned)atoi(wd) : 120u));
@@ -1153,31 +957,14 @@ int main(int argc, char **argv)
 
 	int failed = 0;
 	if (argc > 1 && strcmp(argv[1], "--list") == 0) {
-		for (size_t i = 0; i < N_SCENARIOS; i++)
-			if (!scenarios[i].optional)
-				printf("%s\n", scenarios[i].name);
+		list_scenarios(scenarios, N_SCENARIOS);
 		return 0;
 	}
-	for (int a = 1; a < argc; a++) {
-		size_t i;
-		for (i = 0; i < N_SCENARIOS; i++)
-			if (strcmp(argv[a], scenarios[i].name) == 0)
-				break;
-		if (i == N_SCENARIOS) {
-			fprintf(stderr, "lifecycle: unknown scenario %s (try --list)\n", argv[a]);
-			return 2;
-		}
-	}
+	if (check_scenario_names("lifecycle", scenarios, N_SCENARIOS, argv + 1, argc - 1) != 0)
+		return 2;
 	for (size_t i = 0; i < N_SCENARIOS; i++) {
-		if (argc > 1) {
-			int want = 0;
-			for (int a = 1; a < argc; a++)
-				want |= strcmp(argv[a], scenarios[i].name) == 0;
-			if (!want)
-				continue;
-		} else if (scenarios[i].optional) {
+		if (!scenario_wanted(&scenarios[i], argv + 1, argc - 1))
 			continue;
-		}
 		failmsg[0] = 0;
 		if (scenarios[i].fn() == 0) {
 			printf("ok %s\n", scenarios[i].name);
