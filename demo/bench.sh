@@ -96,19 +96,7 @@ nc -h 2>&1 | grep -q 'OpenBSD netcat' || { echo "bench: nc is not netcat-openbsd
 unset AUTOSENDFILE AUTOSENDFILE_STATS AUTOSENDFILE_LOG AUTOSENDFILE_MIN_BYTES AUTOSENDFILE_CHUNK AUTOSENDFILE_VERIFY
 CLK=$(getconf CLK_TCK)
 
-WD=$(mktemp -d "${TMPDIR:-/tmp}/asf-bench.XXXXXX")
-SPID='' CPID=''
-cleanup() {
-	[[ -n $CPID ]] && kill "$CPID" 2>/dev/null
-	if [[ -n $SPID ]]; then
-		kill -TERM "$SPID" 2>/dev/null
-		sleep 0.3
-		kill -KILL "$SPID" 2>/dev/null
-	fi
-	rm -rf "$WD"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch_dir asf-bench
 
 mkdir -p "$OUT" "$WD/www"
 head -c 1M /dev/urandom >"$WD/www/f1m"

@@ -65,19 +65,7 @@ OUT=$(cd "$OUT" && pwd)
 SVG=$OUT/demo.svg
 unset AUTOSENDFILE AUTOSENDFILE_STATS AUTOSENDFILE_LOG AUTOSENDFILE_MIN_BYTES AUTOSENDFILE_CHUNK
 
-WD=$(mktemp -d "${TMPDIR:-/tmp}/asf-demo.XXXXXX")
-SPID='' CPID=''
-cleanup() {
-	[[ -n $CPID ]] && kill "$CPID" 2>/dev/null
-	if [[ -n $SPID ]]; then
-		kill -TERM "$SPID" 2>/dev/null
-		sleep 0.3
-		kill -KILL "$SPID" 2>/dev/null
-	fi
-	rm -rf "$WD"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+scratch_dir asf-demo
 
 mkdir "$WD/root"
 head -c "$SIZE" /dev/urandom >"$WD/root/file"

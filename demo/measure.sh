@@ -1,5 +1,24 @@
-# measure.sh - the measurements demo.sh and bench.sh share, sourced by both (bash).
-# Each function needs $WD (a scratch directory) and $STALL (build/demo/stallclient).
+# measure.sh - what demo.sh and bench.sh share, sourced by both (bash): their scratch
+# directory and clean-up, and the measurements. The measurements need $WD (made by
+# scratch_dir) and $STALL (build/demo/stallclient).
+
+# scratch_dir NAME: a fresh $WD; at exit it is removed, and the server ($SPID) and client
+# ($CPID) the script has running are stopped.
+scratch_dir() {
+	WD=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	SPID='' CPID=''
+	trap scratch_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+scratch_cleanup() {
+	[[ -n $CPID ]] && kill "$CPID" 2>/dev/null
+	if [[ -n $SPID ]]; then
+		kill -TERM "$SPID" 2>/dev/null
+		sleep 0.3
+		kill -KILL "$SPID" 2>/dev/null
+	fi
+	rm -rf "$WD"
+}
 
 # kb KEY: a /proc/meminfo value in kB (MemAvailable...).
 kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
