@@ -239,10 +239,8 @@ run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER or SERVER-16k / SERVER-100m)
 		echo "bench: loadclient failed ($s $c round $r): $line $(cat "$WD/load.err")" >&2
 		FAILS+=("$s $c round $r: loadclient failed")
 	fi
-	local bytes secs
-	bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
-	secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
-	[[ -n $bytes && -n $secs ]] || { echo "bench: no result from loadclient ($s $c): $line" >&2; exit 1; }
+	load_result "$line" || { echo "bench: no result from loadclient ($s $c): $line" >&2; exit 1; }
+	local bytes=$LOAD_BYTES secs=$LOAD_SECS
 	for i in 0 1; do
 		cmp -s "$WD/body.$i" "$WD/www/$f" && continue
 		echo "corrupt $e $c $r $i" >>"$RAW"

@@ -122,10 +122,8 @@ run_load() {
 		echo "demo: loadclient failed ($v, round $r): $line $(cat "$WD/load.err")" >&2
 		FAILS+=("$v round $r: loadclient failed")
 	fi
-	local bytes secs
-	bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
-	secs=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
-	[[ -n $bytes && -n $secs ]] || { echo "demo: no result from loadclient ($v): $line" >&2; exit 1; }
+	load_result "$line" || { echo "demo: no result from loadclient ($v): $line" >&2; exit 1; }
+	local bytes=$LOAD_BYTES secs=$LOAD_SECS
 	for i in 0 1; do
 		if ! cmp -s "$WD/body.$i" "$WD/root/file"; then
 			echo "demo: CORRUPT download: $v round $r, client $i's body differs from the file" >&2

@@ -38,6 +38,13 @@ txq() {
 	echo $sum
 }
 
+# load_result LINE: LOAD_BYTES and LOAD_SECS from loadclient's summary line; 1 if absent.
+load_result() {
+	LOAD_BYTES=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$1")
+	LOAD_SECS=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$1")
+	[[ -n $LOAD_BYTES && -n $LOAD_SECS ]]
+}
+
 # median: the median of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
