@@ -3,7 +3,7 @@
  * buffer written to a socket) under an adverse condition; run it plain and under the
  * library, and the program must observe the same thing.
  *
- *   review CASE       CASE: 1 1b 2 3 4 5 5w 6 7 8 9 10 10nojmp 11a 11b 11c
+ *   review CASE       CASE: 1 1b 2 3 4 5 5w 6 7 8 9 10 10nojmp 11a 11b 11c 12dup 12setfl
  *
  * Prints `obs CASE ...` lines: what the program observed, in a form that is deterministic
  * without the library (timing-dependent scenarios print a property, e.g. "wrong_blocks=0"),
@@ -691,8 +691,10 @@ static int case5(const char *label, int vec)
 /* ------------------------------------------------------------------ 6: reset ordering */
 
 /* The peer sends 22 bytes, then resets while the program's 1 MiB write is blocked. What do
- * the write and the calls after it return, in order? */
-static int case6(const char *label)
+ * the write and the calls after it return, in order? (12dup, 12setfl: the peer sends nothing;
+ * the socket is dup()ed, or given a no-op F_SETFL, before the reads: the pending error must
+ * be reported once, and not lost.) */
+static int case6(const char *label, int mode)
 {
 	int s, r;
 	if (loopback_pair(&s, &r, 16 * KiB, 16 * KiB) != 0)
@@ -702,7 +704,7 @@ static int case6(const char *label)
 	pid_t client = fork();
 	if (client == 0) {
 		close(s);
-		if (write(r, "0123456789abcdefghijkl", 22) != 22)
+		if (mode == 0 && write(r, "0123456789abcdefghijkl", 22) != 22)
 			_exit(1);
 		sleep_us(200000);
 		struct linger lg = { 1, 0 };
@@ -723,9 +725,14 @@ static int case6(const char *label)
 	       w < 0 ? errname(e) : "0");
 	waitpid(client, NULL, 0);
 	char in[64];
+	int d = -1;
+	if (mode == 1) /* 12dup: the pending error, read through two numbers */
+		d = dup(s);
+	else if (mode == 2) /* 12setfl: a no-op F_SETFL must not lose the pending error */
+		fcntl(s, F_SETFL, fcntl(s, F_GETFL));
 	for (int k = 0; k < 2; k++) {
 		errno = 0;
-		ssize_t n = read(s, in, sizeof in);
+		ssize_t n = read(k == 0 && d >= 0 ? d : s, in, sizeof in);
 		e = errno;
 		printf("obs %s read%d=%zd errno=%s%s\n", label, k + 1, n, n < 0 ? errname(e) : "0",
 		       n == 22 && memcmp(in, "0123456789abcdefghijkl", 22) == 0 ? " (the 22 bytes)" : "");
@@ -734,6 +741,8 @@ static int case6(const char *label)
 	ssize_t w2 = write(s, buf, 64 * KiB);
 	e = errno;
 	printf("obs %s write2=%zd errno=%s\n", label, w2, w2 < 0 ? errname(e) : "0");
+	if (d >= 0)
+		close(d);
 	close(s);
 	close(fd);
 	free(buf);
@@ -796,8 +805,8 @@ static void c8_handler(int sig)
  * of file bytes. A record may only fall where a write call (full or partial) ended. */
 static int case8(const char *label)
 {
-	const unsigned nw = 160;
-	const size_t blk = 256 * KiB, fsize = 8 * MiB;
+	const unsigned nw = 100;
+	const size_t blk = 512 * KiB, fsize = 8 * MiB;
 	struct conn c;
 	struct rxopt o = { .mode = RX_STORE, .sndbuf = 64 * KiB };
 	conn_open(&c, rx_big, &o);
@@ -807,7 +816,7 @@ static int case8(const char *label)
 	size_t maxb = 4 * MiB, nbound = 0, fpos = 0, partials = 0;
 	size_t *bound = xmalloc(maxb * sizeof *bound); /* file bytes sent when each call ended */
 	on_signal(SIGALRM, c8_handler, SA_RESTART);
-	set_timer(500, 500);
+	set_timer(250, 250);
 	off_t pos = 0;
 	for (unsigned i = 0; i < nw; i++) {
 		if (pos == (off_t)fsize) {
@@ -1103,7 +1112,11 @@ int main(int argc, char **argv)
 	else if (!strcmp(k, "5w"))
 		rc = case5(k, 1);
 	else if (!strcmp(k, "6"))
-		rc = case6(k);
+		rc = case6(k, 0);
+	else if (!strcmp(k, "12dup"))
+		rc = case6(k, 1);
+	else if (!strcmp(k, "12setfl"))
+		rc = case6(k, 2);
 	else if (!strcmp(k, "7"))
 		rc = case7(k);
 	else if (!strcmp(k, "8"))

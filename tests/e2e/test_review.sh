@@ -13,7 +13,7 @@
 bin="$ASF_TESTBIN/review"
 [ -x "$bin" ] || fail "$bin not built (make test-bins)"
 export TMPDIR="$ASF_TMP"
-cases=${REVIEW_CASES:-1 2 3 4 5 6 7 8 9 10 11}
+cases=${REVIEW_CASES:-1 2 3 4 5 6 7 8 9 10 11 12}
 failed=0
 why=() # the reasons of the case being checked
 
@@ -55,14 +55,18 @@ redirected() {
 	[ "$got" -ge "$2" ] || why+=("$1: redirected_bytes=$got, want >= $2: ${3:-the library did not get its chance}")
 }
 
+summary=() # the verdict lines, repeated at the end (run.sh shows a log's last 40 lines)
 verdict() { # CASE
+	local line
 	if [ ${#why[@]} -eq 0 ]; then
-		echo "ok $1"
+		line="ok $1"
 	else
 		local IFS='|'
-		echo "FAIL $1: ${why[*]}" | sed 's/|/ | /g'
+		line=$(echo "FAIL $1: ${why[*]}" | sed 's/|/ | /g')
 		failed=$((failed + 1))
 	fi
+	echo "$line"
+	summary+=("$line")
 	why=()
 }
 
@@ -117,11 +121,19 @@ for c in $cases; do
 			same c11$v; plain_has c11$v "obs 11$v write=-1 errno=EFAULT"
 			plain_has c11$v "obs 11$v child=exit0"; redirected c11$v $ctl
 		done ;;
+	12) # (suspected) the error owed after a reset, duplicated by dup() or lost by F_SETFL
+		for v in dup setfl; do
+			run 12$v c12$v
+			same c12$v; plain_has c12$v "obs 12$v write=partial errno=0"; redirected c12$v $ctl
+		done ;;
 	*) why+=("no such case") ;;
 	esac
 	echo "    ($(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s)"
 	verdict "$c"
 done
 
+echo
+echo "summary:"
+printf '%s\n' "${summary[@]}"
 [ $failed -eq 0 ] || fail "$failed case(s) failed"
 echo "review ok"
