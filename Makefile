@@ -11,7 +11,9 @@ WARN    := -Wall -Wextra -Werror
 CSTD    := -std=gnu11
 OPT     ?= -O2 -g
 CFLAGS_LIB := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread -Iinclude -Isrc $(EXTRA_CFLAGS)
-LDLIBS_LIB := -ldl -pthread
+# -z now: nothing is resolved lazily inside the library, e.g. while asynchronous
+# cancellation is enabled around sendfile (redirect.c).
+LDLIBS_LIB := -ldl -pthread -Wl,-z,now
 
 LIB_SRC  := $(filter-out src/launcher.c,$(wildcard src/*.c))
 LIB_OBJ  := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))

@@ -9,6 +9,8 @@
 #include "config.h"
 #include "log.h"
 
+__thread int asf_vfork_child __attribute__((tls_model("initial-exec")));
+
 struct asf_config asf_cfg = {
 	.enabled = false, /* until the constructor has parsed the environment */
 	.min_bytes = AUTOSENDFILE_DEFAULT_MIN_BYTES,

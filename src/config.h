@@ -37,4 +37,14 @@ bool asf_parse_size(const char *s, size_t *out);
 
 extern struct asf_config asf_cfg;
 
+/* Set in a vfork child (wrap_jmp.c): it shares the parent's memory, so the library must not
+ * touch its tables; every wrapper passes through. */
+extern __thread int asf_vfork_child __attribute__((tls_model("initial-exec")));
+
+/* Does the library act on this call? */
+static inline bool asf_active(void)
+{
+	return asf_cfg.enabled && !asf_vfork_child;
+}
+
 #endif

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/time.h>
 
 #include "fdclass.h"
 #include "log.h"
@@ -80,12 +81,16 @@ static uint32_t classify_socket(int fd)
 	if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
 		return ASF_FD_OTHER;
 	uint32_t word = ASF_FD_STREAM;
+	struct timeval tv = { 0, 0 };
+	len = sizeof tv;
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0 && (tv.tv_sec || tv.tv_usec))
+		word |= ASF_FDF_SNDTIMEO;
 	if (domain != AF_UNIX) {
 		/* Kernel TLS: an upper-layer protocol named "tls" on the TCP socket. */
 		char ulp[16] = { 0 };
 		len = sizeof ulp - 1;
 		if (getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0)
-			word = tcp_word(fd, ulp);
+			word = tcp_word(fd, ulp) | (word & ASF_FDF_SNDTIMEO);
 	}
 	asf_note_stream_socket();
 	return word;

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "fdtable.h"
+#include "views.h"
 
 struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
 
@@ -36,11 +37,40 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 	return page ? &page[(unsigned)fd & (ASF_FD_PAGE_SIZE - 1)] : NULL;
 }
 
+/* The entry stops naming its view. */
+static void unlink_view(struct asf_fd_entry *e)
+{
+	if (__atomic_load_n(&e->view, __ATOMIC_RELAXED) == 0)
+		return;
+	uint64_t old = __atomic_exchange_n(&e->view, 0, __ATOMIC_ACQ_REL);
+	if (old)
+		asf_view_unlink(old);
+}
+
+uint64_t asf_fd_view(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	return e ? __atomic_load_n(&e->view, __ATOMIC_ACQUIRE) : 0;
+}
+
+void asf_fd_set_view(int fd, uint64_t id)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, id != 0);
+	if (!e)
+		return;
+	if (id)
+		asf_view_link(id);
+	uint64_t old = __atomic_exchange_n(&e->view, id, __ATOMIC_ACQ_REL);
+	if (old)
+		asf_view_unlink(old);
+}
+
 void asf_fd_set(int fd, uint32_t word, uint64_t dev, uint64_t ino)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, true);
 	if (!e)
 		return;
+	unlink_view(e);
 	__atomic_store_n(&e->dev, dev, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->ino, ino, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->next_off, 0, __ATOMIC_RELAXED); /* most files are read from 0 */
@@ -68,11 +98,20 @@ uint32_t asf_fd_or_flags(int fd, uint32_t flags)
 	return old;
 }
 
-void asf_fd_forget(int fd)
+void asf_fd_clear_flags(int fd, uint32_t flags)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, false);
 	if (e)
+		__atomic_fetch_and(&e->word, ~flags, __ATOMIC_ACQ_REL);
+}
+
+void asf_fd_forget(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (e) {
 		__atomic_store_n(&e->word, ASF_FD_UNKNOWN, __ATOMIC_RELEASE);
+		unlink_view(e);
+	}
 }
 
 void asf_fd_forget_range(unsigned first, unsigned last)
@@ -86,9 +125,11 @@ void asf_fd_forget_range(unsigned first, unsigned last)
 		if (page_end > last)
 			page_end = last;
 		if (page)
-			for (unsigned i = fd; i <= page_end; i++)
-				__atomic_store_n(&page[i & (ASF_FD_PAGE_SIZE - 1)].word, ASF_FD_UNKNOWN,
-						 __ATOMIC_RELEASE);
+			for (unsigned i = fd; i <= page_end; i++) {
+				struct asf_fd_entry *e = &page[i & (ASF_FD_PAGE_SIZE - 1)];
+				__atomic_store_n(&e->word, ASF_FD_UNKNOWN, __ATOMIC_RELEASE);
+				unlink_view(e);
+			}
 		if (page_end == last)
 			break;
 		fd = page_end + 1;
@@ -106,9 +147,12 @@ void asf_fd_copy(int oldfd, int newfd)
 		return;
 	}
 	asf_fd_set_ctime(newfd, __atomic_load_n(&src->ctime_ns, __ATOMIC_ACQUIRE));
+	/* An owed socket error is owed once, on the number that had it. */
+	word &= ~ASF_FDF_PENDING_ERR;
 	asf_fd_set(newfd, word, __atomic_load_n(&src->dev, __ATOMIC_RELAXED),
 		   __atomic_load_n(&src->ino, __ATOMIC_RELAXED));
 	asf_fd_set_next_off(newfd, __atomic_load_n(&src->next_off, __ATOMIC_RELAXED));
+	asf_fd_set_view(newfd, __atomic_load_n(&src->view, __ATOMIC_ACQUIRE));
 }
 
 uint64_t asf_fd_ctime(int fd)

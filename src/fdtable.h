@@ -30,6 +30,8 @@ enum asf_fd_kind {
 #define ASF_FDF_IN_SEEN 0x20u  /* the first bytes read were inspected    */
 #define ASF_FDF_NO_SENDFILE 0x40u /* sendfile from this source failed: don't retry */
 #define ASF_FDF_PENDING_ERR 0x80u /* a socket error we consumed is owed to the next call */
+#define ASF_FDF_SNDTIMEO 0x100u   /* a stream socket with a send timeout: passed through */
+#define ASF_FDF_RESYNC 0x200u     /* a file whose offset guess failed: the next read proves it */
 
 #define ASF_FD_PAGE_BITS 12
 #define ASF_FD_PAGE_SIZE (1u << ASF_FD_PAGE_BITS)
@@ -44,8 +46,9 @@ struct asf_fd_entry {
 	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline;
 			    * for a stream socket, the errno owed (ASF_FDF_PENDING_ERR) */
 	int64_t next_off;  /* a file's offset after the last read or lseek we saw: only a
-			    * guess of where the next read starts, which the read proves (see
-			    * wrap_read.c); 0 when classified */
+			    * guess of where the next read starts (see wrap_read.c); 0 when
+			    * classified */
+	uint64_t view;     /* a file's view (views.h), linked at its first tracked read */
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
@@ -68,6 +71,8 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create);
 void asf_fd_set(int fd, uint32_t word, uint64_t dev, uint64_t ino);
 /* Sets flag bits; returns the word as it was before. */
 uint32_t asf_fd_or_flags(int fd, uint32_t flags);
+/* Clears flag bits. */
+void asf_fd_clear_flags(int fd, uint32_t flags);
 /* Forgets fd (after close), or every fd in [first, last]. */
 void asf_fd_forget(int fd);
 void asf_fd_forget_range(unsigned first, unsigned last);
@@ -100,6 +105,9 @@ static inline int64_t asf_fd_next_off(int fd)
 	return e ? __atomic_load_n(&e->next_off, __ATOMIC_RELAXED) : -1;
 }
 void asf_fd_set_next_off(int fd, int64_t off);
+/* The view a file fd is linked to (0: none), and linking it (unlinks the previous one). */
+uint64_t asf_fd_view(int fd);
+void asf_fd_set_view(int fd, uint64_t id);
 /* Reads dev/ino of a classified fd. */
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
 

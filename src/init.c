@@ -10,17 +10,21 @@
 #include "log.h"
 #include "real.h"
 #include "records.h"
+#include "signals.h"
 #include "stats.h"
+#include "views.h"
 
 static const char *lookup_env(const char *name)
 {
 	return secure_getenv(name);
 }
 
-/* A forked child counts only its own work in its stats line. */
+/* A forked child counts only its own work in its stats line, and holds none of the
+ * library's descriptors or mappings (views.h): it never opened them. */
 static void atfork_child(void)
 {
 	asf_stats_reset();
+	asf_views_after_fork_child();
 }
 
 static void log_settings(const struct asf_config *c)
@@ -62,6 +66,8 @@ __attribute__((constructor(101))) static void asf_init(void)
 	asf_records_init();
 
 	pthread_atfork(NULL, NULL, atfork_child);
+	if (parsed.enabled)
+		asf_signals_init();
 	log_settings(&parsed);
 	bool enabled = parsed.enabled;
 	parsed.enabled = false;

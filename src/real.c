@@ -6,6 +6,8 @@
 #include "real.h"
 
 struct asf_real_fns asf_real;
+/* libc's vfork, for the entry point in wrap_jmp.c (assembly: a plain data symbol). */
+void *asf_real_vfork_fn;
 
 /* Set while this thread is inside dlsym(), so re-entrant wrapped calls use raw syscalls. */
 static ASF_TLS int binding;
@@ -60,6 +62,12 @@ bool asf_real_bind(void)
 	bind_one(&asf_real.openat_2, "__openat64_2");
 	bind_one(&asf_real.fopen, "fopen64");
 	bind_one(&asf_real.freopen, "freopen64");
+	bind_one(&asf_real.sigaction, "sigaction");
+	bind_one(&asf_real.siglongjmp, "siglongjmp");
+	bind_one(&asf_real.longjmp, "longjmp");
+	bind_one(&asf_real.longjmp_chk, "__longjmp_chk");
+	bind_one(&asf_real.setsockopt, "setsockopt");
+	bind_one(&asf_real_vfork_fn, "vfork");
 	bind_one(&asf_real.write, "write");
 	/* read last: it is the pointer ASF_REAL_FN users test first */
 	bind_one(&asf_real.read, "read");

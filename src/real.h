@@ -7,6 +7,7 @@
 #ifndef ASF_REAL_H
 #define ASF_REAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -58,6 +59,9 @@ struct asf_real_fns {
 	size_t (*fwrite_unl)(const void *, size_t, size_t, FILE *);
 	size_t (*fread_chk)(void *, size_t, size_t, size_t, FILE *);
 	size_t (*fread_unlocked_chk)(void *, size_t, size_t, size_t, FILE *);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	void *siglongjmp, *longjmp, *longjmp_chk; /* noreturn; called through a cast */
+	int (*setsockopt)(int, int, int, const void *, socklen_t);
 };
 
 extern struct asf_real_fns asf_real;

@@ -3,6 +3,7 @@
  * SIGPIPE and socket-error behaviour (see redirect.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/sendfile.h>
@@ -18,25 +19,25 @@
 #include "records.h"
 #include "redirect.h"
 #include "refusals.h"
+#include "signals.h"
 #include "source.h"
+#include "views.h"
 #include "stats.h"
 
-void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns,
-			 uint64_t gen)
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t gen)
 {
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return;
 	t->busy = 1;
-	uint64_t dev, ino;
-	/* The identity is loaded between the two generation reads: if no close/dup2 re-pointed
-	 * fd meanwhile, the bytes came from this file. */
-	bool known = off >= 0 && ctime_ns != 0 && !(gen & 1) && asf_fd_identity(fd, &dev, &ino) &&
-		     asf_fd_gen(fd) == gen;
-	if (!known)
+	t->act_frame = (uintptr_t)__builtin_frame_address(0);
+	/* The view is looked up between the two generation reads: if no close/dup2 re-pointed
+	 * fd meanwhile, the bytes came from this file (a claim only: the write proves it). */
+	uint64_t view = off >= 0 && !(gen & 1) ? asf_view_for_fd(fd) : 0;
+	if (view == 0 || asf_fd_gen(fd) != gen)
 		asf_record_forget_range(t, buf, n);
 	else
-		asf_record_add(t, fd, dev, ino, off, ctime_ns, buf, n);
+		asf_record_add(t, fd, view, off, buf, n);
 	t->busy = 0;
 }
 
@@ -96,12 +97,15 @@ static void owe_error_if_reset(int sock)
 struct pipe_guard {
 	bool blocked, was_pending, raised;
 	sigset_t set, old;
+	struct asf_thread *t; /* whose open_guard this is while blocked */
 };
 
 static void guard_block(struct pipe_guard *g)
 {
 	if (g->blocked)
 		return;
+	if (g->t)
+		g->t->open_guard = g;
 	sigemptyset(&g->set);
 	sigaddset(&g->set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &g->set, &g->old);
@@ -120,26 +124,67 @@ static void guard_release(struct pipe_guard *g)
 		(void)sigtimedwait(&g->set, NULL, &zero);
 	}
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	g->blocked = false;
+	if (g->t && g->t->open_guard == g)
+		g->t->open_guard = NULL;
 	errno = saved_errno;
+}
+
+void asf_activation_abandon(struct asf_thread *t)
+{
+	int saved_errno = errno;
+	if (t->open_src)
+		asf_source_close(t->open_src);
+	struct pipe_guard *g = t->open_guard;
+	if (g && g->blocked)
+		pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+	if (g)
+		g->blocked = false;
+	t->open_guard = NULL;
+	t->busy = 0;
+	errno = saved_errno;
+}
+
+void asf_activation_abandon_cb(void *arg)
+{
+	asf_activation_abandon(arg);
+}
+
+/* sendfile is no cancellation point, write() is: a thread cancelled while blocked in a
+ * redirected write must end there too. Asynchronous cancellation is allowed just around
+ * the call (as glibc itself did around blocking system calls); what the activation holds
+ * is released by the cleanup handler its caller registered. */
+static ssize_t cancellable_sendfile(int sock, int src, off_t *off, size_t n)
+{
+	int old = PTHREAD_CANCEL_DEFERRED;
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+	ssize_t k = sendfile(sock, src, off, n);
+	int err = errno;
+	pthread_setcanceltype(old, NULL);
+	errno = err;
+	return k;
 }
 
 ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bufv, size_t n,
 			    int flags, enum asf_call call, size_t already, bool *used_fallback)
 {
 	const char *buf = bufv;
-	struct pipe_guard g = { 0 };
-	const struct asf_record *r = &s->rec;
-	int src = s->fd;
+	struct pipe_guard g = { .t = s->t };
+	struct asf_view *v = s->view;
+	int src = asf_view_fd(v);
 	off_t off = asf_source_offset(s, buf);
 	size_t sent = 0;
 	ssize_t result;
+	/* Chunks only while no program code can run between them (signals.h). */
+	size_t chunk = asf_async_handlers() ? n : asf_cfg.chunk;
 	if ((flags & MSG_NOSIGNAL) || already > 0)
 		guard_block(&g);
 	while (sent < n) {
 		if (sent > 0)
 			guard_block(&g);
-		size_t want = n - sent < asf_cfg.chunk ? n - sent : asf_cfg.chunk;
-		ssize_t k = sendfile(sock, src, &off, want);
+		size_t want = n - sent < chunk ? n - sent : chunk;
+		src = asf_view_fd(v);
+		ssize_t k = cancellable_sendfile(sock, src, &off, want);
 		if (k > 0) {
 			sent += (size_t)k;
 			ASF_STAT_ADD(redirected_bytes, k);
@@ -169,11 +214,11 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 			goto out;
 		}
 		if (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP) {
-			asf_fd_or_flags(r->fd, ASF_FDF_NO_SENDFILE);
-			asf_refusal_add(r->dev, r->ino);
+			asf_view_refuse(v);
+			asf_refusal_add(v->dev, v->ino);
 		}
 		asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer", sock,
-			r->fd, err);
+			src, err);
 		goto fallback;
 	}
 	result = (ssize_t)sent;
@@ -203,33 +248,17 @@ void asf_note_redirect(bool used_fallback, bool sent_any)
 		ASF_STAT_ADD(redirected_calls, 1);
 }
 
-bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
-		      enum asf_call call, ssize_t *result)
+/* The body of asf_try_redirect, with t busy and the cancellation cleanup in place. */
+static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void *buf, size_t n,
+			 int flags, enum asf_call call, ssize_t *result)
 {
-	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes || n == 0)
-		return false;
-	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below). */
-	if (flags & ~MSG_NOSIGNAL)
-		return false;
-	/* The writing thread needs a state even if it never read: its busy flag, and the
-	 * records of the thread that did the read are found through the registry. */
-	struct asf_thread *t = asf_thread_get(true);
-	if (!t || t->busy)
-		return false;
-	t->busy = 1; /* before touching the records: a signal handler may write too */
-	int saved_errno = errno;
 	struct asf_source src;
-	if (!asf_source_open(t, buf, n, &src)) {
-		t->busy = 0;
-		errno = saved_errno;
+	if (!asf_source_open(t, buf, n, &src))
 		return false;
-	}
 	/* The first bytes this socket sends: TLS? (The buffer is readable: we just compared it.) */
 	if (!(word & ASF_FDF_OUT_SEEN) &&
 	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
 		asf_source_close(&src);
-		t->busy = 0;
-		errno = saved_errno;
 		return false;
 	}
 	bool used_fallback = false;
@@ -238,7 +267,33 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	asf_source_close(&src);
 	asf_note_redirect(used_fallback, k > 0);
 	*result = k;
-	t->busy = 0;
-	errno = k < 0 ? err : saved_errno;
+	errno = err;
 	return true;
+}
+
+bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
+		      enum asf_call call, ssize_t *result)
+{
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes || n == 0)
+		return false;
+	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below); and no
+	 * timeout: a socket with SO_SNDTIMEO keeps its real call. */
+	if ((flags & ~MSG_NOSIGNAL) || (word & ASF_FDF_SNDTIMEO))
+		return false;
+	/* The writing thread needs a state even if it never read: its busy flag, and the
+	 * records of the thread that did the read are found through the registry. */
+	struct asf_thread *t = asf_thread_get(true);
+	if (!t || t->busy)
+		return false;
+	t->busy = 1; /* before touching the records: a signal handler may write too */
+	t->act_frame = (uintptr_t)__builtin_frame_address(0);
+	int saved_errno = errno;
+	bool done;
+	pthread_cleanup_push(asf_activation_abandon_cb, t);
+	done = redirect_one(t, fd, word, buf, n, flags, call, result);
+	pthread_cleanup_pop(0);
+	t->busy = 0;
+	if (!done || *result >= 0)
+		errno = saved_errno;
+	return done;
 }

@@ -35,10 +35,15 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
  * whether sendfile sent any of it. */
 void asf_note_redirect(bool used_fallback, bool sent_any);
 
-/* Tracking after a successful read-family call of a file: offset known (or -1 = unknown),
- * ctime_ns the fd's change baseline and gen its generation (asf_fd_gen), both loaded
- * before the read. */
-void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t ctime_ns,
-			 uint64_t gen);
+/* Tracking after a successful read-family call of a file: off where the bytes came from
+ * (or -1 = unknown), gen the fd's generation (asf_fd_gen) loaded before the read. */
+void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t gen);
+
+/* Releases what an activation of the library in thread t holds and clears its busy flag:
+ * a signal handler jumped out of it (wrap_jmp.c), or the thread was cancelled inside it. */
+struct asf_thread;
+void asf_activation_abandon(struct asf_thread *t);
+/* pthread_cleanup_push routine for the same. */
+void asf_activation_abandon_cb(void *t);
 
 #endif

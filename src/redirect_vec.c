@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -56,37 +57,18 @@ static bool first_bytes_tls(int fd, const struct iovec *iov, int cnt, size_t k)
 	return (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, got) & ASF_FD_KIND_MASK) != ASF_FD_STREAM;
 }
 
-bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
-			  ssize_t *result)
+/* The body of asf_try_redirect_vec, with t busy and the cancellation cleanup in place. */
+static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const struct iovec *iov,
+			 int cnt, int flags, ssize_t *result)
 {
-	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) || !iov ||
-	    cnt <= 0 || cnt > IOV_MAX)
-		return false;
-	size_t total = 0;
-	for (int i = 0; i < cnt; i++) {
-		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
-			return false; /* the real call reports EINVAL */
-		total += iov[i].iov_len;
-	}
-	if (total < asf_cfg.min_bytes)
-		return false;
-	struct asf_thread *t = asf_thread_get(true);
-	if (!t || t->busy)
-		return false;
-	t->busy = 1;
-	int saved_errno = errno;
-	struct asf_source src = { .pinned = false };
+	struct asf_source src = { .view = NULL };
 	int f = 0;
-	if (!next_file_part(t, iov, cnt, &f, &src)) {
-		t->busy = 0;
-		errno = saved_errno;
+	if (!next_file_part(t, iov, cnt, &f, &src))
 		return false; /* nothing to redirect: the real call, untouched */
-	}
 
 	bool sniff = !(word & ASF_FDF_OUT_SEEN), redirected = false, fallback = false;
 	size_t sent = 0;
 	int i = 0, err = 0;
-	ssize_t res = 0;
 	while (i < cnt) {
 		/* Plain run [i, f), then the file part f (f == cnt: plain to the end). */
 		if (f > i) {
@@ -116,11 +98,8 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 			if ((asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, iov[f].iov_base, iov[f].iov_len) &
 			     ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
 				asf_source_close(&src);
-				if (sent == 0) { /* nothing moved yet: the real call does it all */
-					t->busy = 0;
-					errno = saved_errno;
+				if (sent == 0) /* nothing moved yet: the real call does it all */
 					return false;
-				}
 				break;
 			}
 		}
@@ -143,9 +122,37 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 	}
 	asf_source_close(&src); /* one opened but not reached; a no-op if closed already */
 	asf_note_redirect(fallback, redirected);
-	res = sent > 0 ? (ssize_t)sent : -1;
-	*result = res;
-	t->busy = 0;
-	errno = res < 0 ? err : saved_errno;
+	*result = sent > 0 ? (ssize_t)sent : -1;
+	errno = err;
 	return true;
+}
+
+bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
+			  ssize_t *result)
+{
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) ||
+	    (word & ASF_FDF_SNDTIMEO) || !iov || cnt <= 0 || cnt > IOV_MAX)
+		return false;
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return false; /* the real call reports EINVAL */
+		total += iov[i].iov_len;
+	}
+	if (total < asf_cfg.min_bytes)
+		return false;
+	struct asf_thread *t = asf_thread_get(true);
+	if (!t || t->busy)
+		return false;
+	t->busy = 1;
+	t->act_frame = (uintptr_t)__builtin_frame_address(0);
+	int saved_errno = errno;
+	bool done;
+	pthread_cleanup_push(asf_activation_abandon_cb, t);
+	done = redirect_vec(t, fd, word, iov, cnt, flags, result);
+	pthread_cleanup_pop(0);
+	t->busy = 0;
+	if (!done || *result >= 0)
+		errno = saved_errno;
+	return done;
 }

@@ -1,91 +1,113 @@
-/* The file side of a redirect: find, verify and pin (see source.h). */
+/* The file side of a redirect: find, prove, hold (see source.h). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/single_threaded.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <string.h>
 
+#include "autosendfile.h"
 #include "config.h"
-#include "fdclass.h"
+#include "fdtable.h"
 #include "refusals.h"
+#include "signals.h"
 #include "source.h"
 #include "stats.h"
 
-enum source_state { SOURCE_OK, SOURCE_GONE, SOURCE_CHANGED };
+struct compare {
+	const unsigned char *buf, *file;
+	size_t n;
+	off_t off; /* file offset of buf[0], for the sampled spans */
+};
 
-/* Is src (the record's fd, or our pin of it) still the file that was read, unchanged since,
- * and long enough? One fstat. "Unchanged" means: the same ctime as the baseline taken
- * before the read. Linux (6.13+, multigrain timestamps) gives any change made after a
- * ctime was queried a different ctime, so a write, truncation or extension since then is
- * seen here. */
-static enum source_state check_file(const struct asf_record *r, int src, off_t off, size_t n)
+/* Every byte. */
+static int equal_full(void *arg)
 {
-	struct stat st;
-	if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != r->dev ||
-	    (uint64_t)st.st_ino != r->ino) {
-		/* The number names something else now: closed behind our back (a raw syscall)
-		 * and reused. Classify it afresh from the next call on. */
-		asf_fd_forget(r->fd);
-		return SOURCE_GONE;
+	const struct compare *c = arg;
+	return memcmp(c->buf, c->file, c->n) == 0;
+}
+
+/* AUTOSENDFILE_VERIFY=sample: the bytes at file offsets o with o % STRIDE < SPAN, and the
+ * range's last SPAN bytes. */
+static int equal_sampled(void *arg)
+{
+	const struct compare *c = arg;
+	uint64_t from = (uint64_t)c->off, to = from + c->n;
+	for (uint64_t p = from - from % AUTOSENDFILE_SAMPLE_STRIDE; p < to;
+	     p += AUTOSENDFILE_SAMPLE_STRIDE) {
+		uint64_t lo = p > from ? p : from;
+		uint64_t hi = p + AUTOSENDFILE_SAMPLE_SPAN < to ? p + AUTOSENDFILE_SAMPLE_SPAN : to;
+		if (lo < hi && memcmp(c->buf + (lo - from), c->file + (lo - from), hi - lo) != 0)
+			return 0;
 	}
-	uint64_t now = asf_ctime_ns(&st.st_ctim);
-	if (now != r->ctime_ns) {
-		/* Later reads start from the new baseline; this record is stale. */
-		asf_fd_set_ctime(r->fd, now);
-		return SOURCE_CHANGED;
-	}
-	return off >= 0 && (uint64_t)off + n <= (uint64_t)st.st_size ? SOURCE_OK : SOURCE_CHANGED;
+	size_t tail = c->n > AUTOSENDFILE_SAMPLE_SPAN ? c->n - AUTOSENDFILE_SAMPLE_SPAN : 0;
+	return memcmp(c->buf + tail, c->file + tail, c->n - tail) == 0;
+}
+
+/* 1: buf equals the file's bytes; 0: it does not; -1: buf is unreadable; -2: the file's
+ * bytes are (truncated under the view). */
+static int prove(const void *buf, const unsigned char *file, size_t n, off_t off)
+{
+	if (asf_cfg.verify == ASF_VERIFY_NONE)
+		return 1;
+	struct compare c = { buf, file, n, off };
+	return asf_guarded(asf_cfg.verify == ASF_VERIFY_FULL ? equal_full : equal_sampled, &c, buf,
+			   n, file, n);
 }
 
 bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf_source *s)
 {
-	s->pinned = false;
-	s->own = asf_record_find(t, buf, n);
-	/* Without a full comparison, a newer read of this memory by another thread outranks
-	 * this thread's own (then stale) record. */
-	if (s->own && asf_cfg.verify != ASF_VERIFY_FULL &&
-	    asf_record_find_foreign(t, buf, n, &s->rec) && s->rec.born > s->own->born)
-		s->own = NULL;
-	else if (s->own) {
-		if (!asf_record_verify(s->own, buf, n)) {
-			ASF_STAT_ADD(verify_rejects, 1);
-			return false;
+	struct asf_record cand[ASF_CANDIDATES_MAX];
+	int k = asf_record_candidates(t, buf, n, asf_cfg.verify != ASF_VERIFY_FULL, cand,
+				      ASF_CANDIDATES_MAX);
+	s->t = t;
+	s->view = NULL;
+	s->buf = buf;
+	s->miss = ASF_MISS_NO_RECORD;
+	for (int i = 0; i < k; i++) {
+		struct asf_view *v = asf_view_get(cand[i].view);
+		if (!v)
+			continue;
+		off_t off = asf_record_offset(&cand[i], buf);
+		const unsigned char *file = asf_view_bytes(v, off, n);
+		int verdict = -3;
+		if (__atomic_load_n(&v->refused, __ATOMIC_RELAXED) || asf_refused(v->dev, v->ino))
+			s->miss = ASF_MISS_REFUSED;
+		else if (!file)
+			s->miss = ASF_MISS_FILE_GONE;
+		else
+			verdict = prove(buf, file, n, off);
+		if (verdict == 1) {
+			s->view = v;
+			s->off = off;
+			s->miss = ASF_MISS_NONE;
+			t->open_src = s;
+			return true;
 		}
-		s->rec = *s->own;
-	} else if (!asf_record_find_foreign(t, buf, n, &s->rec)) {
-		/* (a foreign record whose bytes differ is not counted: it may be another
-		 * thread's unrelated buffer) */
-		return false;
+		asf_view_put(v);
+		if (verdict == 0) {
+			/* The bytes differ: the buffer changed, the file did, or the read's offset was
+			 * only guessed wrong (wrap_read.c proves it on the fd's next read). */
+			s->miss = ASF_MISS_CHANGED;
+			asf_fd_or_flags(cand[i].fd, ASF_FDF_RESYNC);
+		} else if (verdict == -1) {
+			s->miss = ASF_MISS_UNREADABLE; /* no other record makes it readable */
+			break;
+		} else if (verdict == -2) {
+			s->miss = ASF_MISS_FILE_GONE;
+		}
 	}
-	const struct asf_record *r = &s->rec;
-	if ((asf_fd_word(r->fd) & ASF_FDF_NO_SENDFILE) || asf_refused(r->dev, r->ino))
-		return false;
-	/* With other threads about, the program may close the fd and reuse its number at any
-	 * moment: pin the file with a private duplicate first, and check and send from that. */
-	s->fd = r->fd;
-	s->pinned = false;
-	if (!__libc_single_threaded) {
-		s->fd = (int)syscall(SYS_fcntl, r->fd, F_DUPFD_CLOEXEC, 0);
-		if (s->fd < 0)
-			return false; /* EMFILE and the like: the real call does the work */
-		s->pinned = true;
-	}
-	enum source_state state = check_file(r, s->fd, asf_record_offset(r, buf), n);
-	if (state == SOURCE_OK)
-		return true;
-	if (state == SOURCE_CHANGED)
+	if (s->miss == ASF_MISS_CHANGED)
+		ASF_STAT_ADD(verify_rejects, 1);
+	else if (s->miss == ASF_MISS_FILE_GONE)
 		ASF_STAT_ADD(source_changed, 1);
-	if (s->own)
-		asf_record_drop(s->own);
-	asf_source_close(s);
 	return false;
 }
 
 void asf_source_close(struct asf_source *s)
 {
-	if (s->pinned)
-		(void)syscall(SYS_close, s->fd);
-	s->pinned = false;
+	struct asf_view *v = s->view;
+	if (!v)
+		return;
+	s->view = NULL;
+	if (s->t && s->t->open_src == s)
+		s->t->open_src = NULL;
+	asf_view_put(v);
 }

@@ -1,6 +1,7 @@
-/* The file side of a redirect: for a buffer range a write is about to send, find the read
- * record holding it (this thread's, or another thread's), prove the buffer still holds the
- * file's bytes, and pin the file so that what is checked is what is sent. */
+/* The one answer to "which file and offset hold these bytes, and what proves it", for the
+ * redirect engines. Today's sources: read records (records.h). Whatever claims the bytes,
+ * the proof is the same: the program's buffer equals the file's current bytes in its view
+ * (views.h), compared just before sending, under the fault guard (signals.h). */
 #ifndef ASF_SOURCE_H
 #define ASF_SOURCE_H
 
@@ -9,24 +10,36 @@
 #include <sys/types.h>
 
 #include "records.h"
+#include "views.h"
 
-struct asf_source {
-	struct asf_record rec;  /* the record as found (a copy; no shadow) */
-	struct asf_record *own; /* this thread's record, dropped when found stale; or NULL */
-	int fd;                 /* what to sendfile from: rec.fd or our private duplicate */
-	bool pinned;            /* fd is our duplicate, to close */
+/* Why a range could not be sent from a file. */
+enum asf_miss {
+	ASF_MISS_NONE = 0,
+	ASF_MISS_NO_RECORD,   /* no read (of a tracked file) put these bytes here */
+	ASF_MISS_CHANGED,     /* the buffer no longer equals the file there */
+	ASF_MISS_UNREADABLE,  /* the buffer faulted: the real call reports it */
+	ASF_MISS_FILE_GONE,   /* the file is shorter than the range, or faulted (truncated) */
+	ASF_MISS_REFUSED,     /* the file refused sendfile before */
 };
 
-/* True with *s ready when buf[0..n) can be sent from a file: a record holds it, the bytes
- * are equal to the shadow, the file is the same and unchanged since the read. False means
- * the real call must send the program's bytes (counted in the stats as a reject when the
- * buffer or the file changed). t must be this thread's state, marked busy. */
+struct asf_source {
+	struct asf_thread *t;
+	struct asf_view *view; /* a reference, held until asf_source_close */
+	const char *buf;       /* the range's first byte in the program's memory ... */
+	off_t off;             /* ... is the file's byte at off */
+	enum asf_miss miss;    /* why asf_source_open said no */
+};
+
+/* True with *s open when buf[0..n) can be sent from a file: a record names the file and
+ * offset, and the buffer equals the file's bytes there (per AUTOSENDFILE_VERIFY). False
+ * with s->miss set: the real call must send the program's bytes. t must be this thread's
+ * state, marked busy. */
 bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf_source *s);
 void asf_source_close(struct asf_source *s);
-/* File offset of the byte at buf. */
-static inline off_t asf_source_offset(const struct asf_source *s, const void *buf)
+/* File offset of the byte at p (inside the opened range). */
+static inline off_t asf_source_offset(const struct asf_source *s, const void *p)
 {
-	return asf_record_offset(&s->rec, buf);
+	return s->off + ((const char *)p - s->buf);
 }
 
 #endif

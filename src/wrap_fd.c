@@ -17,6 +17,7 @@
 #include "fdclass.h"
 #include "fdtable.h"
 #include "real.h"
+#include "views.h"
 #include "wrap.h"
 
 /* lseek only keeps the guess of where the next read of a file starts (see wrap_read.c),
@@ -24,7 +25,7 @@
 static off_t lseek_seen(int fd, off_t off, int whence)
 {
 	off_t r = real_lseek(fd, off, whence);
-	if (r >= 0 && (asf_fd_word(fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE)
+	if (r >= 0 && !asf_vfork_child && (asf_fd_word(fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE)
 		asf_fd_set_next_off(fd, r);
 	return r;
 }
@@ -41,12 +42,21 @@ ASF_EXPORT off_t lseek64(int fd, off_t off, int whence)
 
 static void forget(int fd)
 {
-	asf_fd_forget(fd);
+	if (!asf_vfork_child)
+		asf_fd_forget(fd);
 }
 
-/* Closing or re-pointing a number: bracketed by the generation bump (see fdtable.h). */
+/* Closing or re-pointing a number: bracketed by the generation bump (see fdtable.h). The
+ * library's own descriptors (views.h) were never the program's: closing one is EBADF, as
+ * it would be without the library. */
 static int close_tracked(int fd)
 {
+	if (ASF_UNLIKELY(asf_vfork_child))
+		return real_close(fd);
+	if (ASF_UNLIKELY(asf_view_owns_fd(fd))) {
+		errno = EBADF;
+		return -1;
+	}
 	asf_fd_change_begin(fd);
 	int r = real_close(fd);
 	forget(fd); /* even on error: EINTR/EIO still close the fd on Linux */
@@ -66,7 +76,7 @@ ASF_EXPORT int __close(int fd)
 
 ASF_EXPORT int fclose(FILE *stream)
 {
-	int fd = stream ? fileno(stream) : -1;
+	int fd = stream && !asf_vfork_child ? fileno(stream) : -1;
 	if (fd >= 0)
 		asf_fd_change_begin(fd);
 	int r = ASF_REAL_FN(fclose) ? asf_real.fclose(stream) : EOF;
@@ -80,13 +90,18 @@ ASF_EXPORT int fclose(FILE *stream)
 ASF_EXPORT int dup(int oldfd)
 {
 	int r = ASF_REAL_FN(dup) ? asf_real.dup(oldfd) : (int)syscall(SYS_dup, oldfd);
-	if (r >= 0)
+	if (r >= 0 && !asf_vfork_child)
 		asf_fd_copy(oldfd, r);
 	return r;
 }
 
 ASF_EXPORT int dup2(int oldfd, int newfd)
 {
+	if (ASF_UNLIKELY(asf_vfork_child))
+		return ASF_REAL_FN(dup2) ? asf_real.dup2(oldfd, newfd)
+					 : (int)syscall(SYS_dup3, oldfd, newfd, 0);
+	if (oldfd != newfd)
+		asf_view_vacate_fd(newfd);
 	asf_fd_change_begin(newfd);
 	int r = ASF_REAL_FN(dup2) ? asf_real.dup2(oldfd, newfd)
 				  : (int)syscall(SYS_dup3, oldfd, newfd, 0);
@@ -98,6 +113,11 @@ ASF_EXPORT int dup2(int oldfd, int newfd)
 
 ASF_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
+	if (ASF_UNLIKELY(asf_vfork_child))
+		return ASF_REAL_FN(dup3) ? asf_real.dup3(oldfd, newfd, flags)
+					 : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+	if (oldfd != newfd)
+		asf_view_vacate_fd(newfd);
 	asf_fd_change_begin(newfd);
 	int r = ASF_REAL_FN(dup3) ? asf_real.dup3(oldfd, newfd, flags)
 				  : (int)syscall(SYS_dup3, oldfd, newfd, flags);
@@ -111,11 +131,11 @@ ASF_EXPORT int dup3(int oldfd, int newfd, int flags)
  * (this is how glibc itself forwards it). */
 static int after_fcntl(int fd, int cmd, int r)
 {
-	if (r < 0)
+	if (r < 0 || asf_vfork_child)
 		return r;
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		asf_fd_copy(fd, r);
-	else if (cmd == F_SETFL)
+	else if (cmd == F_SETFL && (asf_fd_word(fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE)
 		forget(fd); /* O_DIRECT may have changed: classify again */
 	return r;
 }
@@ -144,11 +164,39 @@ ASF_EXPORT int fcntl64(int fd, int cmd, ...)
 	return after_fcntl(fd, cmd, r);
 }
 
+static int real_close_range(unsigned first, unsigned last, int flags)
+{
+	return ASF_REAL_FN(close_range) ? asf_real.close_range(first, last, flags)
+					: (int)syscall(SYS_close_range, first, last, flags);
+}
+
+/* close_range over [first, last], skipping the library's own descriptors (views.h). */
+static int close_range_around(unsigned first, unsigned last, int flags)
+{
+	int own[ASF_VIEWS_MAX];
+	int n = asf_view_fds_in(first, last, own, ASF_VIEWS_MAX);
+	int r = 0;
+	unsigned from = first;
+	for (int i = 0; i <= n && r == 0; i++) {
+		unsigned to = i < n ? (unsigned)own[i] - 1 : last;
+		if (i < n && (unsigned)own[i] == from) {
+			from = (unsigned)own[i] + 1;
+			continue;
+		}
+		if (from <= to && from >= first)
+			r = real_close_range(from, to, flags);
+		if (i < n)
+			from = (unsigned)own[i] + 1;
+	}
+	return r;
+}
+
 ASF_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
+	if (ASF_UNLIKELY(asf_vfork_child) || first > last)
+		return real_close_range(first, last, flags);
 	asf_fd_range_change_begin();
-	int r = ASF_REAL_FN(close_range) ? asf_real.close_range(first, last, flags)
-					 : (int)syscall(SYS_close_range, first, last, flags);
+	int r = close_range_around(first, last, flags);
 	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
 		asf_fd_forget_range(first, last);
 	asf_fd_range_change_end();
@@ -157,14 +205,31 @@ ASF_EXPORT int close_range(unsigned first, unsigned last, int flags)
 
 ASF_EXPORT void closefrom(int lowfd)
 {
+	if (ASF_UNLIKELY(asf_vfork_child) || lowfd < 0) {
+		if (ASF_REAL_FN(closefrom))
+			asf_real.closefrom(lowfd);
+		return;
+	}
 	asf_fd_range_change_begin();
-	if (ASF_REAL_FN(closefrom))
-		asf_real.closefrom(lowfd);
-	else
-		(void)syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
-	if (lowfd >= 0)
-		asf_fd_forget_range((unsigned)lowfd, ~0u);
+	(void)close_range_around((unsigned)lowfd, ~0u, 0);
+	asf_fd_forget_range((unsigned)lowfd, ~0u);
 	asf_fd_range_change_end();
+}
+
+/* A send timeout makes a socket's writes keep their real call (sendfile has no timeout
+ * of its own: redirect.c). */
+ASF_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	int r = ASF_REAL_FN(setsockopt) ? asf_real.setsockopt(fd, level, name, val, len)
+					: (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+	if (r == 0 && level == SOL_SOCKET && (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW) &&
+	    asf_active()) {
+		int saved_errno = errno;
+		asf_fd_word_classified(fd);
+		asf_fd_or_flags(fd, ASF_FDF_SNDTIMEO);
+		errno = saved_errno;
+	}
+	return r;
 }
 
 /* Socket constructors: what they return is new, whatever the table said of that number. */
@@ -193,13 +258,20 @@ ASF_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	return r;
 }
 
-/* A connection accept() returned: a number that may have been closed behind our back. */
-static void accepted(int fd)
+/* A connection accept() returned: a number that may have been closed behind our back. It
+ * inherits the listener's send timeout (the kernel copies it). */
+static void accepted(int lfd, int fd)
 {
-	if (asf_cfg.enabled)
+	if (asf_vfork_child)
+		return;
+	if (asf_active()) {
+		uint32_t lw = asf_fd_word_classified(lfd);
 		asf_fd_classify_accepted(fd);
-	else
+		if (lw & ASF_FDF_SNDTIMEO)
+			asf_fd_or_flags(fd, ASF_FDF_SNDTIMEO);
+	} else {
 		forget(fd);
+	}
 	asf_note_stream_socket();
 }
 
@@ -208,7 +280,7 @@ ASF_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
 	int r = ASF_REAL_FN(accept) ? asf_real.accept(fd, addr, alen)
 				    : (int)syscall(SYS_accept, fd, addr, alen);
 	if (r >= 0)
-		accepted(r);
+		accepted(fd, r);
 	return r;
 }
 
@@ -217,7 +289,7 @@ ASF_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags
 	int r = ASF_REAL_FN(accept4) ? asf_real.accept4(fd, addr, alen, flags)
 				     : (int)syscall(SYS_accept4, fd, addr, alen, flags);
 	if (r >= 0)
-		accepted(r);
+		accepted(fd, r);
 	return r;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fdtable.h"
 #include "real.h"
 
@@ -26,7 +27,7 @@
 
 static int opened(int fd)
 {
-	if (fd >= 0)
+	if (fd >= 0 && !asf_vfork_child)
 		asf_fd_forget(fd);
 	return fd;
 }
@@ -117,7 +118,7 @@ ASF_EXPORT FILE *fopen64(const char *path, const char *mode)
 
 ASF_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
 {
-	int old = stream ? fileno(stream) : -1;
+	int old = stream && !asf_vfork_child ? fileno(stream) : -1;
 	if (old >= 0)
 		asf_fd_change_begin(old);
 	FILE *fp = ASF_REAL_FN(freopen) ? asf_real.freopen(path, mode, stream) : NULL;

@@ -42,6 +42,31 @@ static off_t proven_start(int fd, off_t guess, ssize_t r)
 	return guess >= 0 && after == guess + r ? guess : -1;
 }
 
+/* Where a read at the file position started. With full verification the guess alone will
+ * do: a write on a wrong guess finds the bytes differ from the file and is passed through
+ * (and where they do not differ, sending the file's bytes sends the buffer's), and it flags
+ * the fd so that its next read is proven (ASF_FDF_RESYNC). The weaker modes trust the
+ * record more, so they prove every read. */
+static off_t read_start(int fd, uint32_t w, off_t guess, ssize_t r)
+{
+	if (asf_cfg.verify == ASF_VERIFY_FULL && guess >= 0 && !(w & ASF_FDF_RESYNC)) {
+		asf_fd_set_next_off(fd, guess + r);
+		return guess;
+	}
+	if (w & ASF_FDF_RESYNC)
+		asf_fd_clear_flags(fd, ASF_FDF_RESYNC);
+	return proven_start(fd, guess, r);
+}
+
+/* A socket error the library owes (wrap.h) comes after the bytes already received, as the
+ * kernel's would: the real read goes first, and only when it has nothing is the error due. */
+static ssize_t owed_after(int fd, uint32_t w, ssize_t r)
+{
+	if (r > 0 || !asf_owed_error(fd, w))
+		return r;
+	return -1;
+}
+
 /* An untracked read (too small, no socket yet) of a file still moves the guess along. */
 static void advance_guess(int fd, uint32_t w, ssize_t r)
 {
@@ -52,8 +77,8 @@ static void advance_guess(int fd, uint32_t w, ssize_t r)
 /* read() of an fd that is not known to be uninteresting. */
 static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 {
-	if (asf_owed_error(fd, w))
-		return -1;
+	if (ASF_UNLIKELY(w & ASF_FDF_PENDING_ERR))
+		return owed_after(fd, w, real_read(fd, buf, n));
 	int saved_errno = errno;
 	uint64_t gen = asf_fd_gen(fd); /* before anything is learnt about fd */
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
@@ -67,13 +92,10 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 		}
 		return r;
 	}
-	/* The change baseline is loaded before the read, so a change during the read is
-	 * caught too. */
-	uint64_t base = asf_fd_ctime(fd);
 	off_t guess = asf_fd_next_off(fd);
 	ssize_t r = real_read(fd, buf, n);
 	if (r > 0) {
-		asf_after_file_read(fd, buf, (size_t)r, proven_start(fd, guess, r), base, gen);
+		asf_after_file_read(fd, buf, (size_t)r, read_start(fd, w, guess, r), gen);
 		errno = saved_errno;
 	}
 	return r;
@@ -86,10 +108,9 @@ static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off, uint32_t w)
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	bool track = track_file(w, n);
-	uint64_t base = track ? asf_fd_ctime(fd) : 0;
 	ssize_t r = real_pread(fd, buf, n, off);
 	if (r > 0 && track) {
-		asf_after_file_read(fd, buf, (size_t)r, off, base, gen);
+		asf_after_file_read(fd, buf, (size_t)r, off, gen);
 		errno = saved_errno;
 	}
 	return r;
@@ -98,7 +119,7 @@ static ssize_t pread_slow(int fd, void *buf, size_t n, off_t off, uint32_t w)
 static inline ssize_t do_read(int fd, void *buf, size_t n)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active())
 		return real_read(fd, buf, n);
 	return read_slow(fd, buf, n, w);
 }
@@ -106,7 +127,7 @@ static inline ssize_t do_read(int fd, void *buf, size_t n)
 static inline ssize_t do_pread(int fd, void *buf, size_t n, off_t off)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active())
 		return real_pread(fd, buf, n, off);
 	return pread_slow(fd, buf, n, off, w);
 }
@@ -156,11 +177,11 @@ ASF_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t bu
 static ssize_t do_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
 			   socklen_t *alen)
 {
-	if (ASF_UNLIKELY(asf_fd_word(fd) & ASF_FDF_PENDING_ERR) && asf_owed_error(fd, asf_fd_word(fd)))
-		return -1;
 	ssize_t r = real_recvfrom(fd, buf, n, flags, addr, alen);
+	if (ASF_UNLIKELY(asf_fd_word(fd) & ASF_FDF_PENDING_ERR))
+		return owed_after(fd, asf_fd_word(fd), r);
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_UNLIKELY(w != ASF_FD_OTHER) && r > 0 && asf_cfg.enabled) {
+	if (ASF_UNLIKELY(w != ASF_FD_OTHER) && r > 0 && asf_active()) {
 		int saved_errno = errno;
 		if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 			w = asf_fd_classify(fd);
@@ -200,7 +221,7 @@ ASF_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, in
  * first bytes count for TLS detection. */
 static void after_vector_read(int fd, const struct iovec *iov, int cnt, ssize_t r)
 {
-	if (r <= 0 || !asf_cfg.enabled)
+	if (r <= 0 || !asf_active())
 		return;
 	int saved_errno = errno;
 	uint32_t w = asf_fd_word(fd);
@@ -216,13 +237,13 @@ static void after_vector_read(int fd, const struct iovec *iov, int cnt, ssize_t 
 
 /* Records each filled buffer of a vectored read that got r bytes from offset off. */
 static void record_vector(int fd, const struct iovec *iov, int cnt, ssize_t r, off_t off,
-			  uint64_t base, uint64_t gen)
+			  uint64_t gen)
 {
 	size_t left = (size_t)r;
 	for (int i = 0; i < cnt && left > 0; i++) {
 		size_t take = iov[i].iov_len < left ? iov[i].iov_len : left;
 		if (take > 0)
-			asf_after_file_read(fd, iov[i].iov_base, take, off < 0 ? -1 : off, base, gen);
+			asf_after_file_read(fd, iov[i].iov_base, take, off < 0 ? -1 : off, gen);
 		if (off >= 0)
 			off += (off_t)take;
 		left -= take;
@@ -259,10 +280,10 @@ static ssize_t vread(enum vread kind, int fd, const struct iovec *iov, int cnt, 
 		     int flags)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active())
 		return real_vread(kind, fd, iov, cnt, off, flags);
-	if (asf_owed_error(fd, w))
-		return -1;
+	if (ASF_UNLIKELY(w & ASF_FDF_PENDING_ERR))
+		return owed_after(fd, w, real_vread(kind, fd, iov, cnt, off, flags));
 	int saved_errno = errno;
 	uint64_t gen = asf_fd_gen(fd);
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
@@ -276,13 +297,11 @@ static ssize_t vread(enum vread kind, int fd, const struct iovec *iov, int cnt, 
 		after_vector_read(fd, iov, cnt, r);
 		return r;
 	}
-	uint64_t base = asf_fd_ctime(fd);
 	off_t guess = at_position ? asf_fd_next_off(fd) : off;
 	errno = saved_errno;
 	ssize_t r = real_vread(kind, fd, iov, cnt, off, flags);
 	if (r > 0) {
-		record_vector(fd, iov, cnt, r, at_position ? proven_start(fd, guess, r) : off,
-			      base, gen);
+		record_vector(fd, iov, cnt, r, at_position ? read_start(fd, w, guess, r) : off, gen);
 		errno = saved_errno;
 	}
 	return r;
@@ -315,10 +334,10 @@ ASF_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, 
 
 ASF_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	if (ASF_UNLIKELY(asf_fd_word(fd) & ASF_FDF_PENDING_ERR) && asf_owed_error(fd, asf_fd_word(fd)))
-		return -1;
 	ssize_t r = ASF_REAL_FN(recvmsg) ? asf_real.recvmsg(fd, msg, flags)
 					 : syscall(SYS_recvmsg, fd, msg, flags);
+	if (ASF_UNLIKELY(asf_fd_word(fd) & ASF_FDF_PENDING_ERR))
+		return owed_after(fd, asf_fd_word(fd), r);
 	if (r >= 0 && msg && msg->msg_controllen > 0)
 		asf_forget_passed_fds(msg);
 	if (r > 0 && msg)

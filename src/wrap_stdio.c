@@ -3,8 +3,8 @@
  *
  * fread of a file: the bytes returned start at ftello() taken before the call (the stream's
  * logical position, not the fd's), confirmed by ftello() after; each becomes a record like
- * a read(). Bytes that were already in the stream's buffer were read under the change
- * baseline of the stream's previous fread, so that older baseline is the one recorded.
+ * a read(). (Bytes served from the stream's buffer may be older than the file: the write's
+ * comparison with the file, source.c, is what decides.)
  *
  * fwrite to a stream socket: the bytes leave in the order glibc's _IO_new_file_xsputn
  * would send them, relative to the program's other writes too: what the buffer held is
@@ -13,6 +13,7 @@
  * buffered. Line-buffered, wide, appending or positioned streams pass through. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -51,28 +52,13 @@ static bool bytes_of(size_t size, size_t n, size_t *out)
 
 /* ---- fread ---------------------------------------------------------------------------- */
 
-static struct asf_stream_base *stream_slot(struct asf_thread *t, const FILE *fp, bool create)
-{
-	struct asf_stream_base *victim = &t->streams[0];
-	for (int i = 0; i < ASF_STREAMS_PER_THREAD; i++) {
-		if (t->streams[i].stream == fp)
-			return &t->streams[i];
-		if (!t->streams[i].stream)
-			victim = &t->streams[i];
-	}
-	if (!create)
-		return NULL;
-	victim->stream = fp;
-	return victim;
-}
-
 /* fread with the stream locked by the caller. */
 static size_t fread_tracked(void *ptr, size_t size, size_t n, FILE *fp)
 {
 	size_t want;
 	int fd = fp->_fileno;
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled || !bytes_of(size, n, &want) ||
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active() || !bytes_of(size, n, &want) ||
 	    want < asf_cfg.min_bytes || !__atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
 		return real_fread_unlocked(ptr, size, n, fp);
 	int saved_errno = errno;
@@ -85,13 +71,6 @@ static size_t fread_tracked(void *ptr, size_t size, size_t n, FILE *fp)
 		errno = saved_errno;
 		return real_fread_unlocked(ptr, size, n, fp);
 	}
-	uint64_t base = asf_fd_ctime(fd);
-	/* Bytes already buffered came in under the baseline of this stream's last fread. */
-	uint64_t data_base = base;
-	if (fp->_IO_read_end > fp->_IO_read_ptr) {
-		struct asf_stream_base *sb = stream_slot(t, fp, false);
-		data_base = sb ? sb->ctime_ns : 0; /* unknown: not recorded */
-	}
 	off_t before = ftello(fp);
 	errno = saved_errno;
 	size_t got = real_fread_unlocked(ptr, size, n, fp);
@@ -99,8 +78,7 @@ static size_t fread_tracked(void *ptr, size_t size, size_t n, FILE *fp)
 		int err = errno;
 		off_t after = ftello(fp);
 		off_t off = (before >= 0 && after == before + (off_t)(got * size)) ? before : -1;
-		asf_after_file_read(fd, ptr, got * size, off, data_base, gen);
-		stream_slot(t, fp, true)->ctime_ns = base;
+		asf_after_file_read(fd, ptr, got * size, off, gen);
 		errno = err;
 	}
 	return got;
@@ -158,50 +136,23 @@ static bool write_plan(const FILE *fp, size_t n, size_t *fill, size_t *direct)
 	return true;
 }
 
-/* fwrite with the stream locked by the caller. The bytes glibc would put on the wire now
- * (what the buffer held, then fill + direct bytes of this call) leave in the same order:
- * the buffer by fflush, this call's part by sendfile; the rest is buffered as glibc would.
- * Return values and the error indicator follow glibc's, failures included. */
-static size_t fwrite_tracked(const void *ptr, size_t size, size_t n, FILE *fp)
+/* The part of fwrite_tracked that holds a source: true with *done set (fwrite's return
+ * value) when it did the call; false when the real fwrite must. */
+static bool fwrite_redirect(struct asf_thread *t, const void *ptr, size_t size, size_t n,
+			    FILE *fp, size_t fill, size_t direct, size_t total, size_t *done)
 {
-	size_t total, fill, direct;
-	int fd = fp->_fileno;
-	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled || !bytes_of(size, n, &total) ||
-	    total < asf_cfg.min_bytes)
-		return real_fwrite_unlocked(ptr, size, n, fp);
-	int saved_errno = errno;
-	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
-		w = asf_fd_classify(fd);
-	/* The socket's first bytes, if we have not seen them: stdio writes through glibc's
-	 * internal __write, so they are what the buffer holds now, else this call's bytes
-	 * (which fwrite reads anyway). */
-	if ((w & ASF_FD_KIND_MASK) == ASF_FD_STREAM && !(w & ASF_FDF_OUT_SEEN)) {
-		bool pending = fp->_IO_write_ptr > fp->_IO_write_base;
-		w = asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, pending ? fp->_IO_write_base : ptr,
-				 pending ? (size_t)(fp->_IO_write_ptr - fp->_IO_write_base) : total);
-	}
-	struct asf_thread *t = NULL;
-	if ((w & ASF_FD_KIND_MASK) != ASF_FD_STREAM || !write_plan(fp, total, &fill, &direct) ||
-	    fill + direct < asf_cfg.min_bytes || !(t = asf_thread_get(true)) || t->busy) {
-		errno = saved_errno;
-		return real_fwrite_unlocked(ptr, size, n, fp);
-	}
-	t->busy = 1;
+	int fd = fp->_fileno, saved_errno = errno;
 	struct asf_source src;
 	const char *p = ptr;
 	size_t now = fill + direct;
-	if (!asf_source_open(t, p, now, &src)) {
-		t->busy = 0;
-		errno = saved_errno;
-		return real_fwrite_unlocked(ptr, size, n, fp);
-	}
+	if (!asf_source_open(t, p, now, &src))
+		return false;
 	/* glibc would fill the buffer and flush it; a failed flush loses both, and it reports
 	 * the fill bytes as written. */
 	if (fflush_unlocked(fp) == EOF) {
 		asf_source_close(&src);
-		t->busy = 0;
-		return fill / size;
+		*done = fill / size;
+		return true;
 	}
 	/* This call's part, looping as glibc's write loop does. */
 	size_t sent = 0;
@@ -219,15 +170,62 @@ static size_t fwrite_tracked(const void *ptr, size_t size, size_t n, FILE *fp)
 	}
 	asf_source_close(&src);
 	asf_note_redirect(fb_any, sent > 0);
-	t->busy = 0;
-	if (sent < now) /* glibc counts the fill bytes even when their flush failed */
-		return (sent > fill ? sent : fill) / size;
+	if (sent < now) { /* glibc counts the fill bytes even when their flush failed */
+		*done = (sent > fill ? sent : fill) / size;
+		return true;
+	}
 	/* The rest into the (now empty) buffer. */
-	size_t done = now, tail = total - now;
+	size_t out = now, tail = total - now;
 	if (tail > 0)
-		done += real_fwrite_unlocked(p + now, 1, tail, fp);
+		out += real_fwrite_unlocked(p + now, 1, tail, fp);
 	errno = saved_errno;
-	return done == total ? n : done / size;
+	*done = out == total ? n : out / size;
+	return true;
+}
+
+/* fwrite with the stream locked by the caller. The bytes glibc would put on the wire now
+ * (what the buffer held, then fill + direct bytes of this call) leave in the same order:
+ * the buffer by fflush, this call's part by sendfile; the rest is buffered as glibc would.
+ * Return values and the error indicator follow glibc's, failures included. */
+static size_t fwrite_tracked(const void *ptr, size_t size, size_t n, FILE *fp)
+{
+	size_t total, fill, direct;
+	int fd = fp->_fileno;
+	uint32_t w = asf_fd_word(fd);
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active() || !bytes_of(size, n, &total) ||
+	    total < asf_cfg.min_bytes)
+		return real_fwrite_unlocked(ptr, size, n, fp);
+	int saved_errno = errno;
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
+		w = asf_fd_classify(fd);
+	/* The socket's first bytes, if we have not seen them: stdio writes through glibc's
+	 * internal __write, so they are what the buffer holds now, else this call's bytes
+	 * (which fwrite reads anyway). */
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_STREAM && !(w & ASF_FDF_OUT_SEEN)) {
+		bool pending = fp->_IO_write_ptr > fp->_IO_write_base;
+		w = asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, pending ? fp->_IO_write_base : ptr,
+				 pending ? (size_t)(fp->_IO_write_ptr - fp->_IO_write_base) : total);
+	}
+	struct asf_thread *t = NULL;
+	if ((w & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (w & ASF_FDF_SNDTIMEO) ||
+	    !write_plan(fp, total, &fill, &direct) ||
+	    fill + direct < asf_cfg.min_bytes || !(t = asf_thread_get(true)) || t->busy) {
+		errno = saved_errno;
+		return real_fwrite_unlocked(ptr, size, n, fp);
+	}
+	t->busy = 1;
+	t->act_frame = (uintptr_t)__builtin_frame_address(0);
+	size_t done = 0;
+	bool handled;
+	pthread_cleanup_push(asf_activation_abandon_cb, t);
+	handled = fwrite_redirect(t, ptr, size, n, fp, fill, direct, total, &done);
+	pthread_cleanup_pop(0);
+	t->busy = 0;
+	if (!handled) {
+		errno = saved_errno;
+		return real_fwrite_unlocked(ptr, size, n, fp);
+	}
+	return done;
 }
 
 ASF_EXPORT size_t fwrite_unlocked(const void *ptr, size_t size, size_t n, FILE *fp)

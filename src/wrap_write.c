@@ -83,7 +83,7 @@ static ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags,
 static inline ssize_t do_write(int fd, const void *buf, size_t n)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active())
 		return real_write(fd, buf, n);
 	return write_slow(fd, buf, n, w);
 }
@@ -102,7 +102,7 @@ ASF_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			  const struct sockaddr *addr, socklen_t alen)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active())
 		return real_sendto(fd, buf, n, flags, addr, alen);
 	return sendto_slow(fd, buf, n, flags, addr, alen, w);
 }
@@ -110,7 +110,7 @@ ASF_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 ASF_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active())
 		return real_send(fd, buf, n, flags);
 	return sendto_slow(fd, buf, n, flags, NULL, 0, w);
 }
@@ -141,7 +141,7 @@ static ssize_t real_sendmsg(int fd, const struct msghdr *msg, int flags)
 ASF_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active())
 		return real_writev(fd, iov, cnt);
 	if (asf_owed_error(fd, w))
 		return -1;
@@ -157,7 +157,7 @@ ASF_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 ASF_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	uint32_t w = asf_fd_word(fd);
-	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_cfg.enabled || !msg)
+	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active() || !msg)
 		return real_sendmsg(fd, msg, flags);
 	if (asf_owed_error(fd, w))
 		return -1;

@@ -1,0 +1,372 @@
+/* File views: a private descriptor and a read-only shared mapping per source file (see
+ * views.h). The table is read without a lock; changes take a try-lock (never waited on:
+ * this code may run in a signal handler), and a user holds a reference so a view it uses
+ * is never torn down under it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "views.h"
+
+enum { VIEW_FREE = 0, VIEW_LIVE, VIEW_DYING };
+
+static struct asf_view views[ASF_VIEWS_MAX];
+static int table_lock;
+/* Every private descriptor ever made lies in [priv_lo, priv_hi]: close() of a number
+ * outside it needs no look at the table. */
+static int priv_lo = -1, priv_hi = -1;
+
+static void note_private(int fd)
+{
+	if (fd < 0)
+		return;
+	int lo = __atomic_load_n(&priv_lo, __ATOMIC_RELAXED);
+	while ((lo < 0 || fd < lo) &&
+	       !__atomic_compare_exchange_n(&priv_lo, &lo, fd, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	int hi = __atomic_load_n(&priv_hi, __ATOMIC_RELAXED);
+	while (fd > hi &&
+	       !__atomic_compare_exchange_n(&priv_hi, &hi, fd, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+
+static bool lock_try(void)
+{
+	return !__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE);
+}
+
+static void unlock(void)
+{
+	__atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1;
+}
+
+static asf_view_id make_id(int slot, uint32_t gen)
+{
+	return ((uint64_t)(unsigned)(slot + 1) << 32) | gen;
+}
+
+static struct asf_view *slot_of(asf_view_id id, uint32_t *gen)
+{
+	unsigned s = (unsigned)(id >> 32);
+	if (s == 0 || s > ASF_VIEWS_MAX)
+		return NULL;
+	*gen = (uint32_t)id;
+	return &views[s - 1];
+}
+
+/* A private duplicate of fd, close-on-exec, where the program's own descriptors never are:
+ * at or above its soft RLIMIT_NOFILE. The kernel checks that limit only when it hands out a
+ * number, so a descriptor above it costs the program none of its numbers: open() at the limit
+ * still fails or succeeds exactly as without the library, and loops that close every number
+ * below getdtablesize() never meet it. To get such a number the soft limit is raised for the
+ * one fcntl and put back (prlimit reads and sets in one step; if something else changed the
+ * limit meanwhile, that change is left alone). When the hard limit leaves no room above the
+ * soft one (containers often set both alike), the duplicate takes a high number below the
+ * limit instead: it then counts against the program's limit (README, "Limits"). */
+static int dup_private(int fd)
+{
+	struct rlimit want, old, now;
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &old) != 0)
+		return -1;
+	if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur >= old.rlim_max ||
+	    old.rlim_cur > (1u << 20)) {
+		rlim_t cur = old.rlim_cur > 8192 ? 8192 : old.rlim_cur;
+		int low = cur > 1100 ? (int)cur - 100 : (int)cur / 2;
+		int pfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, low < 3 ? 3 : low);
+		note_private(pfd);
+		return pfd;
+	}
+	rlim_t base = old.rlim_cur, room = old.rlim_max - base;
+	want.rlim_max = old.rlim_max;
+	want.rlim_cur = base + (room < 4u * ASF_VIEWS_MAX ? room : 4u * ASF_VIEWS_MAX);
+	if (prlimit(0, RLIMIT_NOFILE, &want, &now) != 0)
+		return -1;
+	int pfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (int)base);
+	struct rlimit cur;
+	if (prlimit(0, RLIMIT_NOFILE, NULL, &cur) == 0 && cur.rlim_cur == want.rlim_cur &&
+	    cur.rlim_max == want.rlim_max)
+		(void)prlimit(0, RLIMIT_NOFILE, &now, NULL);
+	note_private(pfd);
+	return pfd;
+}
+
+/* Tears a view down. Lock held, state DYING, no references. */
+static void finalize(struct asf_view *v)
+{
+	if (v->map)
+		munmap((void *)v->map, v->maplen);
+	int fd = __atomic_exchange_n(&v->fd, -1, __ATOMIC_SEQ_CST);
+	if (fd >= 0)
+		(void)syscall(SYS_close, fd);
+	v->map = NULL;
+	v->maplen = 0;
+	v->links = 0;
+	v->idle_since = 0;
+	v->refused = false;
+	STORE(v->state, VIEW_FREE);
+}
+
+/* No new users from now on; torn down now if nobody uses it, else by the last put. Lock
+ * held. */
+static void retire(struct asf_view *v)
+{
+	if (LOAD(v->state) != VIEW_LIVE)
+		return;
+	STORE(v->state, VIEW_DYING);
+	if (LOAD(v->refs) == 0)
+		finalize(v);
+}
+
+/* Lock held: finish views whose last user left while the lock was taken, and retire those
+ * unlinked for longer than the linger time. */
+static void housekeeping(uint64_t now)
+{
+	for (int i = 0; i < ASF_VIEWS_MAX; i++) {
+		struct asf_view *v = &views[i];
+		int st = LOAD(v->state);
+		if (st == VIEW_DYING && LOAD(v->refs) == 0)
+			finalize(v);
+		else if (st == VIEW_LIVE && LOAD(v->links) <= 0 && v->idle_since &&
+			 now - v->idle_since >= ASF_VIEW_LINGER_NS)
+			retire(v);
+	}
+}
+
+/* Makes slot v a view of the file fd names (identity dev/ino). Lock held, v free. */
+static bool create(struct asf_view *v, int fd, uint64_t dev, uint64_t ino)
+{
+	int saved_errno = errno;
+	int pfd = dup_private(fd);
+	if (pfd < 0) {
+		errno = saved_errno;
+		return false;
+	}
+	struct stat st;
+	void *map = NULL;
+	size_t len = 0;
+	if (fstat(pfd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != dev ||
+	    (uint64_t)st.st_ino != ino || st.st_size <= 0)
+		goto fail;
+	len = (size_t)st.st_size;
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, pfd, 0);
+	if (map == MAP_FAILED)
+		goto fail;
+	v->fd = pfd;
+	v->dev = dev;
+	v->ino = ino;
+	v->map = map;
+	v->maplen = len;
+	v->links = 0;
+	v->idle_since = 0;
+	v->refused = false;
+	STORE(v->gen, v->gen + 1);
+	STORE(v->state, VIEW_LIVE);
+	errno = saved_errno;
+	return true;
+fail:
+	(void)syscall(SYS_close, pfd);
+	errno = saved_errno;
+	return false;
+}
+
+/* A slot for a new view: a free one, else one nobody uses (unlinked first). Lock held. */
+static struct asf_view *free_slot(void)
+{
+	struct asf_view *idle = NULL, *unused = NULL;
+	for (int i = 0; i < ASF_VIEWS_MAX; i++) {
+		struct asf_view *v = &views[i];
+		int st = LOAD(v->state);
+		if (st == VIEW_FREE)
+			return v;
+		if (st != VIEW_LIVE || LOAD(v->refs) != 0)
+			continue;
+		if (LOAD(v->links) <= 0) {
+			if (!idle || v->idle_since < idle->idle_since)
+				idle = v;
+		} else if (!unused) {
+			unused = v;
+		}
+	}
+	struct asf_view *victim = idle ? idle : unused;
+	if (!victim)
+		return NULL;
+	retire(victim);
+	return LOAD(victim->state) == VIEW_FREE ? victim : NULL;
+}
+
+static bool alive(asf_view_id id)
+{
+	uint32_t gen;
+	struct asf_view *v = slot_of(id, &gen);
+	return v && LOAD(v->state) == VIEW_LIVE && LOAD(v->gen) == gen;
+}
+
+asf_view_id asf_view_for_fd(int fd)
+{
+	asf_view_id id = asf_fd_view(fd);
+	if (id && alive(id))
+		return id;
+	uint64_t dev, ino;
+	if (!asf_fd_identity(fd, &dev, &ino) || !lock_try())
+		return 0;
+	housekeeping(now_ns());
+	struct asf_view *found = NULL;
+	for (int i = 0; i < ASF_VIEWS_MAX && !found; i++)
+		if (LOAD(views[i].state) == VIEW_LIVE && views[i].dev == dev && views[i].ino == ino)
+			found = &views[i];
+	if (!found) {
+		struct asf_view *v = free_slot();
+		if (v && create(v, fd, dev, ino))
+			found = v;
+	}
+	id = found ? make_id((int)(found - views), LOAD(found->gen)) : 0;
+	unlock();
+	if (id)
+		asf_fd_set_view(fd, id);
+	return id;
+}
+
+struct asf_view *asf_view_get(asf_view_id id)
+{
+	uint32_t gen;
+	struct asf_view *v = slot_of(id, &gen);
+	if (!v)
+		return NULL;
+	__atomic_add_fetch(&v->refs, 1, __ATOMIC_SEQ_CST);
+	if (LOAD(v->state) == VIEW_LIVE && LOAD(v->gen) == gen)
+		return v;
+	asf_view_put(v);
+	return NULL;
+}
+
+void asf_view_put(struct asf_view *v)
+{
+	if (__atomic_sub_fetch(&v->refs, 1, __ATOMIC_SEQ_CST) == 0 && LOAD(v->state) == VIEW_DYING &&
+	    lock_try()) {
+		if (LOAD(v->state) == VIEW_DYING && LOAD(v->refs) == 0)
+			finalize(v);
+		unlock();
+	}
+}
+
+const unsigned char *asf_view_bytes(const struct asf_view *v, off_t off, size_t n)
+{
+	if (off < 0 || !v->map || (uint64_t)off > v->maplen || n > v->maplen - (size_t)off)
+		return NULL;
+	return v->map + off;
+}
+
+void asf_view_refuse(struct asf_view *v)
+{
+	__atomic_store_n(&v->refused, true, __ATOMIC_RELAXED);
+}
+
+void asf_view_link(asf_view_id id)
+{
+	uint32_t gen;
+	struct asf_view *v = slot_of(id, &gen);
+	if (v && LOAD(v->gen) == gen) {
+		__atomic_add_fetch(&v->links, 1, __ATOMIC_SEQ_CST);
+		v->idle_since = 0;
+	}
+}
+
+void asf_view_unlink(asf_view_id id)
+{
+	uint32_t gen;
+	struct asf_view *v = slot_of(id, &gen);
+	if (!v || LOAD(v->gen) != gen || __atomic_sub_fetch(&v->links, 1, __ATOMIC_SEQ_CST) > 0)
+		return;
+	/* The program closed its last descriptor of the file: so do we (torn down now, or by
+	 * the last user's put), so the process never holds a descriptor for a file the program
+	 * no longer has open. */
+	if (lock_try()) {
+		if (LOAD(v->gen) == gen && LOAD(v->links) <= 0)
+			retire(v);
+		housekeeping(now_ns());
+		unlock();
+	} else {
+		v->idle_since = now_ns(); /* the next housekeeping retires it */
+	}
+}
+
+bool asf_view_owns_fd(int fd)
+{
+	if (fd < __atomic_load_n(&priv_lo, __ATOMIC_RELAXED) || fd < 0 ||
+	    fd > __atomic_load_n(&priv_hi, __ATOMIC_RELAXED))
+		return false;
+	for (int i = 0; i < ASF_VIEWS_MAX; i++)
+		if (LOAD(views[i].state) != VIEW_FREE && asf_view_fd(&views[i]) == fd)
+			return true;
+	return false;
+}
+
+void asf_view_vacate_fd(int fd)
+{
+	if (!asf_view_owns_fd(fd))
+		return;
+	int saved_errno = errno;
+	for (int i = 0; i < ASF_VIEWS_MAX; i++) {
+		struct asf_view *v = &views[i];
+		if (asf_view_fd(v) != fd)
+			continue;
+		/* A new number for the same file; without one the view can no longer send. */
+		int moved = dup_private(fd);
+		__atomic_store_n(&v->fd, moved, __ATOMIC_SEQ_CST);
+		if (moved < 0 && lock_try()) {
+			retire(v);
+			unlock();
+		}
+	}
+	errno = saved_errno;
+}
+
+int asf_view_fds_in(unsigned first, unsigned last, int *out, int max)
+{
+	int n = 0;
+	for (int i = 0; i < ASF_VIEWS_MAX && n < max; i++) {
+		int fd = asf_view_fd(&views[i]);
+		if (LOAD(views[i].state) != VIEW_FREE && fd >= 0 && (unsigned)fd >= first &&
+		    (unsigned)fd <= last)
+			out[n++] = fd;
+	}
+	/* ascending (insertion sort: at most ASF_VIEWS_MAX) */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+			int x = out[j];
+			out[j] = out[j - 1];
+			out[j - 1] = x;
+		}
+	return n;
+}
+
+void asf_views_after_fork_child(void)
+{
+	for (int i = 0; i < ASF_VIEWS_MAX; i++) {
+		struct asf_view *v = &views[i];
+		if (LOAD(v->state) != VIEW_FREE) {
+			STORE(v->state, VIEW_DYING);
+			finalize(v);
+		}
+		STORE(v->refs, 0);
+		STORE(v->gen, v->gen + 1);
+	}
+	unlock();
+}
