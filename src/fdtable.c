@@ -147,8 +147,7 @@ void asf_fd_copy(int oldfd, int newfd)
 		return;
 	}
 	asf_fd_set_ctime(newfd, __atomic_load_n(&src->ctime_ns, __ATOMIC_ACQUIRE));
-	/* An owed socket error is owed once, on the number that had it. */
-	word &= ~ASF_FDF_PENDING_ERR;
+	/* An owed socket error stays owed through either number, once (asf_fd_take_error). */
 	asf_fd_set(newfd, word, __atomic_load_n(&src->dev, __ATOMIC_RELAXED),
 		   __atomic_load_n(&src->ino, __ATOMIC_RELAXED));
 	asf_fd_set_next_off(newfd, __atomic_load_n(&src->next_off, __ATOMIC_RELAXED));
@@ -202,12 +201,21 @@ uint64_t asf_fd_gen(int fd)
 	return ((uint64_t)r << 32 | g) | ((g | r) & 1u);
 }
 
+/* An owed error belongs to the socket, not to a number: dup() copies the debt, and the
+ * first number to report it pays it for all. Each debt has a token; the tokens paid lately
+ * are kept here. */
+static uint64_t debt_clock;
+#define PAID_MAX 16
+static uint64_t paid[PAID_MAX];
+static unsigned paid_next;
+
 void asf_fd_owe_error(int fd, int err)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, false);
 	if (!e)
 		return;
-	__atomic_store_n(&e->ctime_ns, (uint64_t)err, __ATOMIC_RELAXED);
+	uint64_t token = __atomic_add_fetch(&debt_clock, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->ctime_ns, token << 16 | (uint64_t)(err & 0xffff), __ATOMIC_RELAXED);
 	asf_fd_or_flags(fd, ASF_FDF_PENDING_ERR);
 }
 
@@ -219,7 +227,13 @@ bool asf_fd_take_error(int fd, int *err)
 	uint32_t old = __atomic_fetch_and(&e->word, ~ASF_FDF_PENDING_ERR, __ATOMIC_ACQ_REL);
 	if (!(old & ASF_FDF_PENDING_ERR))
 		return false;
-	*err = (int)__atomic_load_n(&e->ctime_ns, __ATOMIC_RELAXED);
+	uint64_t v = __atomic_load_n(&e->ctime_ns, __ATOMIC_RELAXED), token = v >> 16;
+	for (unsigned i = 0; i < PAID_MAX; i++)
+		if (__atomic_load_n(&paid[i], __ATOMIC_RELAXED) == token)
+			return false; /* another number reported it */
+	__atomic_store_n(&paid[__atomic_fetch_add(&paid_next, 1, __ATOMIC_RELAXED) % PAID_MAX], token,
+			 __ATOMIC_RELAXED);
+	*err = (int)(v & 0xffff);
 	return true;
 }
 

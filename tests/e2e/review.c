@@ -701,8 +701,10 @@ static int case5(const char *label, int vec)
 	close(a.fd); /* the program's file closed: nothing may be left at all */
 	na = list_fds(after, 256);
 	int leaked = unknown_fds(before, nb, after, na, desc, sizeof desc);
-	printf("obs %s joined_within_2s=%s visible_fds=%d leaked_fds=%d\n", label,
-	       joined ? "yes" : "no", visible, leaked);
+	printf("obs %s joined_within_2s=%s leaked_fds=%d\n", label, joined ? "yes" : "no", leaked);
+	/* Not compared: where the hard fd limit equals the soft one, the library's own hold
+	 * of the open file has to sit below the limit (README, "Limits"). */
+	printf("info %s: fds the program could meet while its file was open: %d\n", label, visible);
 	if (leaked)
 		printf("info %s: fds left after the join and close:%s\n", label, desc);
 	conn_end(&c, 1);
