@@ -37,6 +37,7 @@ void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t 
 		asf_record_forget_range(t, buf, n);
 	else
 		asf_record_add(t, fd, dev, ino, off, ctime_ns, buf, n);
+	asf_why_read(known && n <= ASF_RECORD_MAX_BYTES ? ASF_WHY_OTHER : ASF_WHY_UNTRACKED);
 	t->busy = 0;
 }
 
@@ -133,6 +134,7 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 	off_t off = asf_source_offset(s, buf);
 	size_t sent = 0;
 	ssize_t result;
+	asf_why(ASF_WHY_FILE_CHANGED); /* the reason of a fallback, unless sendfile refuses */
 	if ((flags & MSG_NOSIGNAL) || already > 0)
 		guard_block(&g);
 	while (sent < n) {
@@ -172,6 +174,7 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 			asf_fd_or_flags(r->fd, ASF_FDF_NO_SENDFILE);
 			asf_refusal_add(r->dev, r->ino);
 		}
+		asf_why(ASF_WHY_NOT_ELIGIBLE);
 		asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer", sock,
 			r->fd, err);
 		goto fallback;
@@ -185,7 +188,7 @@ fallback:
 	{
 		ssize_t k = real_call(call, sock, buf + sent, n - sent, flags);
 		if (k > 0)
-			ASF_STAT_ADD(passthrough_bytes, k);
+			asf_stat_pass((uint64_t)k);
 		if (k < 0 && errno == EPIPE && g.blocked)
 			g.raised = true;
 		result = k >= 0 ? (ssize_t)sent + k : (sent > 0 ? (ssize_t)sent : -1);
@@ -206,11 +209,14 @@ void asf_note_redirect(bool used_fallback, bool sent_any)
 bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
 		      enum asf_call call, ssize_t *result)
 {
+	asf_why(ASF_WHY_SMALL);
 	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes || n == 0)
 		return false;
+	asf_why(ASF_WHY_FLAGS);
 	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below). */
 	if (flags & ~MSG_NOSIGNAL)
 		return false;
+	asf_why(ASF_WHY_OTHER);
 	/* The writing thread needs a state even if it never read: its busy flag, and the
 	 * records of the thread that did the read are found through the registry. */
 	struct asf_thread *t = asf_thread_get(true);
@@ -227,6 +233,7 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	/* The first bytes this socket sends: TLS? (The buffer is readable: we just compared it.) */
 	if (!(word & ASF_FDF_OUT_SEEN) &&
 	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
+		asf_why(ASF_WHY_TLS);
 		asf_source_close(&src);
 		t->busy = 0;
 		errno = saved_errno;

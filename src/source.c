@@ -51,17 +51,19 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 	else if (s->own) {
 		if (!asf_record_verify(s->own, buf, n)) {
 			ASF_STAT_ADD(verify_rejects, 1);
+			asf_why(ASF_WHY_BUF_CHANGED);
 			return false;
 		}
 		s->rec = *s->own;
 	} else if (!asf_record_find_foreign(t, buf, n, &s->rec)) {
 		/* (a foreign record whose bytes differ is not counted: it may be another
 		 * thread's unrelated buffer) */
+		asf_why_no_record();
 		return false;
 	}
 	const struct asf_record *r = &s->rec;
 	if ((asf_fd_word(r->fd) & ASF_FDF_NO_SENDFILE) || asf_refused(r->dev, r->ino))
-		return false;
+		return asf_why(ASF_WHY_NOT_ELIGIBLE), false;
 	/* With other threads about, the program may close the fd and reuse its number at any
 	 * moment: pin the file with a private duplicate first, and check and send from that. */
 	s->fd = r->fd;
@@ -69,7 +71,7 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 	if (!__libc_single_threaded) {
 		s->fd = (int)syscall(SYS_fcntl, r->fd, F_DUPFD_CLOEXEC, 0);
 		if (s->fd < 0)
-			return false; /* EMFILE and the like: the real call does the work */
+			return asf_why(ASF_WHY_OTHER), false; /* EMFILE and the like: the real call does the work */
 		s->pinned = true;
 	}
 	enum source_state state = check_file(r, s->fd, asf_record_offset(r, buf), n);
@@ -77,6 +79,7 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 		return true;
 	if (state == SOURCE_CHANGED)
 		ASF_STAT_ADD(source_changed, 1);
+	asf_why(ASF_WHY_FILE_CHANGED); /* changed, or its fd now names another file */
 	if (s->own)
 		asf_record_drop(s->own);
 	asf_source_close(s);
