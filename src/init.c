@@ -1,5 +1,5 @@
 /* Start and end of the process: bind the real functions, read the configuration, arrange
- * fork handling, and write the stats line at exit. */
+ * the live counters and fork handling, and write the stats line at exit. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <errno.h>
@@ -7,6 +7,7 @@
 
 #include "autosendfile.h"
 #include "config.h"
+#include "livestats.h"
 #include "log.h"
 #include "real.h"
 #include "records.h"
@@ -15,12 +16,6 @@
 static const char *lookup_env(const char *name)
 {
 	return secure_getenv(name);
-}
-
-/* A forked child counts only its own work in its stats line. */
-static void atfork_child(void)
-{
-	asf_stats_reset();
 }
 
 static void log_settings(const struct asf_config *c)
@@ -61,16 +56,21 @@ __attribute__((constructor(101))) static void asf_init(void)
 	}
 	asf_records_init();
 
-	pthread_atfork(NULL, NULL, atfork_child);
+	/* A forked child counts only its own work, under its own pid. */
+	pthread_atfork(NULL, NULL, asf_live_fork_child);
 	log_settings(&parsed);
 	bool enabled = parsed.enabled;
 	parsed.enabled = false;
 	asf_cfg = parsed;
+	/* Live counters only where the library acts: a program AUTOSENDFILE_ONLY leaves out,
+	 * or AUTOSENDFILE=0, costs no file. */
+	if (enabled)
+		asf_live_init();
 	/* Last: from here on the wrappers do their work. */
 	__atomic_store_n(&asf_cfg.enabled, enabled, __ATOMIC_RELEASE);
 }
 
 __attribute__((destructor)) static void asf_fini(void)
 {
-	asf_stats_emit();
+	asf_live_exit();
 }
