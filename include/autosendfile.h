@@ -19,6 +19,7 @@
 #define AUTOSENDFILE_ENV_VERIFY    "AUTOSENDFILE_VERIFY"    /* full|sample|none            */
 #define AUTOSENDFILE_ENV_ONLY      "AUTOSENDFILE_ONLY"      /* prog1,prog2: only these     */
 #define AUTOSENDFILE_ENV_SKIP      "AUTOSENDFILE_SKIP"      /* prog1,prog2: not these      */
+#define AUTOSENDFILE_ENV_LIVE      "AUTOSENDFILE_LIVE"      /* live counters: 1|0|/dir     */
 
 /* Defaults, chosen by measurement (see README.md, "How the defaults were chosen"). */
 #define AUTOSENDFILE_DEFAULT_MIN_BYTES (8u * 1024u)
@@ -38,10 +39,28 @@
 #define AUTOSENDFILE_CHUNK_MAX         (64u * 1024u * 1024u)
 
 /*
+ * Live counters (autosendfile --stat): each process keeps its counters in a small file,
+ * mapped shared, in a directory of its own user: AUTOSENDFILE_LIVE_DIRS, the first that
+ * exists (or AUTOSENDFILE_LIVE=/dir: /dir/autosendfile-UID). One file holds the process
+ * that created it and up to AUTOSENDFILE_LIVE_SLOTS - 1 of its forked descendants; the
+ * files of ended processes beyond AUTOSENDFILE_LIVE_KEEP are deleted by the next start.
+ */
+#define AUTOSENDFILE_LIVE_DIRS   "/dev/shm", "/tmp"
+#define AUTOSENDFILE_LIVE_PREFIX "autosendfile-"
+#define AUTOSENDFILE_LIVE_SLOTS  64u
+#define AUTOSENDFILE_LIVE_KEEP   64u
+
+/*
  * The statistics line, appended once per process at exit when AUTOSENDFILE_STATS is set:
  *   autosendfile: pid=P redirected_bytes=N redirected_calls=N passthrough_bytes=N
  *                 fallbacks=N verify_rejects=N tls_skipped=N source_changed=N
- * (one line; keys are only ever added at the end.)
+ *                 why_small=N why_not_file=N why_untracked=N why_tls=N why_flags=N
+ *                 why_buf_changed=N why_file_changed=N why_not_eligible=N why_other=N
+ * (one line; keys are only ever added at the end.) `autosendfile --stat` prints the same
+ * line for running and ended processes, followed by state=running|ended comm=NAME.
+ *
+ * The why_* keys split passthrough_bytes (they sum to it) by the reason the library left
+ * those bytes to the real call.
  */
 #define AUTOSENDFILE_STAT_REDIRECTED_BYTES  "redirected_bytes"  /* bytes sent by sendfile     */
 #define AUTOSENDFILE_STAT_REDIRECTED_CALLS  "redirected_calls"  /* writes served by sendfile  */
@@ -50,5 +69,14 @@
 #define AUTOSENDFILE_STAT_VERIFY_REJECTS    "verify_rejects"    /* buffer changed since read  */
 #define AUTOSENDFILE_STAT_TLS_SKIPPED       "tls_skipped"       /* sockets seen carrying TLS  */
 #define AUTOSENDFILE_STAT_SOURCE_CHANGED    "source_changed"    /* file changed since read    */
+#define AUTOSENDFILE_STAT_WHY_SMALL         "why_small"         /* write < MIN_BYTES          */
+#define AUTOSENDFILE_STAT_WHY_NOT_FILE      "why_not_file"      /* no file read holds the bytes */
+#define AUTOSENDFILE_STAT_WHY_UNTRACKED     "why_untracked"     /* last file read not tracked: over 1 MiB, no socket yet, offset unknown */
+#define AUTOSENDFILE_STAT_WHY_TLS           "why_tls"           /* TLS socket                 */
+#define AUTOSENDFILE_STAT_WHY_FLAGS         "why_flags"         /* send flags, address        */
+#define AUTOSENDFILE_STAT_WHY_BUF_CHANGED   "why_buf_changed"   /* buffer changed since read  */
+#define AUTOSENDFILE_STAT_WHY_FILE_CHANGED  "why_file_changed"  /* file changed/ended/closed  */
+#define AUTOSENDFILE_STAT_WHY_NOT_ELIGIBLE  "why_not_eligible"  /* fs, file type, O_DIRECT, sendfile refused */
+#define AUTOSENDFILE_STAT_WHY_OTHER         "why_other"         /* anything else (busy, EMFILE...) */
 
 #endif

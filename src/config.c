@@ -58,6 +58,28 @@ static int parse_size_var(asf_getenv_fn get, const char *name, size_t lo, size_t
 	return 0;
 }
 
+/* AUTOSENDFILE_LIVE: 1 (default directories), 0 (no live counters) or an absolute
+ * directory in which the per-user directory is made. */
+static int parse_live(struct asf_config *cfg, asf_getenv_fn get)
+{
+	const char *s = get(AUTOSENDFILE_ENV_LIVE);
+	cfg->live = true;
+	cfg->live_base[0] = '\0';
+	if (!s || strcmp(s, "1") == 0)
+		return 0;
+	if (strcmp(s, "0") == 0) {
+		cfg->live = false;
+		return 0;
+	}
+	if (s[0] == '/' && strlen(s) < sizeof cfg->live_base - 32) {
+		strcpy(cfg->live_base, s);
+		return 0;
+	}
+	asf_log(ASF_LOG_WARN, "%s=\"%.64s\" is not 0, 1 or an absolute directory; using the default 1",
+		AUTOSENDFILE_ENV_LIVE, s);
+	return 1;
+}
+
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
@@ -142,6 +164,7 @@ int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
 			}
 		}
 	}
+	bad += parse_live(cfg, get);
 	return bad;
 }
 

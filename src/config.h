@@ -17,6 +17,8 @@ struct asf_config {
 	int verify; /* enum asf_verify */
 	bool stats_stderr;
 	char stats_path[PATH_MAX]; /* absolute; empty when stats are off or go to stderr */
+	bool live;                 /* AUTOSENDFILE_LIVE: keep live counters (livestats.c) */
+	char live_base[PATH_MAX];  /* its directory; empty: the default ones */
 };
 
 /* Where the parser looks values up: secure_getenv in the library, a table in tests. */

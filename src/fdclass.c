@@ -13,6 +13,7 @@
 #include <sys/statfs.h>
 #include <sys/time.h>
 
+#include "config.h"
 #include "fdclass.h"
 #include "log.h"
 #include "real.h"
@@ -112,14 +113,19 @@ void asf_fd_classify_accepted(int fd)
 	errno = saved_errno;
 }
 
-static uint32_t classify_file(int fd)
+static uint32_t classify_file(int fd, off_t size)
 {
 	int fl = ASF_REAL_FN(fcntl) ? asf_real.fcntl(fd, F_GETFL) : -1;
-	if (fl < 0 || (fl & O_DIRECT) || (fl & O_ACCMODE) == O_WRONLY)
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY)
 		return ASF_FD_OTHER;
 	struct statfs sfs;
-	if (fstatfs(fd, &sfs) != 0 || !asf_fs_is_eligible((int64_t)sfs.f_type))
+	if ((fl & O_DIRECT) || fstatfs(fd, &sfs) != 0 || !asf_fs_is_eligible((int64_t)sfs.f_type)) {
+		/* Its reads are never looked at again (zero cost): a write of its bytes is
+		 * explained now, unless it is too small to matter (proc files say 0). */
+		if ((uint64_t)size >= asf_cfg.min_bytes)
+			asf_why_read(ASF_WHY_NOT_ELIGIBLE);
 		return ASF_FD_OTHER;
+	}
 	return ASF_FD_FILE;
 }
 
@@ -133,7 +139,7 @@ uint32_t asf_fd_classify(int fd)
 		return ASF_FD_OTHER; /* not cached: a bad fd number now may be valid later */
 	}
 	if (S_ISREG(st.st_mode)) {
-		word = classify_file(fd);
+		word = classify_file(fd, st.st_size);
 		/* This fstat is also the first change baseline: on kernels with multigrain
 		 * timestamps, any change after a ctime was queried gets a different ctime. */
 		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim));

@@ -1,5 +1,5 @@
 /* Start and end of the process: bind the real functions, read the configuration, arrange
- * fork handling, and write the stats line at exit. */
+ * the live counters and fork handling, and write the stats line at exit. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <errno.h>
@@ -7,6 +7,7 @@
 
 #include "autosendfile.h"
 #include "config.h"
+#include "livestats.h"
 #include "log.h"
 #include "real.h"
 #include "records.h"
@@ -19,11 +20,11 @@ static const char *lookup_env(const char *name)
 	return secure_getenv(name);
 }
 
-/* A forked child counts only its own work in its stats line, and holds none of the
+/* A forked child counts only its own work, under its own pid, and holds none of the
  * library's descriptors or mappings (views.h): it never opened them. */
 static void atfork_child(void)
 {
-	asf_stats_reset();
+	asf_live_fork_child();
 	asf_views_after_fork_child();
 }
 
@@ -72,11 +73,15 @@ __attribute__((constructor(101))) static void asf_init(void)
 	bool enabled = parsed.enabled;
 	parsed.enabled = false;
 	asf_cfg = parsed;
+	/* Live counters only where the library acts: a program AUTOSENDFILE_ONLY leaves out,
+	 * or AUTOSENDFILE=0, costs no file. */
+	if (enabled)
+		asf_live_init();
 	/* Last: from here on the wrappers do their work. */
 	__atomic_store_n(&asf_cfg.enabled, enabled, __ATOMIC_RELEASE);
 }
 
 __attribute__((destructor)) static void asf_fini(void)
 {
-	asf_stats_emit();
+	asf_live_exit();
 }

@@ -1,5 +1,7 @@
 /* autosendfile: the launcher. Runs a command with the library preloaded:
  *   autosendfile [--stats FILE] [--log LEVEL] [--] COMMAND [ARGS...]
+ * or prints the live counters of processes under it (launcher_stat.c):
+ *   autosendfile --stat [--watch SECONDS [--count N]] [PID...]
  * It finds the library next to itself (the build tree), in ../lib (an install), or at the
  * path compiled in, prepends it to LD_PRELOAD, sets the options and execs the command. */
 #define _GNU_SOURCE
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "autosendfile.h"
+#include "launcher_stat.h"
 
 #ifndef ASF_LIBDIR
 #define ASF_LIBDIR "/usr/local/lib"
@@ -21,15 +24,19 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: autosendfile [--stats FILE] [--log LEVEL] [--] COMMAND [ARGS...]\n"
+		"       autosendfile --stat [--watch SECONDS [--count N]] [PID...]\n"
 		"Runs COMMAND with libautosendfile preloaded: its file-to-socket copy loops\n"
 		"are sent with sendfile(2), byte for byte as the program wrote them.\n\n"
 		"  --stats FILE   append a statistics line per process at exit to FILE\n"
 		"                 (or 'stderr'); sets " AUTOSENDFILE_ENV_STATS "\n"
 		"  --log LEVEL    error|warn|info|debug; sets " AUTOSENDFILE_ENV_LOG "\n"
+		"  --stat         print the live counters of processes under the library\n"
+		"                 (see autosendfile --stat --help for the format)\n"
 		"  --help         this text\n"
 		"  --version      the version\n\n"
 		"Other settings come from the environment: " AUTOSENDFILE_ENV_ENABLE "=0, "
-		AUTOSENDFILE_ENV_MIN_BYTES ", " AUTOSENDFILE_ENV_CHUNK ". See autosendfile(1).\n");
+		AUTOSENDFILE_ENV_MIN_BYTES ", " AUTOSENDFILE_ENV_CHUNK ". See autosendfile(1).\n\n");
+	asf_stat_usage(out);
 }
 
 /* Looks for the library; fills path and returns 0, or -1. */
@@ -60,6 +67,8 @@ static int find_library(char *path, size_t size)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--stat") == 0)
+		return asf_stat_main(argc - 2, argv + 2);
 	int i = 1;
 	for (; i < argc; i++) {
 		const char *a = argv[i];

@@ -38,6 +38,7 @@ void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t 
 		asf_record_forget_range(t, buf, n);
 	else
 		asf_record_add(t, fd, view, off, buf, n);
+	asf_why_read(view && off >= 0 ? ASF_WHY_OTHER : ASF_WHY_UNTRACKED);
 	t->busy = 0;
 }
 
@@ -177,6 +178,7 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 	ssize_t result;
 	/* Chunks only while no program code can run between them (signals.h). */
 	size_t chunk = asf_async_handlers() ? n : asf_cfg.chunk;
+	asf_why(ASF_WHY_FILE_CHANGED); /* the reason of a fallback, unless sendfile refuses */
 	if ((flags & MSG_NOSIGNAL) || already > 0)
 		guard_block(&g);
 	while (sent < n) {
@@ -217,6 +219,7 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 			asf_view_refuse(v);
 			asf_refusal_add(v->dev, v->ino);
 		}
+		asf_why(ASF_WHY_NOT_ELIGIBLE);
 		asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer", sock,
 			src, err);
 		goto fallback;
@@ -230,7 +233,7 @@ fallback:
 	{
 		ssize_t k = real_call(call, sock, buf + sent, n - sent, flags);
 		if (k > 0)
-			ASF_STAT_ADD(passthrough_bytes, k);
+			asf_stat_pass((uint64_t)k);
 		if (k < 0 && errno == EPIPE && g.blocked)
 			g.raised = true;
 		result = k >= 0 ? (ssize_t)sent + k : (sent > 0 ? (ssize_t)sent : -1);
@@ -258,6 +261,7 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 	/* The first bytes this socket sends: TLS? (The buffer is readable: we just compared it.) */
 	if (!(word & ASF_FDF_OUT_SEEN) &&
 	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
+		asf_why(ASF_WHY_TLS);
 		asf_source_close(&src);
 		return false;
 	}
@@ -274,12 +278,15 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flags,
 		      enum asf_call call, ssize_t *result)
 {
+	asf_why(ASF_WHY_SMALL);
 	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes || n == 0)
 		return false;
 	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below); and no
 	 * timeout: a socket with SO_SNDTIMEO keeps its real call. */
+	asf_why(ASF_WHY_FLAGS);
 	if ((flags & ~MSG_NOSIGNAL) || (word & ASF_FDF_SNDTIMEO))
 		return false;
+	asf_why(ASF_WHY_OTHER);
 	/* The writing thread needs a state even if it never read: its busy flag, and the
 	 * records of the thread that did the read are found through the registry. */
 	struct asf_thread *t = asf_thread_get(true);

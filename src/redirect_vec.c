@@ -35,7 +35,7 @@ static bool next_file_part(struct asf_thread *t, const struct iovec *iov, int cn
 			   struct asf_source *src)
 {
 	for (; *i < cnt; (*i)++)
-		if (iov[*i].iov_len >= asf_cfg.min_bytes &&
+		if (asf_why_unless(iov[*i].iov_len >= asf_cfg.min_bytes, ASF_WHY_SMALL) &&
 		    asf_source_open(t, iov[*i].iov_base, iov[*i].iov_len, src))
 			return true;
 	return false;
@@ -79,7 +79,7 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 				err = errno;
 				break;
 			}
-			ASF_STAT_ADD(passthrough_bytes, k);
+			asf_stat_pass((uint64_t)k);
 			if (sniff && k > 0) {
 				sniff = false;
 				if (first_bytes_tls(fd, &iov[i], f - i, (size_t)k)) {
@@ -97,6 +97,7 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 			sniff = false; /* (readable: the source check compared it) */
 			if ((asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, iov[f].iov_base, iov[f].iov_len) &
 			     ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
+				asf_why(ASF_WHY_TLS);
 				asf_source_close(&src);
 				if (sent == 0) /* nothing moved yet: the real call does it all */
 					return false;
@@ -130,6 +131,7 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
 			  ssize_t *result)
 {
+	asf_why(ASF_WHY_FLAGS); /* (a TLS socket: counted as such by the caller) */
 	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) ||
 	    (word & ASF_FDF_SNDTIMEO) || !iov || cnt <= 0 || cnt > IOV_MAX)
 		return false;
@@ -139,8 +141,10 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 			return false; /* the real call reports EINVAL */
 		total += iov[i].iov_len;
 	}
+	asf_why(ASF_WHY_SMALL);
 	if (total < asf_cfg.min_bytes)
 		return false;
+	asf_why(ASF_WHY_OTHER);
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return false;

@@ -94,10 +94,25 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 			s->miss = ASF_MISS_FILE_GONE;
 		}
 	}
-	if (s->miss == ASF_MISS_CHANGED)
+	switch (s->miss) {
+	case ASF_MISS_NO_RECORD:
+		asf_why_no_record();
+		break;
+	case ASF_MISS_CHANGED:
 		ASF_STAT_ADD(verify_rejects, 1);
-	else if (s->miss == ASF_MISS_FILE_GONE)
+		asf_why(ASF_WHY_BUF_CHANGED);
+		break;
+	case ASF_MISS_FILE_GONE:
 		ASF_STAT_ADD(source_changed, 1);
+		asf_why(ASF_WHY_FILE_CHANGED);
+		break;
+	case ASF_MISS_REFUSED:
+		asf_why(ASF_WHY_NOT_ELIGIBLE);
+		break;
+	default:
+		asf_why(ASF_WHY_OTHER);
+		break;
+	}
 	return false;
 }
 

@@ -14,59 +14,87 @@
 #include "log.h"
 #include "stats.h"
 
-struct asf_stats asf_stats;
+/* Counts before the constructor, and for good if no live file could be made. */
+static struct asf_counters fallback;
+struct asf_counters *asf_statp = &fallback;
+ASF_TLS unsigned char asf_why_now;
+ASF_TLS unsigned char asf_why_last_read;
 
-static uint64_t get(const uint64_t *p)
+/* The line and its '\n'; a line cut short by size has none. */
+static size_t format_for(char *buf, size_t size, int pid, const struct asf_counters *s)
 {
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
+	size_t n = asf_statline_format(buf, size, pid, s, ASF_STATS_COUNTERS);
+	if (n + 1 < size) {
+		buf[n++] = '\n';
+		buf[n] = '\0';
+	}
+	return n;
 }
 
 size_t asf_stats_format(char *buf, size_t size, int pid)
 {
-	int n = snprintf(buf, size,
-			 "autosendfile: pid=%d " AUTOSENDFILE_STAT_REDIRECTED_BYTES "=%llu "
-			 AUTOSENDFILE_STAT_REDIRECTED_CALLS "=%llu " AUTOSENDFILE_STAT_PASSTHROUGH_BYTES
-			 "=%llu " AUTOSENDFILE_STAT_FALLBACKS "=%llu " AUTOSENDFILE_STAT_VERIFY_REJECTS
-			 "=%llu " AUTOSENDFILE_STAT_TLS_SKIPPED "=%llu " AUTOSENDFILE_STAT_SOURCE_CHANGED
-			 "=%llu\n",
-			 pid, (unsigned long long)get(&asf_stats.redirected_bytes),
-			 (unsigned long long)get(&asf_stats.redirected_calls),
-			 (unsigned long long)get(&asf_stats.passthrough_bytes),
-			 (unsigned long long)get(&asf_stats.fallbacks),
-			 (unsigned long long)get(&asf_stats.verify_rejects),
-			 (unsigned long long)get(&asf_stats.tls_skipped),
-			 (unsigned long long)get(&asf_stats.source_changed));
-	if (n < 0 || size == 0)
-		return 0;
-	return (size_t)n < size ? (size_t)n : size - 1;
+	return format_for(buf, size, pid, asf_statp);
 }
 
-void asf_stats_emit(void)
+/* Append only, never follow a symlink, private when we create it. */
+static int open_stats_file(void)
+{
+	return (int)syscall(SYS_openat, AT_FDCWD, asf_cfg.stats_path,
+			    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+bool asf_stats_emit_for(int pid, const struct asf_counters *s)
+{
+	if (asf_cfg.stats_path[0] == '\0')
+		return false;
+	int saved_errno = errno;
+	char line[640];
+	size_t len = format_for(line, sizeof line, pid, s);
+	int fd = open_stats_file();
+	bool ok = fd >= 0 && syscall(SYS_write, fd, line, len) == (long)len;
+	if (fd >= 0)
+		(void)syscall(SYS_close, fd);
+	errno = saved_errno;
+	return ok;
+}
+
+bool asf_stats_emit(bool can_defer)
 {
 	if (!asf_cfg.stats_stderr && asf_cfg.stats_path[0] == '\0')
-		return;
+		return true;
 	int saved_errno = errno;
-	char line[512]; /* the longest possible line is under 300 bytes */
+	bool done = true;
+	char line[640]; /* the longest possible line is under 560 bytes */
 	size_t len = asf_stats_format(line, sizeof line, (int)getpid());
 	if (asf_cfg.stats_stderr) {
 		if (asf_stderr_unchanged())
 			(void)syscall(SYS_write, 2, line, len);
 	} else {
-		/* Append only, never follow a symlink, private when we create it. */
-		int fd = (int)syscall(SYS_openat, AT_FDCWD, asf_cfg.stats_path,
-				      O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		int fd = open_stats_file();
 		if (fd < 0) {
-			asf_log(ASF_LOG_WARN, "cannot open %s=%s: %s", AUTOSENDFILE_ENV_STATS,
-				asf_cfg.stats_path, strerror(errno));
+			done = false;
+			/* A worker that dropped privileges cannot append to its root parent's
+			 * file: a process that can writes the line later (livestats.c). */
+			bool denied = errno == EACCES || errno == EPERM;
+			asf_log(can_defer && denied ? ASF_LOG_INFO : ASF_LOG_WARN,
+				"cannot open %s=%s: %s%s", AUTOSENDFILE_ENV_STATS, asf_cfg.stats_path,
+				strerror(errno), can_defer && denied ? "; left to the parent" : "");
 		} else {
 			(void)syscall(SYS_write, fd, line, len);
 			(void)syscall(SYS_close, fd);
 		}
 	}
 	errno = saved_errno;
+	return done;
 }
 
 void asf_stats_reset(void)
 {
-	memset(&asf_stats, 0, sizeof asf_stats);
+	memset(asf_statp, 0, sizeof *asf_statp);
+}
+
+void asf_stats_use_fallback(void)
+{
+	__atomic_store_n(&asf_statp, &fallback, __ATOMIC_RELEASE);
+	asf_stats_reset();
 }

@@ -12,6 +12,7 @@
 #include "fdclass.h"
 #include "real.h"
 #include "redirect.h"
+#include "stats.h"
 #include "wrap.h"
 
 /* Should a read of n bytes from an fd with this word be tracked? */
@@ -70,8 +71,11 @@ static ssize_t owed_after(int fd, uint32_t w, ssize_t r)
 /* An untracked read (too small, no socket yet) of a file still moves the guess along. */
 static void advance_guess(int fd, uint32_t w, ssize_t r)
 {
-	if (r > 0 && (w & ASF_FD_KIND_MASK) == ASF_FD_FILE)
+	if (r > 0 && (w & ASF_FD_KIND_MASK) == ASF_FD_FILE) {
 		asf_fd_set_next_off(fd, asf_fd_next_off(fd) + r);
+		if ((size_t)r >= asf_cfg.min_bytes) /* big enough, yet not tracked: no socket yet */
+			asf_why_read(w & ASF_FDF_NO_SENDFILE ? ASF_WHY_NOT_ELIGIBLE : ASF_WHY_UNTRACKED);
+	}
 }
 
 /* read() of an fd that is not known to be uninteresting. */

@@ -18,8 +18,11 @@
 static void count_passthrough(uint32_t w, ssize_t r)
 {
 	uint32_t kind = w & ASF_FD_KIND_MASK;
-	if (r > 0 && (kind == ASF_FD_STREAM || kind == ASF_FD_TLS))
-		ASF_STAT_ADD(passthrough_bytes, r);
+	if (r > 0 && (kind == ASF_FD_STREAM || kind == ASF_FD_TLS)) {
+		if (kind == ASF_FD_TLS)
+			asf_why(ASF_WHY_TLS);
+		asf_stat_pass((uint64_t)r); /* under the reason the engine declined for */
+	}
 }
 
 /* Classifies fd if needed. A stream socket's first bytes out are inspected for TLS: by the
@@ -55,6 +58,7 @@ static ssize_t write_slow(int fd, const void *buf, size_t n, uint32_t w)
 		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
+	asf_why(ASF_WHY_OTHER);
 	if (asf_try_redirect(fd, w, buf, n, 0, ASF_CALL_WRITE, &r))
 		return r;
 	r = real_write(fd, buf, n);
@@ -71,6 +75,7 @@ static ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags,
 		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
+	asf_why(addr ? ASF_WHY_FLAGS : ASF_WHY_OTHER);
 	if (addr == NULL && asf_try_redirect(fd, w, buf, n, flags, ASF_CALL_SEND, &r))
 		return r;
 	r = real_sendto(fd, buf, n, flags, addr, alen);
@@ -147,6 +152,7 @@ ASF_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
+	asf_why(ASF_WHY_OTHER);
 	if (asf_try_redirect_vec(fd, w, iov, cnt, 0, &r))
 		return r;
 	r = real_writev(fd, iov, cnt);
@@ -163,6 +169,7 @@ ASF_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
+	asf_why(msg->msg_name || msg->msg_controllen ? ASF_WHY_FLAGS : ASF_WHY_OTHER);
 	/* Only plain stream sends: an address or ancillary data (SCM_RIGHTS...) passes. */
 	if (msg->msg_name == NULL && msg->msg_controllen == 0 && msg->msg_iovlen <= IOV_MAX &&
 	    asf_try_redirect_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, flags, &r))

@@ -34,7 +34,7 @@ mkdir -p "$out/corpus" || exit 2
 srcs=()
 for f in "$src"/*.c; do
 	case $(basename "$f") in
-	wrap_*.c | init.c | launcher.c) ;;
+	wrap_*.c | init.c | launcher*.c) ;;
 	*) srcs+=("$f") ;;
 	esac
 done

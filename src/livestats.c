@@ -1,0 +1,314 @@
+/* Live counters of this process and its forked children (livestats.h, livefile.h).
+ * Only start, fork and exit make system calls here; counting is ASF_STAT_ADD on the slot. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "autosendfile.h"
+#include "config.h"
+#include "livefile.h"
+#include "livestats.h"
+#include "log.h"
+#include "stats.h"
+
+static void *live_file;                 /* our mapping; a forked child inherits it */
+static struct asf_live_slot *live_slot; /* where asf_statp points, or NULL */
+static char live_dir[PATH_MAX];
+static unsigned live_uid;
+
+static uint32_t load32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* Takes over a slot this process has claimed (its pid is stored): counters from zero. */
+static void slot_setup(struct asf_live_slot *s, uint64_t start, bool exact, uint64_t born,
+		       const char *comm)
+{
+	uint32_t seq = load32(&s->seq);
+	__atomic_store_n(&s->seq, seq | 1u, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	memset(&s->c, 0, sizeof s->c);
+	s->start = start;
+	s->born_ns = born;
+	s->start_exact = exact;
+	char name[sizeof s->comm];
+	strncpy(name, comm, sizeof name - 1); /* comm may be our own slot's: copy first */
+	name[sizeof name - 1] = '\0';
+	memcpy(s->comm, name, sizeof name);
+	__atomic_store_n(&s->line, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->state, ASF_SLOT_RUNNING, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->seq, (seq | 1u) + 1u, __ATOMIC_RELEASE);
+}
+
+/* Can a slot whose process is gone be given to another? Not while its line is owed. */
+static bool slot_reusable(struct asf_live_slot *s, uint32_t pid)
+{
+	if (asf_cfg.stats_path[0] && !load32(&s->line))
+		return false;
+	return load32(&s->state) == ASF_SLOT_EXITED ||
+	       !asf_live_running(pid, s->start, s->start_exact);
+}
+
+/* A free slot of the file, else (with reuse) one of an ended process; claimed for pid. */
+static struct asf_live_slot *claim(void *file, uint32_t pid, bool reuse)
+{
+	const struct asf_live_header *h = file;
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		struct asf_live_slot *s = asf_live_slot_at(file, i);
+		uint32_t old = load32(&s->pid);
+		if (old != 0 && (!reuse || !slot_reusable(s, old)))
+			continue;
+		if (__atomic_compare_exchange_n(&s->pid, &old, pid, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			return s;
+	}
+	return NULL;
+}
+
+/* Files of ended processes beyond AUTOSENDFILE_LIVE_KEEP, oldest first. */
+struct cand {
+	uint64_t created;
+	char name[48];
+};
+static struct cand cands[1024]; /* used by one thread: the constructor or a fork child */
+
+static int cand_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct cand *)a)->created, y = ((const struct cand *)b)->created;
+	return x < y ? -1 : x > y;
+}
+
+/* Is every process of this file gone? Sets *created. A file still being made (no magic yet)
+ * counts as gone only after a minute. */
+static bool file_gone(int dirfd, const char *name, uint64_t *created)
+{
+	int fd = (int)syscall(SYS_openat, dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	void *m = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == live_uid &&
+	    st.st_size >= (off_t)sizeof(struct asf_live_header))
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	(void)syscall(SYS_close, fd);
+	if (m == MAP_FAILED)
+		return false;
+	bool gone = true;
+	const struct asf_live_header *h = m;
+	if (!asf_live_header_ok(h, (size_t)st.st_size)) {
+		*created = 0;
+		gone = st.st_mtime + 60 < time(NULL);
+	} else {
+		*created = h->created_ns;
+		for (uint32_t i = 0; i < h->nslots && gone; i++) {
+			struct asf_live_slot *s = asf_live_slot_at(m, i);
+			uint32_t pid = load32(&s->pid);
+			if (pid && load32(&s->state) == ASF_SLOT_RUNNING &&
+			    asf_live_running(pid, s->start, s->start_exact))
+				gone = false;
+		}
+	}
+	munmap(m, (size_t)st.st_size);
+	return gone;
+}
+
+static void prune(int dirfd)
+{
+	char buf[4096];
+	size_t total = 0, ncand = 0;
+	(void)syscall(SYS_lseek, dirfd, 0, SEEK_SET);
+	for (;;) {
+		long n = syscall(SYS_getdents64, dirfd, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n;) {
+			struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type;
+				 char name[]; } *d = (void *)(buf + off);
+			off += d->reclen;
+			if (d->name[0] == '.' || strlen(d->name) >= sizeof cands[0].name)
+				continue;
+			total++;
+			if (ncand < sizeof cands / sizeof cands[0]) {
+				strcpy(cands[ncand].name, d->name);
+				ncand++;
+			}
+		}
+	}
+	if (total <= AUTOSENDFILE_LIVE_KEEP)
+		return;
+	size_t gone = 0;
+	for (size_t i = 0; i < ncand; i++)
+		if (file_gone(dirfd, cands[i].name, &cands[i].created))
+			cands[gone++] = cands[i];
+	qsort(cands, gone, sizeof cands[0], cand_cmp);
+	/* Down to half the limit, so that the next starts do not scan again. */
+	for (size_t i = 0; i < gone && total > AUTOSENDFILE_LIVE_KEEP / 2; i++)
+		if (syscall(SYS_unlinkat, dirfd, cands[i].name, 0) == 0)
+			total--;
+}
+
+/* Makes and maps a new file in live_dir, claims its first slot; NULL if it cannot. */
+static struct asf_live_slot *new_file(uint32_t pid, uint64_t start, bool exact, uint64_t born,
+				      const char *comm)
+{
+	int dirfd = asf_live_dir_open(live_dir, live_uid, true);
+	if (dirfd < 0)
+		return NULL;
+	char name[48];
+	snprintf(name, sizeof name, "%u-%llu", pid, (unsigned long long)born);
+	int fd = (int)syscall(SYS_openat, dirfd, name,
+			      O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	void *m = MAP_FAILED;
+	if (fd >= 0) {
+		if (ftruncate(fd, (off_t)ASF_LIVE_FILE_SIZE) == 0)
+			m = mmap(NULL, ASF_LIVE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		(void)syscall(SYS_close, fd); /* the program never sees an fd it did not open */
+		if (m == MAP_FAILED)
+			(void)syscall(SYS_unlinkat, dirfd, name, 0);
+	}
+	if (m == MAP_FAILED) {
+		(void)syscall(SYS_close, dirfd);
+		return NULL;
+	}
+	struct asf_live_header *h = m;
+	h->version = ASF_LIVE_VERSION;
+	h->header_size = sizeof *h;
+	h->slot_size = sizeof(struct asf_live_slot);
+	h->nslots = AUTOSENDFILE_LIVE_SLOTS;
+	h->ncounters = ASF_STATS_COUNTERS;
+	h->uid = live_uid;
+	h->created_ns = born;
+	struct asf_live_slot *s = asf_live_slot_at(m, 0);
+	s->pid = pid;
+	slot_setup(s, start, exact, born, comm);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(h->magic, ASF_LIVE_MAGIC, 8); /* last: readers and prune skip a file being made */
+	live_file = m;
+	prune(dirfd);
+	(void)syscall(SYS_close, dirfd);
+	return s;
+}
+
+static void count_in(struct asf_live_slot *s)
+{
+	live_slot = s;
+	__atomic_store_n(&asf_statp, &s->c, __ATOMIC_RELEASE);
+}
+
+void asf_live_init(void)
+{
+	if (!asf_cfg.live)
+		return;
+	int saved_errno = errno;
+	live_uid = (unsigned)geteuid();
+	const char *bases[] = { AUTOSENDFILE_LIVE_DIRS };
+	size_t nbases = sizeof bases / sizeof bases[0];
+	if (asf_cfg.live_base[0]) {
+		bases[0] = asf_cfg.live_base;
+		nbases = 1;
+	}
+	uint64_t born, start = asf_live_now_ticks(&born);
+	bool exact = asf_live_proc_start(0, &start);
+	struct asf_live_slot *s = NULL;
+	for (size_t i = 0; i < nbases && !s; i++)
+		if (asf_live_dir_path(live_dir, sizeof live_dir, bases[i], live_uid))
+			s = new_file((uint32_t)getpid(), start, exact, born,
+				     program_invocation_short_name);
+	if (!s) {
+		asf_log(ASF_LOG_INFO, "no live counters: no private directory could be made in %s",
+			asf_cfg.live_base[0] ? asf_cfg.live_base : "/dev/shm or /tmp");
+		live_dir[0] = '\0';
+		errno = saved_errno;
+		return;
+	}
+	/* What was counted before (calls made before the constructor) moves to the slot. */
+	const uint64_t *from = (const uint64_t *)asf_statp;
+	uint64_t *to = (uint64_t *)&s->c;
+	for (size_t i = 0; i < ASF_STATS_COUNTERS; i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+	count_in(s);
+	asf_log(ASF_LOG_DEBUG, "live counters in %s", live_dir);
+	errno = saved_errno;
+}
+
+void asf_live_fork_child(void)
+{
+	if (!live_file) {
+		asf_stats_reset();
+		return;
+	}
+	int saved_errno = errno;
+	uint32_t pid = (uint32_t)getpid();
+	uint64_t born, start = asf_live_now_ticks(&born);
+	const char *comm = live_slot ? live_slot->comm : program_invocation_short_name;
+	/* A free slot costs no system call; reusing one costs a kill() per slot looked at;
+	 * a new file, a few calls (the file is full of live processes). */
+	struct asf_live_slot *s = claim(live_file, pid, false);
+	if (!s)
+		s = claim(live_file, pid, true);
+	if (s)
+		slot_setup(s, start, false, born, comm);
+	else
+		s = new_file(pid, start, false, born, comm);
+	if (s) {
+		count_in(s);
+	} else {
+		live_slot = NULL;
+		asf_stats_use_fallback();
+	}
+	errno = saved_errno;
+}
+
+static bool all_zero(const struct asf_counters *c)
+{
+	const uint64_t *v = (const uint64_t *)c;
+	for (size_t i = 0; i < ASF_STATS_COUNTERS; i++)
+		if (__atomic_load_n(&v[i], __ATOMIC_RELAXED))
+			return false;
+	return true;
+}
+
+/* The lines of this file's processes that ended without writing theirs. Each line is
+ * written once: the writer takes it with a CAS on `line`. */
+static void write_owed_lines(void)
+{
+	const struct asf_live_header *h = live_file;
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		struct asf_live_slot *s = asf_live_slot_at(live_file, i);
+		uint32_t pid = load32(&s->pid), seq = load32(&s->seq), free_line = 0;
+		if (s == live_slot || pid == 0 || (seq & 1) || load32(&s->line) || all_zero(&s->c))
+			continue;
+		if (load32(&s->state) != ASF_SLOT_EXITED &&
+		    asf_live_running(pid, s->start, s->start_exact))
+			continue;
+		if (!__atomic_compare_exchange_n(&s->line, &free_line, 1, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			continue;
+		if (!asf_stats_emit_for((int)pid, &s->c))
+			__atomic_store_n(&s->line, 0, __ATOMIC_RELEASE);
+	}
+}
+
+void asf_live_exit(void)
+{
+	bool written = asf_stats_emit(live_slot != NULL);
+	if (!live_slot)
+		return;
+	int saved_errno = errno;
+	if (written)
+		__atomic_store_n(&live_slot->line, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&live_slot->state, ASF_SLOT_EXITED, __ATOMIC_RELEASE);
+	if (asf_cfg.stats_path[0])
+		write_owed_lines();
+	errno = saved_errno;
+}

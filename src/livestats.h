@@ -1,0 +1,16 @@
+/* This process's live counters (livefile.h): made at start, a fresh slot in each forked
+ * child, marked at exit, where the lines of ended workers are written for them. */
+#ifndef ASF_LIVESTATS_H
+#define ASF_LIVESTATS_H
+
+/* Maps a counters file in the per-user directory and points asf_statp at this process's
+ * slot (the constructor; after the configuration). Deletes old files of ended processes. */
+void asf_live_init(void);
+/* pthread_atfork child handler: the child counts from zero in a slot of its own. */
+void asf_live_fork_child(void);
+/* At exit: writes the stats line, marks the slot ended, and appends the lines of processes
+ * of this file that ended without writing theirs (a worker that could not open
+ * AUTOSENDFILE_STATS after dropping privileges, one that ended by _exit or a signal). */
+void asf_live_exit(void);
+
+#endif
