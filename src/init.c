@@ -9,6 +9,7 @@
 #include "config.h"
 #include "livestats.h"
 #include "log.h"
+#include "mappings.h"
 #include "real.h"
 #include "records.h"
 #include "signals.h"
@@ -25,6 +26,7 @@ static const char *lookup_env(const char *name)
 static void atfork_child(void)
 {
 	asf_live_fork_child();
+	asf_mappings_after_fork_child();
 	asf_views_after_fork_child();
 }
 

@@ -67,6 +67,9 @@ bool asf_real_bind(void)
 	bind_one(&asf_real.longjmp, "longjmp");
 	bind_one(&asf_real.longjmp_chk, "__longjmp_chk");
 	bind_one(&asf_real.setsockopt, "setsockopt");
+	bind_one(&asf_real.mmap, "mmap64");
+	bind_one(&asf_real.munmap, "munmap");
+	bind_one(&asf_real.mremap, "mremap");
 	bind_one(&asf_real_vfork_fn, "vfork");
 	bind_one(&asf_real.write, "write");
 	/* read last: it is the pointer ASF_REAL_FN users test first */

@@ -62,6 +62,9 @@ struct asf_real_fns {
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 	void *siglongjmp, *longjmp, *longjmp_chk; /* noreturn; called through a cast */
 	int (*setsockopt)(int, int, int, const void *, socklen_t);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
 };
 
 extern struct asf_real_fns asf_real;

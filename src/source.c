@@ -1,4 +1,5 @@
-/* The file side of a redirect: find, prove, hold (see source.h). */
+/* The file side of a redirect: gather the claims on a range, prove one, hold its file (see
+ * source.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 #include "autosendfile.h"
 #include "config.h"
 #include "fdtable.h"
+#include "mappings.h"
 #include "refusals.h"
 #include "signals.h"
 #include "source.h"
@@ -52,20 +54,60 @@ static int prove(const void *buf, const unsigned char *file, size_t n, off_t off
 			   n, file, n);
 }
 
+/* A claim: "these bytes are the file's (view) at off", from one kind of source. */
+enum claim_kind { CLAIM_READ, CLAIM_MAP };
+struct claim {
+	enum claim_kind kind;
+	uint64_t view;
+	off_t off;  /* file offset of buf[0] */
+	int fd;     /* CLAIM_READ: the fd read from (its offset guess is re-proven on a miss) */
+	bool shared_map; /* CLAIM_MAP of a MAP_SHARED mapping: the kernel may vouch for it */
+};
+#define CLAIMS_MAX (ASF_CANDIDATES_MAX + 1)
+
+/* Every claim on buf[0..n), most likely first: this thread's reads, other threads' reads,
+ * a mapping of the file. */
+static int gather_claims(struct asf_thread *t, const void *buf, size_t n, struct claim *out)
+{
+	struct asf_record rec[ASF_CANDIDATES_MAX];
+	int k = asf_record_candidates(t, buf, n, asf_cfg.verify != ASF_VERIFY_FULL, rec,
+				      ASF_CANDIDATES_MAX);
+	for (int i = 0; i < k; i++)
+		out[i] = (struct claim){ CLAIM_READ, rec[i].view, asf_record_offset(&rec[i], buf),
+					 rec[i].fd, false };
+	struct asf_mapping m;
+	if (asf_mapping_find(buf, n, &m))
+		out[k++] = (struct claim){ CLAIM_MAP, m.view,
+					   m.off + (off_t)((uintptr_t)buf - m.start), -1, m.shared };
+	return k;
+}
+
+/* The proof of one claim: 1 the bytes are the file's, 0 they differ, -1 buf unreadable, -2
+ * the file's bytes unreadable (truncated under the view). A shared mapping's bytes are the
+ * page cache's: when the kernel confirms that buf still maps the file there, nothing needs
+ * comparing. Everything else is compared with the file. */
+static int prove_claim(const struct claim *c, const struct asf_view *v, const void *buf,
+		       const unsigned char *file, size_t n)
+{
+	if (c->kind == CLAIM_MAP && c->shared_map &&
+	    asf_mapping_confirm(buf, n, v->dev, v->ino, c->off) == 1)
+		return 1;
+	return prove(buf, file, n, c->off);
+}
+
 bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf_source *s)
 {
-	struct asf_record cand[ASF_CANDIDATES_MAX];
-	int k = asf_record_candidates(t, buf, n, asf_cfg.verify != ASF_VERIFY_FULL, cand,
-				      ASF_CANDIDATES_MAX);
+	struct claim claims[CLAIMS_MAX];
+	int k = gather_claims(t, buf, n, claims);
 	s->t = t;
 	s->view = NULL;
 	s->buf = buf;
 	s->miss = ASF_MISS_NO_RECORD;
 	for (int i = 0; i < k; i++) {
-		struct asf_view *v = asf_view_get(cand[i].view);
+		struct asf_view *v = asf_view_get(claims[i].view);
 		if (!v)
 			continue;
-		off_t off = asf_record_offset(&cand[i], buf);
+		off_t off = claims[i].off;
 		const unsigned char *file = asf_view_bytes(v, off, n);
 		int verdict = -3;
 		if (__atomic_load_n(&v->refused, __ATOMIC_RELAXED) || asf_refused(v->dev, v->ino))
@@ -73,7 +115,7 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 		else if (!file)
 			s->miss = ASF_MISS_FILE_GONE;
 		else
-			verdict = prove(buf, file, n, off);
+			verdict = prove_claim(&claims[i], v, buf, file, n);
 		if (verdict == 1) {
 			s->view = v;
 			s->off = off;
@@ -86,9 +128,10 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 			/* The bytes differ: the buffer changed, the file did, or the read's offset was
 			 * only guessed wrong (wrap_read.c proves it on the fd's next read). */
 			s->miss = ASF_MISS_CHANGED;
-			asf_fd_or_flags(cand[i].fd, ASF_FDF_RESYNC);
+			if (claims[i].kind == CLAIM_READ)
+				asf_fd_or_flags(claims[i].fd, ASF_FDF_RESYNC);
 		} else if (verdict == -1) {
-			s->miss = ASF_MISS_UNREADABLE; /* no other record makes it readable */
+			s->miss = ASF_MISS_UNREADABLE; /* no other claim makes it readable */
 			break;
 		} else if (verdict == -2) {
 			s->miss = ASF_MISS_FILE_GONE;

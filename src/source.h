@@ -1,7 +1,9 @@
 /* The one answer to "which file and offset hold these bytes, and what proves it", for the
- * redirect engines. Today's sources: read records (records.h). Whatever claims the bytes,
- * the proof is the same: the program's buffer equals the file's current bytes in its view
- * (views.h), compared just before sending, under the fault guard (signals.h). */
+ * redirect engines. Claims come from read records (records.h) and from the program's file
+ * mappings (mappings.h). Whatever claims the bytes, the proof is one of two: the program's
+ * buffer equals the file's current bytes in its view (views.h), compared just before sending
+ * under the fault guard (signals.h); or, for a shared mapping, the kernel confirms that the
+ * buffer is that file's page cache at that offset right now (PROCMAP_QUERY). */
 #ifndef ASF_SOURCE_H
 #define ASF_SOURCE_H
 

@@ -1,0 +1,194 @@
+/* The table of the program's file mappings (see mappings.h), and the kernel's word on what
+ * an address maps right now (PROCMAP_QUERY). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ioctl.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "mappings.h"
+#include "views.h"
+
+static struct asf_mapping table[ASF_MAPPINGS_MAX];
+static int live;  /* entries in use: lookups skip the table while it is 0 */
+static int table_lock;
+
+#define PUBLISH(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
+
+static bool lock_try(void)
+{
+	return !__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE);
+}
+
+static void unlock(void)
+{
+	__atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
+}
+
+static void change_begin(struct asf_mapping *m)
+{
+	__atomic_store_n(&m->seq, m->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void change_end(struct asf_mapping *m)
+{
+	__atomic_store_n(&m->seq, m->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Lock held. */
+static void drop(struct asf_mapping *m)
+{
+	uint64_t view = m->view;
+	change_begin(m);
+	PUBLISH(m->start, (uintptr_t)0);
+	PUBLISH(m->len, (size_t)0);
+	change_end(m);
+	__atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
+	if (view)
+		asf_view_unlink(view);
+}
+
+/* Lock held. */
+static void drop_overlapping(uintptr_t lo, uintptr_t hi)
+{
+	for (int i = 0; i < ASF_MAPPINGS_MAX; i++) {
+		struct asf_mapping *m = &table[i];
+		if (m->start && m->start < hi && lo < m->start + m->len)
+			drop(m);
+	}
+}
+
+void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off)
+{
+	if (len == 0 || !lock_try())
+		return;
+	uintptr_t lo = (uintptr_t)addr;
+	drop_overlapping(lo, lo + len);
+	asf_view_id view = asf_view_for_fd(fd);
+	uint64_t dev = 0, ino = 0;
+	struct asf_mapping *slot = NULL;
+	for (int i = 0; i < ASF_MAPPINGS_MAX && !slot; i++)
+		if (!table[i].start)
+			slot = &table[i];
+	if (view && slot && asf_fd_identity(fd, &dev, &ino)) {
+		asf_view_link(view); /* the mapping keeps the file's view after close(fd) */
+		change_begin(slot);
+		PUBLISH(slot->len, len);
+		PUBLISH(slot->view, view);
+		PUBLISH(slot->off, off);
+		PUBLISH(slot->shared, shared);
+		PUBLISH(slot->dev, dev);
+		PUBLISH(slot->ino, ino);
+		PUBLISH(slot->start, lo);
+		change_end(slot);
+		__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
+	}
+	unlock();
+}
+
+void asf_mapping_remove(const void *addr, size_t len)
+{
+	if (!__atomic_load_n(&live, __ATOMIC_RELAXED) || len == 0)
+		return;
+	/* The lock is held only for a few stores; but a signal handler may have interrupted its
+	 * holder in this very thread: after a bounded wait the entry is left (it is only a
+	 * claim: the proof in source.c never trusts it alone). */
+	int spins = 0;
+	while (!lock_try())
+		if (++spins > 10000)
+			return;
+	drop_overlapping((uintptr_t)addr, (uintptr_t)addr + len);
+	unlock();
+}
+
+bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out)
+{
+	if (!__atomic_load_n(&live, __ATOMIC_RELAXED))
+		return false;
+	uintptr_t lo = (uintptr_t)buf;
+	for (int i = 0; i < ASF_MAPPINGS_MAX; i++) {
+		struct asf_mapping *m = &table[i];
+		uint64_t s1 = __atomic_load_n(&m->seq, __ATOMIC_ACQUIRE);
+		uintptr_t start = __atomic_load_n(&m->start, __ATOMIC_RELAXED);
+		size_t len = __atomic_load_n(&m->len, __ATOMIC_RELAXED);
+		if ((s1 & 1) || !start || start > lo || lo - start > len || n > len - (lo - start))
+			continue;
+		out->start = start;
+		out->len = len;
+		out->view = __atomic_load_n(&m->view, __ATOMIC_RELAXED);
+		out->off = __atomic_load_n(&m->off, __ATOMIC_RELAXED);
+		out->shared = __atomic_load_n(&m->shared, __ATOMIC_RELAXED);
+		out->dev = __atomic_load_n(&m->dev, __ATOMIC_RELAXED);
+		out->ino = __atomic_load_n(&m->ino, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&m->seq, __ATOMIC_RELAXED) == s1)
+			return true;
+	}
+	return false;
+}
+
+/* PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h); Debian 12's headers predate it. */
+struct asf_procmap_query {
+	uint64_t size, query_flags, query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+	uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+#define ASF_PROCMAP_QUERY _IOWR(0x66, 17, struct asf_procmap_query)
+#define ASF_PROCMAP_VMA_SHARED 0x08
+static int no_procmap; /* the kernel said it does not know the ioctl */
+
+int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, off_t off)
+{
+	if (__atomic_load_n(&no_procmap, __ATOMIC_RELAXED))
+		return -1;
+	int saved_errno = errno;
+	int mfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (mfd < 0) {
+		errno = saved_errno;
+		return -1;
+	}
+	int verdict = 1;
+	uintptr_t at = (uintptr_t)buf, end = at + n;
+	while (at < end && verdict == 1) {
+		struct asf_procmap_query q = { .size = sizeof q, .query_addr = at };
+		if (ioctl(mfd, ASF_PROCMAP_QUERY, &q) != 0) {
+			if (errno == ENOTTY || errno == EINVAL) {
+				__atomic_store_n(&no_procmap, 1, __ATOMIC_RELAXED);
+				verdict = -1;
+			} else {
+				verdict = 0; /* ENOENT: nothing mapped there */
+			}
+			break;
+		}
+		off_t here = off + (off_t)(at - (uintptr_t)buf);
+		if (q.vma_start > at || !(q.vma_flags & ASF_PROCMAP_VMA_SHARED) || q.inode != ino ||
+		    makedev(q.dev_major, q.dev_minor) != dev ||
+		    q.vma_offset + (at - q.vma_start) != (uint64_t)here)
+			verdict = 0;
+		at = q.vma_end;
+	}
+	(void)syscall(SYS_close, mfd);
+	errno = saved_errno;
+	return verdict;
+}
+
+void asf_mappings_after_fork_child(void)
+{
+	for (int i = 0; i < ASF_MAPPINGS_MAX; i++)
+		if (table[i].start) {
+			table[i].view = 0; /* the child's views are gone: no unlink */
+			change_begin(&table[i]);
+			table[i].start = 0;
+			change_end(&table[i]);
+		}
+	live = 0;
+	table_lock = 0;
+}

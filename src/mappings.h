@@ -1,0 +1,47 @@
+/* Mappings: which ranges of the program's memory are mmap()s of which file.
+ *
+ * The mmap family is wrapped (wrap_mmap.c): a mapping of a tracked file (ASF_FD_FILE) is
+ * noted here with its file view (views.h), which it keeps alive (a link) after the program
+ * closes the descriptor, until munmap. A write whose bytes lie in such a mapping can then be
+ * sent from the file at the mapping's offset plus the distance into it (source.c decides,
+ * and proves it). Like a read record, an entry is only a claim: a mapping replaced or removed
+ * by raw system calls, which the wrappers never see, is caught by the proof, never sent on
+ * the entry's word.
+ *
+ * A fixed table, written under a try-lock (a mapping not noted is only a redirect missed),
+ * read lock-free by any thread (seqlock per entry). */
+#ifndef ASF_MAPPINGS_H
+#define ASF_MAPPINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ASF_MAPPINGS_MAX 64
+
+struct asf_mapping {
+	uint64_t seq;     /* even: stable; odd: being changed */
+	uintptr_t start;  /* 0: free */
+	size_t len;
+	uint64_t view;    /* the file's view (views.h) */
+	off_t off;        /* file offset of the byte at start */
+	bool shared;      /* MAP_SHARED: the bytes are the page cache's */
+	uint64_t dev, ino;
+};
+
+/* After a successful mmap of fd (a classified file) at addr. */
+void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off);
+/* [addr, addr+len) no longer maps what it did (munmap, mremap, MAP_FIXED over it). */
+void asf_mapping_remove(const void *addr, size_t len);
+/* A copy of the entry holding all of [buf, buf+n); false if none. */
+bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out);
+/* Does the kernel confirm that [buf, buf+n) is, right now, a shared mapping of the file
+ * (dev, ino) whose byte at buf is the file's byte at off? (PROCMAP_QUERY, Linux 6.11+.)
+ * 1 yes, 0 no, -1 cannot tell (older kernel, no /proc). */
+int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, off_t off);
+/* In a forked child: the table describes the child's memory too (fork copies mappings),
+ * but the views it links to are gone. */
+void asf_mappings_after_fork_child(void);
+
+#endif
