@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -166,15 +168,46 @@ static ssize_t cancellable_sendfile(int sock, int src, off_t *off, size_t n)
 	return k;
 }
 
-ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bufv, size_t n,
-			    int flags, enum asf_call call, size_t already, bool *used_fallback)
+/* What the loop below sends: n bytes of the program's memory, in iovecs (one for write and
+ * send), which the view holds from file offset off on. */
+struct range {
+	const struct iovec *iov;
+	int cnt;
+	size_t n;
+	enum asf_call call;
+};
+
+/* The real call for bytes [sent, n) of the range: the program's own bytes, by its own call
+ * (a vectored range by sendmsg, as its writev/sendmsg would). */
+static ssize_t real_rest(int sock, const struct range *r, size_t sent, int flags)
 {
-	const char *buf = bufv;
+	if (r->cnt == 1)
+		return real_call(r->call, sock, (const char *)r->iov[0].iov_base + sent, r->n - sent,
+				 flags);
+	struct iovec rest[ASF_RUN_MAX];
+	int k = 0;
+	for (int i = 0; i < r->cnt && k < ASF_RUN_MAX; i++) {
+		size_t len = r->iov[i].iov_len;
+		if (sent >= len) {
+			sent -= len;
+			continue;
+		}
+		rest[k].iov_base = (char *)r->iov[i].iov_base + sent;
+		rest[k++].iov_len = len - sent;
+		sent = 0;
+	}
+	struct msghdr m = { .msg_iov = rest, .msg_iovlen = (size_t)k };
+	return ASF_REAL_FN(sendmsg) ? asf_real.sendmsg(sock, &m, flags)
+				    : syscall(SYS_sendmsg, sock, &m, flags);
+}
+
+static ssize_t send_range(int sock, const struct asf_source *s, off_t off, const struct range *r,
+			  int flags, size_t already, bool *used_fallback)
+{
 	struct pipe_guard g = { .t = s->t };
 	struct asf_view *v = s->view;
 	int src = asf_view_fd(v);
-	off_t off = asf_source_offset(s, buf);
-	size_t sent = 0;
+	size_t n = r->n, sent = 0;
 	ssize_t result;
 	/* Chunks only while no program code can run between them (signals.h). */
 	size_t chunk = asf_async_handlers() ? n : asf_cfg.chunk;
@@ -231,7 +264,7 @@ fallback:
 	/* The rest goes out as the program asked: its own bytes, by its own call. */
 	*used_fallback = true;
 	{
-		ssize_t k = real_call(call, sock, buf + sent, n - sent, flags);
+		ssize_t k = real_rest(sock, r, sent, flags);
 		if (k > 0)
 			asf_stat_pass((uint64_t)k);
 		if (k < 0 && errno == EPIPE && g.blocked)
@@ -241,6 +274,25 @@ fallback:
 out:
 	guard_release(&g);
 	return result;
+}
+
+ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *buf, size_t n,
+			    int flags, enum asf_call call, size_t already, bool *used_fallback)
+{
+	struct iovec one = { (void *)buf, n };
+	struct range r = { &one, 1, n, call };
+	return send_range(sock, s, asf_source_offset(s, buf), &r, flags, already, used_fallback);
+}
+
+ssize_t asf_send_file_iov(int sock, const struct asf_source *s, const struct iovec *iov, int cnt,
+			  int flags, size_t already, bool *used_fallback)
+{
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	struct range r = { iov, cnt, n, ASF_CALL_SEND };
+	return send_range(sock, s, asf_source_offset(s, iov[0].iov_base), &r, flags, already,
+			  used_fallback);
 }
 
 void asf_note_redirect(bool used_fallback, bool sent_any)
@@ -258,9 +310,13 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 	struct asf_source src;
 	if (!asf_source_open(t, buf, n, &src))
 		return false;
-	/* The first bytes this socket sends: TLS? (The buffer is readable: we just compared it.) */
+	/* The first bytes this socket sends: TLS? (Read under the guard: a shared mapping the
+	 * kernel vouched for was not compared, and its file may shrink.) */
+	unsigned char head[3];
+	size_t hn = n < sizeof head ? n : sizeof head;
 	if (!(word & ASF_FDF_OUT_SEEN) &&
-	    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, buf, n) & ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
+	    (!asf_guarded_copy(head, buf, hn) ||
+	     (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, hn) & ASF_FD_KIND_MASK) != ASF_FD_STREAM)) {
 		asf_why(ASF_WHY_TLS);
 		asf_source_close(&src);
 		return false;

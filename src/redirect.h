@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Which real call the program made, for fallbacks that must issue exactly that call. */
 enum asf_call { ASF_CALL_WRITE, ASF_CALL_SEND };
@@ -24,6 +25,13 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 struct asf_source;
 ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *buf, size_t n,
 			    int flags, enum asf_call call, size_t already, bool *used_fallback);
+
+/* The same for iov[0..cnt) (at most ASF_RUN_MAX), whose bytes are the file's at consecutive
+ * offsets from where s (opened for iov[0]) says: one run of a vectored write, sent with
+ * sendfile as one range, its fallback by sendmsg. */
+#define ASF_RUN_MAX 64
+ssize_t asf_send_file_iov(int sock, const struct asf_source *s, const struct iovec *iov, int cnt,
+			  int flags, size_t already, bool *used_fallback);
 
 /* The same for a writev/sendmsg: its iovecs that records hold go by sendfile, the rest by
  * the real sendmsg, in order. Same contract as asf_try_redirect. */

@@ -2,7 +2,8 @@
  * bytes: nginx with `sendfile off` writes [header, body], node writes [chunk size, CRLF,
  * body, CRLF]. The parts go out in order: each run of plain iovecs by the real sendmsg
  * (with MSG_MORE when file bytes follow, so the header still leaves with the body), each
- * iovec whose bytes a record holds by sendfile. The call returns the total the real call
+ * run of iovecs holding a file's bytes at consecutive offsets by one sendfile range (Apache
+ * without mmap: nine 8000-byte blocks). The call returns the total the real call
  * would have: a partial count stops at the exact byte, and the program's retry with
  * advanced iovecs continues from there (a sub-range of a record maps to its offset). */
 #define _GNU_SOURCE
@@ -18,6 +19,7 @@
 #include "fdclass.h"
 #include "real.h"
 #include "redirect.h"
+#include "signals.h"
 #include "source.h"
 #include "stats.h"
 #include "wrap.h"
@@ -29,15 +31,53 @@ static ssize_t real_sendmsg_iov(int fd, const struct iovec *iov, int cnt, int fl
 				    : syscall(SYS_sendmsg, fd, &m, flags);
 }
 
-/* Opens the source of the first iovec at or after *i that a record holds; true with *i at
- * it, false with *i == cnt if there is none. */
-static bool next_file_part(struct asf_thread *t, const struct iovec *iov, int cnt, int *i,
-			   struct asf_source *src)
+/* Iovecs shorter than this are not looked at: too short to be worth a comparison alone
+ * (a header, a chunk-size line). */
+#define PART_MIN 512u
+
+/* From iov[f] on, how many iovecs continue the file run that src (opened for iov[f]) starts:
+ * each proven on its own, of the same file, at the next offset. */
+static int run_length(struct asf_thread *t, const struct iovec *iov, int cnt, int f,
+		      struct asf_source *src, size_t *total)
 {
-	for (; *i < cnt; (*i)++)
-		if (asf_why_unless(iov[*i].iov_len >= asf_cfg.min_bytes, ASF_WHY_SMALL) &&
-		    asf_source_open(t, iov[*i].iov_base, iov[*i].iov_len, src))
+	off_t next = src->off + (off_t)iov[f].iov_len;
+	int g = f + 1;
+	*total = iov[f].iov_len;
+	while (g < cnt && g - f < ASF_RUN_MAX && iov[g].iov_len >= PART_MIN) {
+		struct asf_source more;
+		if (!asf_source_open(t, iov[g].iov_base, iov[g].iov_len, &more))
+			break;
+		bool continues = more.view == src->view && more.off == next;
+		asf_source_close(&more);
+		if (!continues)
+			break;
+		next += (off_t)iov[g].iov_len;
+		*total += iov[g].iov_len;
+		g++;
+	}
+	t->open_src = src; /* (the extra opens took and gave back the slot) */
+	return g - f;
+}
+
+/* Opens the source of the first run of file iovecs at or after *i worth a sendfile: its
+ * bytes together at least AUTOSENDFILE_MIN_BYTES (Apache without mmap reads 8000-byte blocks
+ * and writes nine at once: one sendfile). True with *i at its first iovec and *len its
+ * iovec count; false with *i == cnt if there is none. */
+static bool next_file_run(struct asf_thread *t, const struct iovec *iov, int cnt, int *i,
+			  int *len, struct asf_source *src)
+{
+	for (; *i < cnt; (*i)++) {
+		if (!asf_why_unless(iov[*i].iov_len >= PART_MIN, ASF_WHY_SMALL) ||
+		    !asf_source_open(t, iov[*i].iov_base, iov[*i].iov_len, src))
+			continue;
+		size_t total;
+		*len = run_length(t, iov, cnt, *i, src, &total);
+		if (total >= asf_cfg.min_bytes)
 			return true;
+		asf_source_close(src);
+		asf_why(ASF_WHY_SMALL);
+		*i += *len - 1;
+	}
 	return false;
 }
 
@@ -62,8 +102,8 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 			 int cnt, int flags, ssize_t *result)
 {
 	struct asf_source src = { .view = NULL };
-	int f = 0;
-	if (!next_file_part(t, iov, cnt, &f, &src))
+	int f = 0, run = 0;
+	if (!next_file_run(t, iov, cnt, &f, &run, &src))
 		return false; /* nothing to redirect: the real call, untouched */
 
 	bool sniff = !(word & ASF_FDF_OUT_SEEN), redirected = false, fallback = false;
@@ -94,9 +134,12 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 		if (f >= cnt)
 			break;
 		if (sniff) {
-			sniff = false; /* (readable: the source check compared it) */
-			if ((asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, iov[f].iov_base, iov[f].iov_len) &
-			     ASF_FD_KIND_MASK) != ASF_FD_STREAM) {
+			sniff = false; /* (read under the guard: see redirect.c) */
+			unsigned char head[3];
+			size_t hn = iov[f].iov_len < sizeof head ? iov[f].iov_len : sizeof head;
+			if (!asf_guarded_copy(head, iov[f].iov_base, hn) ||
+			    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, hn) & ASF_FD_KIND_MASK) !=
+				    ASF_FD_STREAM) {
 				asf_why(ASF_WHY_TLS);
 				asf_source_close(&src);
 				if (sent == 0) /* nothing moved yet: the real call does it all */
@@ -105,8 +148,7 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 			}
 		}
 		bool fb = false;
-		ssize_t k = asf_send_file_range(fd, &src, iov[f].iov_base, iov[f].iov_len, flags,
-						ASF_CALL_SEND, sent, &fb);
+		ssize_t k = asf_send_file_iov(fd, &src, &iov[f], run, flags, sent, &fb);
 		err = errno;
 		asf_source_close(&src);
 		fallback |= fb;
@@ -114,11 +156,11 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 			break;
 		redirected |= !fb;
 		sent += (size_t)k;
-		if ((size_t)k < iov[f].iov_len)
+		if ((size_t)k < iov_sum(iov, f, f + run))
 			break;
-		i = f + 1;
+		i = f + run;
 		f = i;
-		if (!next_file_part(t, iov, cnt, &f, &src))
+		if (!next_file_run(t, iov, cnt, &f, &run, &src))
 			f = cnt;
 	}
 	asf_source_close(&src); /* one opened but not reached; a no-op if closed already */

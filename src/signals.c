@@ -200,3 +200,22 @@ int asf_guarded(int (*fn)(void *), void *arg, const void *a, size_t alen, const 
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return r;
 }
+
+struct copy_args {
+	void *dst;
+	const void *src;
+	size_t n;
+};
+
+static int do_copy(void *arg)
+{
+	struct copy_args *c = arg;
+	memcpy(c->dst, c->src, c->n);
+	return 1;
+}
+
+bool asf_guarded_copy(void *dst, const void *src, size_t n)
+{
+	struct copy_args c = { dst, src, n };
+	return asf_guarded(do_copy, &c, src, n, src, 0) == 1;
+}

@@ -28,6 +28,8 @@ void asf_signals_init(void);
  * Without the handler installed it returns -1 without running fn. */
 int asf_guarded(int (*fn)(void *), void *arg, const void *a, size_t alen, const void *b,
 		size_t blen);
+/* memcpy of n bytes (a few) from memory that may fault; false if it did. */
+bool asf_guarded_copy(void *dst, const void *src, size_t n);
 /* Is env this thread's guard (the siglongjmp wrappers let it through untouched)? */
 bool asf_is_guard_env(const void *env);
 
