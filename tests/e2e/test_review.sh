@@ -14,6 +14,13 @@ bin="$ASF_TESTBIN/review"
 [ -x "$bin" ] || fail "$bin not built (make test-bins)"
 export TMPDIR="$ASF_TMP"
 cases=${REVIEW_CASES:-1 2 3 4 5 6 7 8 9 10 11 12}
+# Under AddressSanitizer (check-all sets ASF_PRELOAD_PREFIX to its runtime) the scenario
+# program itself aborts when a thread is cancelled inside write(), with or without the
+# library: case 5 runs in the plain build only.
+if [ -n "${ASF_PRELOAD_PREFIX:-}" ]; then
+	cases=$(echo " $cases " | sed 's/ 5 / /')
+	echo "note: case 5 (pthread_cancel) skipped under the sanitizer build"
+fi
 failed=0
 why=() # the reasons of the case being checked
 
