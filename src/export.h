@@ -4,6 +4,14 @@
 #define ASF_EXPORT_H
 
 #define ASF_EXPORT __attribute__((visibility("default")))
+/* Entry points a sanitizer runtime calls while it starts, before it can run instrumented
+ * code (ThreadSanitizer maps its memory through mmap): they must not be instrumented and,
+ * until the library is enabled, go straight to libc. */
+#if defined(__SANITIZE_THREAD__)
+#define ASF_EARLY_SAFE __attribute__((no_sanitize_thread))
+#else
+#define ASF_EARLY_SAFE
+#endif
 #define ASF_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ASF_UNLIKELY(x) __builtin_expect(!!(x), 0)
 /* Thread-locals of a preloaded library: static TLS, so reaching them never allocates and

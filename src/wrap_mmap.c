@@ -19,6 +19,15 @@ static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 		  : (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
+/* libc's mmap without any instrumented code: before the library is enabled. */
+ASF_EARLY_SAFE static void *early_mmap(void *addr, size_t len, int prot, int flags, int fd,
+				       off_t off)
+{
+	void *(*fn)(void *, size_t, int, int, int, off_t) = ASF_BOUND(mmap);
+	return fn ? fn(addr, len, prot, flags, fd, off)
+		  : (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
 static void *mmap_seen(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if ((flags & MAP_FIXED) && !asf_vfork_child)
@@ -37,18 +46,28 @@ static void *mmap_seen(void *addr, size_t len, int prot, int flags, int fd, off_
 	return r;
 }
 
-ASF_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+ASF_EARLY_SAFE ASF_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+				     off_t off)
 {
+	if (!__atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED))
+		return early_mmap(addr, len, prot, flags, fd, off);
 	return mmap_seen(addr, len, prot, flags, fd, off);
 }
 
-ASF_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+ASF_EARLY_SAFE ASF_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+				       off_t off)
 {
+	if (!__atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED))
+		return early_mmap(addr, len, prot, flags, fd, off);
 	return mmap_seen(addr, len, prot, flags, fd, off);
 }
 
-ASF_EXPORT int munmap(void *addr, size_t len)
+ASF_EARLY_SAFE ASF_EXPORT int munmap(void *addr, size_t len)
 {
+	if (!__atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED)) {
+		int (*early)(void *, size_t) = ASF_BOUND(munmap);
+		return early ? early(addr, len) : (int)syscall(SYS_munmap, addr, len);
+	}
 	int (*fn)(void *, size_t) = ASF_REAL_FN(munmap);
 	int r = fn ? fn(addr, len) : (int)syscall(SYS_munmap, addr, len);
 	if (r == 0 && !asf_vfork_child)
@@ -57,7 +76,7 @@ ASF_EXPORT int munmap(void *addr, size_t len)
 }
 
 /* mremap's fifth argument (the new address) exists only with MREMAP_FIXED. */
-ASF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+ASF_EARLY_SAFE ASF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	void *new_addr = NULL;
 	if (flags & MREMAP_FIXED) {

@@ -3,20 +3,44 @@
  * sysv_signal() and sigset() are built on sigaction as glibc builds them, since glibc's own
  * versions call its internal __sigaction, which no preload sees. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 
+#include "config.h"
 #include "export.h"
+#include "real.h"
 #include "signals.h"
 
-ASF_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
+/* Before the library is enabled: libc's, found without instrumented code. */
+ASF_EARLY_SAFE static int early_sigaction(int sig, const struct sigaction *act,
+					  struct sigaction *oact)
 {
+	int (*fn)(int, const struct sigaction *, struct sigaction *) = ASF_BOUND(sigaction);
+	if (!fn)
+		fn = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(RTLD_NEXT,
+										      "sigaction");
+	if (!fn) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return fn(sig, act, oact);
+}
+
+ASF_EARLY_SAFE ASF_EXPORT int sigaction(int sig, const struct sigaction *act,
+					struct sigaction *oact)
+{
+	if (!__atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED))
+		return early_sigaction(sig, act, oact);
 	return asf_sig_action(sig, act, oact);
 }
 
-ASF_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
+ASF_EARLY_SAFE ASF_EXPORT int __sigaction(int sig, const struct sigaction *act,
+					  struct sigaction *oact)
 {
+	if (!__atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED))
+		return early_sigaction(sig, act, oact);
 	return asf_sig_action(sig, act, oact);
 }
 
