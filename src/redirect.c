@@ -201,7 +201,7 @@ static ssize_t real_rest(int sock, const struct range *r, size_t sent, int flags
 				    : syscall(SYS_sendmsg, sock, &m, flags);
 }
 
-static ssize_t send_range(int sock, const struct asf_source *s, off_t off, const struct range *r,
+static ssize_t send_range(int sock, struct asf_source *s, off_t off, const struct range *r,
 			  int flags, size_t already, bool *used_fallback)
 {
 	struct pipe_guard g = { .t = s->t };
@@ -218,6 +218,10 @@ static ssize_t send_range(int sock, const struct asf_source *s, off_t off, const
 		if (sent > 0)
 			guard_block(&g);
 		size_t want = n - sent < chunk ? n - sent : chunk;
+		/* What this sendfile sends is compared just before (a one-iovec range; a vectored
+		 * run was proven whole when it was opened). */
+		if (r->cnt == 1 && !asf_source_prove(s, (const char *)r->iov[0].iov_base + sent, want))
+			goto fallback;
 		src = asf_view_fd(v);
 		ssize_t k = cancellable_sendfile(sock, src, &off, want);
 		if (k > 0) {
@@ -276,7 +280,7 @@ out:
 	return result;
 }
 
-ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *buf, size_t n,
+ssize_t asf_send_file_range(int sock, struct asf_source *s, const void *buf, size_t n,
 			    int flags, enum asf_call call, size_t already, bool *used_fallback)
 {
 	struct iovec one = { (void *)buf, n };
@@ -284,7 +288,7 @@ ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *bu
 	return send_range(sock, s, asf_source_offset(s, buf), &r, flags, already, used_fallback);
 }
 
-ssize_t asf_send_file_iov(int sock, const struct asf_source *s, const struct iovec *iov, int cnt,
+ssize_t asf_send_file_iov(int sock, struct asf_source *s, const struct iovec *iov, int cnt,
 			  int flags, size_t already, bool *used_fallback)
 {
 	size_t n = 0;

@@ -23,14 +23,14 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
  * SIGPIPE may be raised. Returns bytes sent (> 0) or -1 with errno, never an error after
  * bytes have moved; *used_fallback tells whether the real call sent part of it. */
 struct asf_source;
-ssize_t asf_send_file_range(int sock, const struct asf_source *s, const void *buf, size_t n,
+ssize_t asf_send_file_range(int sock, struct asf_source *s, const void *buf, size_t n,
 			    int flags, enum asf_call call, size_t already, bool *used_fallback);
 
 /* The same for iov[0..cnt) (at most ASF_RUN_MAX), whose bytes are the file's at consecutive
  * offsets from where s (opened for iov[0]) says: one run of a vectored write, sent with
  * sendfile as one range, its fallback by sendmsg. */
 #define ASF_RUN_MAX 64
-ssize_t asf_send_file_iov(int sock, const struct asf_source *s, const struct iovec *iov, int cnt,
+ssize_t asf_send_file_iov(int sock, struct asf_source *s, const struct iovec *iov, int cnt,
 			  int flags, size_t already, bool *used_fallback);
 
 /* The same for a writev/sendmsg: its iovecs that records hold go by sendfile, the rest by

@@ -47,6 +47,10 @@ static int run_length(struct asf_thread *t, const struct iovec *iov, int cnt, in
 		struct asf_source more;
 		if (!asf_source_open(t, iov[g].iov_base, iov[g].iov_len, &more))
 			break;
+		if (!asf_source_prove(&more, iov[g].iov_base, iov[g].iov_len)) {
+			asf_source_close(&more);
+			break;
+		}
 		bool continues = more.view == src->view && more.off == next;
 		asf_source_close(&more);
 		if (!continues)
@@ -70,6 +74,10 @@ static bool next_file_run(struct asf_thread *t, const struct iovec *iov, int cnt
 		if (!asf_why_unless(iov[*i].iov_len >= PART_MIN, ASF_WHY_SMALL) ||
 		    !asf_source_open(t, iov[*i].iov_base, iov[*i].iov_len, src))
 			continue;
+		if (!asf_source_prove(src, iov[*i].iov_base, iov[*i].iov_len)) {
+			asf_source_close(src); /* a vectored run is proven whole before it is sent */
+			continue;
+		}
 		size_t total;
 		*len = run_length(t, iov, cnt, *i, src, &total);
 		if (total >= asf_cfg.min_bytes)

@@ -87,18 +87,18 @@ static int gather_claims(struct asf_thread *t, const void *buf, size_t n, struct
  * page cache's: when the kernel confirms that buf still maps the file there, nothing needs
  * comparing. Everything else is compared with the file. */
 static int prove_claim(const struct claim *c, const struct asf_view *v, const void *buf,
-		       const unsigned char *file, size_t n)
+		       const unsigned char *file, size_t n, size_t first, bool *confirmed)
 {
-	if (c->kind == CLAIM_MAP && c->shared_map &&
-	    asf_mapping_confirm(buf, n, v->dev, v->ino, c->off) == 1)
-		return 1;
-	return prove(buf, file, n, c->off);
+	*confirmed = c->kind == CLAIM_MAP && c->shared_map &&
+		     asf_mapping_confirm(buf, n, v->dev, v->ino, c->off) == 1;
+	return *confirmed ? 1 : prove(buf, file, first, c->off);
 }
 
 bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf_source *s)
 {
 	struct claim claims[CLAIMS_MAX];
 	int k = gather_claims(t, buf, n, claims);
+	size_t first = n < asf_cfg.chunk ? n : asf_cfg.chunk;
 	s->t = t;
 	s->view = NULL;
 	s->buf = buf;
@@ -110,15 +110,18 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 		off_t off = claims[i].off;
 		const unsigned char *file = asf_view_bytes(v, off, n);
 		int verdict = -3;
+		bool confirmed = false;
 		if (__atomic_load_n(&v->refused, __ATOMIC_RELAXED) || asf_refused(v->dev, v->ino))
 			s->miss = ASF_MISS_REFUSED;
 		else if (!file)
 			s->miss = ASF_MISS_FILE_GONE;
 		else
-			verdict = prove_claim(&claims[i], v, buf, file, n);
+			verdict = prove_claim(&claims[i], v, buf, file, n, first, &confirmed);
 		if (verdict == 1) {
 			s->view = v;
 			s->off = off;
+			s->proven = confirmed ? n : first;
+			s->confirmed = confirmed;
 			s->miss = ASF_MISS_NONE;
 			t->open_src = s;
 			return true;
@@ -156,6 +159,24 @@ bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf
 		asf_why(ASF_WHY_OTHER);
 		break;
 	}
+	return false;
+}
+
+bool asf_source_prove(struct asf_source *s, const void *p, size_t len)
+{
+	size_t from = (size_t)((const char *)p - s->buf), to = from + len;
+	if (s->confirmed || to <= s->proven)
+		return true;
+	if (from < s->proven)
+		from = s->proven;
+	const unsigned char *file = asf_view_bytes(s->view, s->off + (off_t)from, to - from);
+	if (file && prove(s->buf + from, file, to - from, s->off + (off_t)from) == 1) {
+		s->proven = to;
+		return true;
+	}
+	/* Changed since the write began (or unreadable): the rest is the program's to send. */
+	ASF_STAT_ADD(verify_rejects, 1);
+	asf_why(ASF_WHY_BUF_CHANGED);
 	return false;
 }
 

@@ -29,14 +29,21 @@ struct asf_source {
 	struct asf_view *view; /* a reference, held until asf_source_close */
 	const char *buf;       /* the range's first byte in the program's memory ... */
 	off_t off;             /* ... is the file's byte at off */
+	size_t proven;         /* bytes from buf on shown equal to the file so far */
+	bool confirmed;        /* the kernel vouched for the whole range: nothing to compare */
 	enum asf_miss miss;    /* why asf_source_open said no */
 };
 
-/* True with *s open when buf[0..n) can be sent from a file: a record names the file and
- * offset, and the buffer equals the file's bytes there (per AUTOSENDFILE_VERIFY). False
- * with s->miss set: the real call must send the program's bytes. t must be this thread's
- * state, marked busy. */
+/* True with *s open when buf[0..n) can be sent from a file: a claim names the file and
+ * offset, and the buffer equals the file's bytes there (per AUTOSENDFILE_VERIFY) over its
+ * first AUTOSENDFILE_CHUNK bytes (s->proven). The rest is proven chunk by chunk just before
+ * each is sent (asf_source_prove), so what is compared is what sendfile sends next, and
+ * nothing is compared twice. False with s->miss set: the real call must send the program's
+ * bytes. t must be this thread's state, marked busy. */
 bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf_source *s);
+/* Proves [p, p+len) of the opened range (p inside it) if not proven yet; false when the
+ * bytes differ from the file now or cannot be read: the rest goes by the real call. */
+bool asf_source_prove(struct asf_source *s, const void *p, size_t len);
 void asf_source_close(struct asf_source *s);
 /* File offset of the byte at p (inside the opened range). */
 static inline off_t asf_source_offset(const struct asf_source *s, const void *p)
