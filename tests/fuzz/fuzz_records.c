@@ -1,39 +1,57 @@
-/* libFuzzer target: the tracking/matching engine (records.c, fdtable.c, the read glue
- * asf_after_file_read in redirect.c) against a reference model.
+/* libFuzzer target: the redirect engine's source side (records.c, views.c, source.c with
+ * the fault guard of signals.c, fdtable.c, and the read glue asf_after_file_read in
+ * redirect.c) against a reference model.
  *
- * The input drives a model process: three fake files (bytes, dev/ino, ctime), fake fd
- * numbers on shared open file descriptions (offsets), and one arena of memory in which the
- * program's buffers live anywhere (so they overlap freely). Reads copy file bytes into the
- * arena and tell the engine exactly as the wrappers in wrap_read.c would (generation and
- * baseline loaded before, asf_after_file_read after, each readv segment on its own);
- * close/dup/dup2/open update the fd table as wrap_fd.c/wrap_open.c do. Nothing here makes a
- * real syscall for a fake fd: classification and source.c's fstat check are modelled.
+ * The input drives a model process: three files, backed by real temp files (views map
+ * them, so they must be real: TMPDIR, else /tmp; any page-cache file system the classifier
+ * accepts), real fds at fixed numbers FD_BASE.. on shared open file descriptions (the model
+ * keeps their offsets), and an arena of memory in which the program's buffers live anywhere
+ * (so they overlap freely). The arena straddles a page boundary, so one half of it can be
+ * made unreadable. Reads pread the real file into the arena (the model checks the bytes are
+ * the ones it expects) and tell the engine exactly as the wrappers in wrap_read.c would
+ * (generation loaded before, classification on first use, asf_after_file_read after, each
+ * readv segment on its own); close/dup/dup2/open/fcntl update the fd table as
+ * wrap_fd.c/wrap_open.c do, around the real calls.
  *
- * At every write(buf+k, n) the engine is asked what it would send: asf_record_find +
- * asf_record_verify + the check_file() of source.c (same file identity, record ctime equal
- * to the file's current ctime, range inside the file), and, independently, the seqlock
- * reader asf_record_find_foreign. Whenever it would send "file F from offset O, n bytes",
- * the reference model checks that the arena holds exactly F's current bytes [O, O+n)
- * (what sendfile would send) and that the record's shadow does too; otherwise abort().
+ * At every write(buf+k, n) the engine is asked what it would send: asf_source_open. When it
+ * says yes (file F through its view, offset O), the reference model checks that its copy of
+ * the arena holds exactly F's current bytes [O, O+n) (what sendfile sends; bytes past F's
+ * end are sent from the buffer by the fallback, so only those up to the end count), and
+ * that no byte of the range is unreadable; otherwise abort(). With AUTOSENDFILE_VERIFY
+ * sample or none (FUZZ_VERIFY), wrong or unreadable bytes are allowed only where the model
+ * says the buffer does not hold bytes of a tracked read that nothing changed since (the
+ * program wrote them, or the file changed after the read): those modes skip comparing,
+ * not tracking.
+ *
+ * Operations besides reads and writes: the program changing its buffer (memset, memcpy,
+ * memmove, and a "signal handler" that changes bytes of the last read's range between the
+ * read and its write), another process rewriting a file in place (a few bytes, or all of
+ * it) or truncating it (the view's pages past the new end then fault: the guard must catch
+ * it), re-pointing an fd number between a read and its write (dup2 of another file over
+ * it), and mprotect(PROT_NONE) of half the arena and back.
+ *
  * Invariants checked after every operation: live records lie in the arena, never overlap,
- * 0 < len <= ASF_RECORD_MAX_BYTES; a found record holds the whole range; offsets map
- * linearly; the fd table agrees with the model (a FILE entry names the file that fd has,
- * its baseline is never newer than the file's ctime; a closed fd is UNKNOWN). And one
- * liveness check, so that an engine that never redirects cannot pass: a write of exactly
- * the range the last tracked read filled, with nothing in between and a current baseline,
- * must be redirected.
+ * 0 < len <= ASF_RECORD_MAX_BYTES, have a view, even seq; the fd table agrees with the
+ * model (a FILE entry names the file that fd has, a view linked to an entry is a view of
+ * that file, a closed fd is UNKNOWN, generations even); no private view descriptor sits on
+ * a program fd number; the arena equals the model's copy where readable. And one liveness
+ * check, so that an engine that never redirects cannot pass: in full mode, a write of
+ * exactly the range the last tracked read filled, with only writes, re-pointing and
+ * protection changes in between, must be redirected when that range is readable and its
+ * view still lives and maps it.
  *
  * ASF_FUZZ_RAW=1 in the environment adds an operation that re-points an fd number behind
- * the library's back (a raw close + open, as libuv does): see the report in run.sh.
- * FUZZ_VERIFY=sample|none runs the engine in that AUTOSENDFILE_VERIFY mode: wrong bytes are
- * then a finding only where the buffer holds bytes of a read the engine was told about
- * that nothing changed since (the modes skip comparing, not tracking).
- * FUZZ_TRACE=1 prints every operation (to replay a crash input). Built with
- * -DFUZZ_ONLY_BYTES (FUZZ_CFLAGS=-DFUZZ_ONLY_BYTES tests/fuzz/run.sh) the invariant checks
- * (and the own/foreign consistency and liveness checks) are off and only the reference
- * model's "wrong bytes" verdict remains: to show that the model alone catches a broken
- * engine. */
+ * the library's back (a raw close + open, as libuv does): the table then names the wrong
+ * file, records claim the wrong view, and the byte verdict must still hold (the proof
+ * compares with the file the record names, whatever the fd is now); the liveness check and
+ * the table invariants are off from then on. FUZZ_TRACE=1 prints every
+ * operation (to replay a crash input). Built with -DFUZZ_ONLY_BYTES
+ * (FUZZ_CFLAGS=-DFUZZ_ONLY_BYTES tests/fuzz/run.sh) the invariant and liveness checks are
+ * off and only the reference model's "wrong bytes" verdict remains: to show that the model
+ * alone catches a broken engine (FUZZ_SRC=a mutated copy of src). */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,25 +59,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "fdclass.h"
 #include "fdtable.h"
+#include "real.h"
 #include "records.h"
 #include "redirect.h"
+#include "signals.h"
+#include "source.h"
+#include "views.h"
 
 #define NFILES 3
-#define FILE_MAX 512
+#define FILE_MAX 8192 /* two pages: a truncation leaves the second one faulting */
 #define NFD 8
-#define FD_BASE 1000 /* fake fd numbers FD_BASE..FD_BASE+NFD-1; nothing real uses them */
+#define FD_BASE 1000 /* program fds FD_BASE..FD_BASE+NFD-1 */
+#define RFD_BASE 1100 /* the harness's own fds to change the files with */
 #define NOFD 16
-#define ARENA 1024
-#define MAXVER 256
+#define PAGE 4096
+#define ARENA 2048 /* [0, 1024) ends page 0, [1024, 2048) starts page 1 */
+#define HALF (ARENA / 2)
 
 struct mfile {
-	uint64_t dev, ino, ctime;
+	uint64_t dev, ino;
+	uint32_t ver; /* bumped by every change of its bytes or size */
 	size_t size;
 	unsigned char data[FILE_MAX];
+	char path[4096];
 };
 
 struct ofd {
@@ -68,37 +100,39 @@ struct ofd {
 	int refs;
 };
 
-/* Where an arena byte came from. The verdict is on bytes; `tracked` (the byte was put here
- * by a read the engine was told about, and nothing touched it since) decides which wrong
- * bytes the weaker verify modes may send: only bytes the program changed behind the
- * engine's back. */
+/* Where an arena byte came from. The verdict is on bytes; `tracked` (a read the engine was
+ * told about put it here, and the program did not touch it since) with `ver` (the file had
+ * not changed since) decides which wrong bytes the weaker verify modes may send. */
 struct prov {
 	int8_t file; /* -1: written by the program */
 	bool tracked;
-	uint64_t ctime;
+	uint32_t ver;
 	off_t off;
 };
 
 static struct mfile files[NFILES];
 static struct ofd ofds[NOFD];
 static int fdmap[NFD]; /* ofd index or -1 */
-static unsigned char arena[ARENA] __attribute__((aligned(64)));
+static unsigned char *arena;         /* the program's memory (real, may be protected) */
+static unsigned char marena[ARENA];  /* the model's copy of it */
+static bool prot[2];                 /* arena halves made PROT_NONE */
 static struct prov prov[ARENA];
-static uint64_t ctime_clock;
-static unsigned nmods;
 static struct asf_thread *T;
-static bool raw_mode, trace, table_trustworthy;
+static bool raw_mode, trace, table_trustworthy, armed;
 
 static struct {
 	size_t k, n;
-	bool valid;
+	int fd;
+	uint64_t view;
+	off_t off;
+	bool valid, must;
 } last_read;
 static size_t read_end; /* where the last read into the arena ended: the next read may
 			 * continue there (programs filling one buffer with several reads) */
 
 static struct {
-	unsigned long long iters, ops, writes, redirects, foreign, verify_rejects, gone, changed,
-		coincidental, liveness, unverified;
+	unsigned long long iters, ops, writes, redirects, no_record, changed, unreadable, gone,
+		refused, coincidental, liveness, unverified, past_eof, protected_writes;
 } stats;
 
 static const uint8_t *in_p;
@@ -118,39 +152,57 @@ static unsigned u16(void)
 	return a | (unsigned)u8() << 8;
 }
 
-#define TRACE(...)                                   \
-	do {                                         \
-		if (trace)                           \
+#define TRACE(...)                                    \
+	do {                                          \
+		if (trace)                            \
 			fprintf(stderr, __VA_ARGS__); \
 	} while (0)
 
+static void cleanup_files(void)
+{
+	for (int f = 0; f < NFILES; f++)
+		if (files[f].path[0])
+			unlink(files[f].path);
+}
+
 static void dump_state(void)
 {
-	fprintf(stderr, "arena=%p..%p\n", (void *)arena, (void *)(arena + ARENA));
+	fprintf(stderr, "arena=%p..%p protected: %d %d\n", (void *)arena, (void *)(arena + ARENA),
+		prot[0], prot[1]);
 	for (int f = 0; f < NFILES; f++)
-		fprintf(stderr, "file %d dev=%" PRIu64 " ino=%" PRIu64 " ctime=%" PRIu64 " size=%zu\n", f,
-			files[f].dev, files[f].ino, files[f].ctime, files[f].size);
+		fprintf(stderr, "file %d dev=%" PRIu64 " ino=%" PRIu64 " ver=%u size=%zu\n", f,
+			files[f].dev, files[f].ino, files[f].ver, files[f].size);
 	for (int s = 0; s < NFD; s++)
 		if (fdmap[s] >= 0)
-			fprintf(stderr, "fd %d -> ofd %d (file %d, off %lld); table word=%u ctime=%" PRIu64 "\n",
+			fprintf(stderr, "fd %d -> ofd %d (file %d, off %lld); table word=%u view=%#" PRIx64 "\n",
 				FD_BASE + s, fdmap[s], ofds[fdmap[s]].file, (long long)ofds[fdmap[s]].off,
-				asf_fd_word(FD_BASE + s), asf_fd_ctime(FD_BASE + s));
+				asf_fd_word(FD_BASE + s), asf_fd_view(FD_BASE + s));
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		const struct asf_record *r = &T->rec[i];
 		if (r->start)
-			fprintf(stderr, "rec %d: arena+%td len=%zu fd=%d dev=%" PRIu64 " ino=%" PRIu64
-				" off=%lld ctime=%" PRIu64 "\n", i, (const unsigned char *)r->start - arena,
-				r->len, r->fd, r->dev, r->ino, (long long)r->off, r->ctime_ns);
+			fprintf(stderr, "rec %d: arena+%td len=%zu fd=%d view=%#" PRIx64 " off=%lld born=%" PRIu64 "\n",
+				i, (const unsigned char *)r->start - arena, r->len, r->fd, r->view,
+				(long long)r->off, r->born);
 	}
 }
 
-#define FAIL(...)                                              \
-	do {                                                   \
-		fprintf(stderr, "fuzz_records: FINDING: ");    \
-		fprintf(stderr, __VA_ARGS__);                  \
-		fprintf(stderr, "\n");                         \
-		dump_state();                                  \
-		abort();                                       \
+#define FAIL(...)                                           \
+	do {                                                \
+		fprintf(stderr, "fuzz_records: FINDING: "); \
+		fprintf(stderr, __VA_ARGS__);               \
+		fprintf(stderr, "\n");                      \
+		dump_state();                               \
+		cleanup_files();                            \
+		abort();                                    \
+	} while (0)
+
+#define HARNESS(...)                                               \
+	do {                                                       \
+		fprintf(stderr, "fuzz_records: harness error: ");  \
+		fprintf(stderr, __VA_ARGS__);                      \
+		fprintf(stderr, " (errno %d)\n", errno);           \
+		cleanup_files();                                   \
+		abort();                                           \
 	} while (0)
 
 static void print_stats(void)
@@ -158,11 +210,13 @@ static void print_stats(void)
 	if (!getenv("FUZZ_STATS"))
 		return;
 	fprintf(stderr,
-		"fuzz_records: iterations=%llu ops=%llu writes=%llu redirects=%llu foreign_redirects=%llu "
-		"verify_rejects=%llu gone=%llu changed=%llu coincidental=%llu liveness_checks=%llu "
-		"verify=%s sent_program_changed=%llu\n",
-		stats.iters, stats.ops, stats.writes, stats.redirects, stats.foreign,
-		stats.verify_rejects, stats.gone, stats.changed, stats.coincidental, stats.liveness,
+		"fuzz_records: iterations=%llu ops=%llu writes=%llu redirects=%llu no_record=%llu "
+		"changed=%llu unreadable=%llu gone=%llu refused=%llu coincidental=%llu "
+		"liveness_checks=%llu past_eof=%llu protected_writes=%llu verify=%s "
+		"sent_unverified=%llu\n",
+		stats.iters, stats.ops, stats.writes, stats.redirects, stats.no_record, stats.changed,
+		stats.unreadable, stats.gone, stats.refused, stats.coincidental, stats.liveness,
+		stats.past_eof, stats.protected_writes,
 		asf_cfg.verify == ASF_VERIFY_FULL ? "full" : asf_cfg.verify == ASF_VERIFY_SAMPLE ? "sample" : "none",
 		stats.unverified);
 }
@@ -171,12 +225,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	if (!asf_real_bind())
+		HARNESS("cannot bind libc");
 	asf_records_init();
 	T = asf_thread_get(true);
-	if (!T) {
-		fprintf(stderr, "fuzz_records: no thread state\n");
-		exit(1);
-	}
+	if (!T)
+		HARNESS("no thread state");
 	const char *raw = getenv("ASF_FUZZ_RAW");
 	raw_mode = raw && *raw == '1';
 	trace = getenv("FUZZ_TRACE") != NULL;
@@ -185,11 +239,81 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	asf_cfg.verify = !v || !strcmp(v, "full") ? ASF_VERIFY_FULL
 			 : !strcmp(v, "sample")   ? ASF_VERIFY_SAMPLE
 						  : ASF_VERIFY_NONE;
+	/* the fixed fd numbers must be below the soft limit */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < RFD_BASE + NFILES + 1) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	const char *dir = getenv("TMPDIR");
+	for (int f = 0; f < NFILES; f++) {
+		snprintf(files[f].path, sizeof files[f].path, "%s/asf-fuzz-%d-XXXXXX",
+			 dir && *dir ? dir : "/tmp", f);
+		int fd = mkstemp(files[f].path);
+		if (fd < 0 || dup2(fd, RFD_BASE + f) != RFD_BASE + f)
+			HARNESS("cannot make %s", files[f].path);
+		close(fd);
+		fd = open(files[f].path, O_RDONLY);
+		if (fd < 0 || (asf_fd_classify(fd) & ASF_FD_KIND_MASK) != ASF_FD_FILE)
+			HARNESS("%s is not on a file system the library tracks", files[f].path);
+		asf_fd_forget(fd);
+		close(fd);
+		struct stat st;
+		if (fstat(RFD_BASE + f, &st) != 0)
+			HARNESS("fstat");
+		files[f].dev = st.st_dev;
+		files[f].ino = st.st_ino;
+	}
+	atexit(cleanup_files);
+	/* page 0 | page 1, the arena across their boundary */
+	void *m = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		HARNESS("mmap");
+	arena = (unsigned char *)m + PAGE - HALF;
 	atexit(print_stats);
 	return 0;
 }
 
-/* ---- the model's files ---- */
+/* ---- the arena: the program's memory and the model's copy ---- */
+
+static bool touches_protected(size_t k, size_t n)
+{
+	if (n == 0)
+		return false;
+	return (prot[0] && k < HALF) || (prot[1] && k + n > HALF);
+}
+
+static void set_protection(int half, bool on)
+{
+	if (prot[half] == on)
+		return;
+	void *page = half == 0 ? arena + HALF - PAGE : arena + HALF;
+	if (mprotect(page, PAGE, on ? PROT_NONE : PROT_READ | PROT_WRITE) != 0)
+		HARNESS("mprotect");
+	prot[half] = on;
+}
+
+/* The program stores bytes into its buffer. */
+static void program_store(size_t k, const unsigned char *src, size_t n)
+{
+	memmove(arena + k, src, n);
+	memmove(marena + k, src, n);
+	for (size_t i = 0; i < n; i++) {
+		prov[k + i].file = -1;
+		prov[k + i].tracked = false;
+	}
+}
+
+/* ---- the model's files: every change goes to the real file too ---- */
+
+static void file_sync(struct mfile *f, size_t from, size_t n)
+{
+	int rfd = RFD_BASE + (int)(f - files);
+	if (n && pwrite(rfd, f->data + from, n, (off_t)from) != (ssize_t)n)
+		HARNESS("pwrite");
+	if (ftruncate(rfd, (off_t)f->size) != 0)
+		HARNESS("ftruncate");
+}
 
 static struct mfile *file_by_id(uint64_t dev, uint64_t ino)
 {
@@ -199,15 +323,7 @@ static struct mfile *file_by_id(uint64_t dev, uint64_t ino)
 	return NULL;
 }
 
-/* Every change of a file gets a new ctime (multigrain timestamps: the assumption source.c
- * relies on). */
-static void file_changed(struct mfile *f)
-{
-	f->ctime = ++ctime_clock;
-	nmods++;
-}
-
-/* ---- fds: what the wrappers do to the fd table ---- */
+/* ---- fds: the real calls and what the wrappers do to the fd table ---- */
 
 static int fd_slot(int fd)
 {
@@ -248,12 +364,13 @@ static int ofd_new(int file)
 	return -1;
 }
 
-/* asf_fd_classify on a regular file: the first baseline, then the word. */
-static void model_classify(int fd)
+/* A real open of file at exactly number fd (nothing told to the table). */
+static void real_open_at(int file, int fd)
 {
-	struct mfile *f = &files[ofd_of(fd)->file];
-	asf_fd_set_ctime(fd, f->ctime);
-	asf_fd_set(fd, ASF_FD_FILE, f->dev, f->ino);
+	int t = open(files[file].path, O_RDWR);
+	if (t < 0 || dup2(t, fd) != fd)
+		HARNESS("open %s at %d", files[file].path, fd);
+	close(t);
 }
 
 static void op_open(void)
@@ -265,23 +382,30 @@ static void op_open(void)
 	int o = ofd_new(file);
 	if (o < 0)
 		return;
+	real_open_at(file, fd);
 	ofds[o].refs = 1;
 	fdmap[fd_slot(fd)] = o;
 	asf_fd_forget(fd); /* wrap_open.c: opened() */
 	TRACE("open(file %d) = %d\n", file, fd);
 }
 
-static void op_close(void)
+static void do_close(int fd)
 {
-	int fd = FD_BASE + u8() % NFD;
-	TRACE("close(%d)\n", fd);
 	asf_fd_change_begin(fd);
 	if (fdmap[fd_slot(fd)] >= 0) {
+		close(fd);
 		ofd_unref(fdmap[fd_slot(fd)]);
 		fdmap[fd_slot(fd)] = -1;
 	}
 	asf_fd_forget(fd);
 	asf_fd_change_end(fd);
+}
+
+static void op_close(void)
+{
+	int fd = FD_BASE + u8() % NFD;
+	TRACE("close(%d)\n", fd);
+	do_close(fd);
 }
 
 static void op_dup(void)
@@ -292,18 +416,22 @@ static void op_dup(void)
 	int fd = lowest_free_fd();
 	if (fd < 0)
 		return;
+	if (dup2(old, fd) != fd) /* dup() would give the lowest free number: this one */
+		HARNESS("dup");
 	fdmap[fd_slot(fd)] = fdmap[fd_slot(old)];
 	ofds[fdmap[fd_slot(old)]].refs++;
 	asf_fd_copy(old, fd);
 	TRACE("dup(%d) = %d\n", old, fd);
 }
 
-static void op_dup2(void)
+static void do_dup2(int old, int nfd)
 {
-	int old = FD_BASE + u8() % NFD, nfd = FD_BASE + u8() % NFD;
-	TRACE("dup2(%d, %d)\n", old, nfd);
+	if (old != nfd)
+		asf_view_vacate_fd(nfd);
 	asf_fd_change_begin(nfd);
 	if (ofd_of(old)) {
+		if (dup2(old, nfd) != nfd)
+			HARNESS("dup2");
 		if (old != nfd) {
 			if (fdmap[fd_slot(nfd)] >= 0)
 				ofd_unref(fdmap[fd_slot(nfd)]);
@@ -313,6 +441,44 @@ static void op_dup2(void)
 		asf_fd_copy(old, nfd);
 	}
 	asf_fd_change_end(nfd);
+}
+
+static void op_dup2(void)
+{
+	int old = FD_BASE + u8() % NFD, nfd = FD_BASE + u8() % NFD;
+	TRACE("dup2(%d, %d)\n", old, nfd);
+	do_dup2(old, nfd);
+}
+
+/* Between a read and its write: the read's fd number now names another file (dup2 of an
+ * fd of another file over it, or of a fresh open when there is none). */
+static void op_repoint(void)
+{
+	uint8_t sel = u8();
+	if (!last_read.valid)
+		return;
+	int target = last_read.fd;
+	struct ofd *t = ofd_of(target);
+	int src = -1;
+	for (int i = 0; i < NFD && src < 0; i++) {
+		int fd = FD_BASE + (sel + i) % NFD;
+		if (fd != target && ofd_of(fd) && (!t || ofd_of(fd)->file != t->file))
+			src = fd;
+	}
+	if (src < 0) {
+		int file = t ? (t->file + 1 + sel % (NFILES - 1)) % NFILES : sel % NFILES;
+		int fd = lowest_free_fd();
+		int o = fd >= 0 ? ofd_new(file) : -1;
+		if (o < 0)
+			return;
+		real_open_at(file, fd);
+		ofds[o].refs = 1;
+		fdmap[fd_slot(fd)] = o;
+		asf_fd_forget(fd);
+		src = fd;
+	}
+	TRACE("repoint: dup2(%d, %d) between the read and its write\n", src, target);
+	do_dup2(src, target);
 }
 
 /* fcntl(F_SETFL) forgets the classification: the next read classifies afresh. */
@@ -333,13 +499,12 @@ static void op_raw_reopen(void)
 	if (!raw_mode)
 		return;
 	TRACE("raw reopen(%d -> file %d)\n", fd, file);
-	if (fdmap[fd_slot(fd)] >= 0) {
-		ofd_unref(fdmap[fd_slot(fd)]);
-		fdmap[fd_slot(fd)] = -1;
-	}
 	int o = ofd_new(file);
 	if (o < 0)
 		return;
+	if (fdmap[fd_slot(fd)] >= 0)
+		ofd_unref(fdmap[fd_slot(fd)]);
+	real_open_at(file, fd);
 	ofds[o].refs = 1;
 	fdmap[fd_slot(fd)] = o;
 	table_trustworthy = false;
@@ -363,13 +528,20 @@ static void op_lseek(void)
 
 /* ---- reads ---- */
 
-static void copy_in(struct mfile *f, int file, size_t k, off_t off, size_t n, bool tracked)
+/* The kernel copies n bytes of file `file` at off into the arena at k: the real pread, and
+ * the model's copy, which must agree. */
+static void copy_in(int fd, int file, size_t k, off_t off, size_t n, bool tracked)
 {
 	if (n == 0)
 		return;
-	memcpy(arena + k, f->data + off, n);
+	struct mfile *f = &files[file];
+	ssize_t r = fd >= 0 ? pread(fd, arena + k, n, off) : pread(RFD_BASE + file, arena + k, n, off);
+	if (r != (ssize_t)n || memcmp(arena + k, f->data + off, n) != 0)
+		HARNESS("the real file %d disagrees with the model at [%lld, +%zu): got %zd", file,
+			(long long)off, n, r);
+	memcpy(marena + k, f->data + off, n);
 	for (size_t i = 0; i < n; i++)
-		prov[k + i] = (struct prov){ (int8_t)file, tracked, f->ctime, off + (off_t)i };
+		prov[k + i] = (struct prov){ (int8_t)file, tracked, f->ver, off + (off_t)i };
 }
 
 static size_t file_read(struct mfile *f, off_t off, size_t want, uint8_t shortsel)
@@ -382,6 +554,27 @@ static size_t file_read(struct mfile *f, off_t off, size_t want, uint8_t shortse
 	return r;
 }
 
+/* What wrap_read.c does before a read: the generation, then classification on first use. */
+static bool read_prologue(int fd, uint64_t *gen)
+{
+	*gen = asf_fd_gen(fd);
+	uint32_t w = asf_fd_word(fd);
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
+		w = asf_fd_classify(fd);
+	return (w & ASF_FD_KIND_MASK) == ASF_FD_FILE;
+}
+
+static void note_last_read(int fd, size_t k, size_t n, off_t off)
+{
+	last_read.k = k;
+	last_read.n = n;
+	last_read.fd = fd;
+	last_read.off = off;
+	last_read.view = asf_fd_view(fd);
+	last_read.valid = true;
+	last_read.must = true;
+}
+
 /* read()/pread(): tracked as wrap_read.c's read_slow/pread_slow. pos < 0: at the fd's
  * offset. */
 static void do_read(int fd, size_t k, size_t want, off_t pos, uint8_t flags)
@@ -389,18 +582,16 @@ static void do_read(int fd, size_t k, size_t want, off_t pos, uint8_t flags)
 	struct ofd *o = ofd_of(fd);
 	if (!o)
 		return; /* EBADF */
-	uint64_t gen = asf_fd_gen(fd);
-	uint32_t w = asf_fd_word(fd);
-	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN) {
-		model_classify(fd);
-		w = asf_fd_word(fd);
+	if (touches_protected(k, want)) {
+		TRACE("read(%d, arena+%zu, %zu) = EFAULT\n", fd, k, want);
+		return;
 	}
-	bool tracked = (w & ASF_FD_KIND_MASK) == ASF_FD_FILE;
-	uint64_t base = asf_fd_ctime(fd);
+	uint64_t gen;
+	bool tracked = read_prologue(fd, &gen);
 	struct mfile *f = &files[o->file];
 	off_t off = pos < 0 ? o->off : pos;
 	size_t r = file_read(f, off, want, flags);
-	copy_in(f, o->file, k, off, r, tracked);
+	copy_in(fd, o->file, k, off, r, tracked);
 	read_end = k + r;
 	if (pos < 0)
 		o->off += (off_t)r;
@@ -409,15 +600,12 @@ static void do_read(int fd, size_t k, size_t want, off_t pos, uint8_t flags)
 	      (flags & 1) ? " (offset unknown)" : "");
 	if (r == 0 || !tracked)
 		return;
-	/* flags bit 0: another thread moved the shared offset meanwhile (lseek after != before
-	 * + r), so the offset is unknown */
+	/* flags bit 0: another thread moved the shared offset meanwhile, so the offset is
+	 * unknown (wrap_read.c's proof fails) */
 	off_t known = (pos < 0 && (flags & 1)) ? -1 : off;
-	asf_after_file_read(fd, arena + k, r, known, base, gen);
-	if (known >= 0 && base == f->ctime) {
-		last_read.k = k;
-		last_read.n = r;
-		last_read.valid = true;
-	}
+	asf_after_file_read(fd, arena + k, r, known, gen);
+	if (known >= 0)
+		note_last_read(fd, k, r, off);
 }
 
 static void pick_range(size_t *k, size_t *n, unsigned maxn)
@@ -433,7 +621,7 @@ static void op_read(bool positional)
 	int fd = FD_BASE + u8() % NFD;
 	uint8_t flags = u8();
 	size_t k, n;
-	pick_range(&k, &n, FILE_MAX + 16);
+	pick_range(&k, &n, 600);
 	/* flags bit 1: continue the previous read in memory */
 	if ((flags & 2) && read_end < ARENA) {
 		k = read_end;
@@ -452,7 +640,7 @@ static void op_readv(void)
 	uint8_t sel = u8();
 	int cnt = 2 + sel % 2;
 	bool positional = sel & 4, unknown = sel & 8;
-	size_t ks[3], ns[3], total = 0;
+	size_t ks[3] = { 0 }, ns[3] = { 0 }, total = 0;
 	for (int i = 0; i < cnt; i++) {
 		ks[i] = u16() % ARENA;
 		size_t room = ARENA - ks[i];
@@ -464,14 +652,11 @@ static void op_readv(void)
 	struct ofd *o = ofd_of(fd);
 	if (!o)
 		return;
-	uint64_t gen = asf_fd_gen(fd);
-	uint32_t w = asf_fd_word(fd);
-	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN) {
-		model_classify(fd);
-		w = asf_fd_word(fd);
-	}
-	bool tracked = (w & ASF_FD_KIND_MASK) == ASF_FD_FILE;
-	uint64_t base = asf_fd_ctime(fd);
+	for (int i = 0; i < cnt; i++)
+		if (touches_protected(ks[i], ns[i]))
+			return; /* EFAULT */
+	uint64_t gen;
+	bool tracked = read_prologue(fd, &gen);
 	struct mfile *f = &files[o->file];
 	off_t off = pos < 0 ? o->off : pos;
 	size_t r = file_read(f, off, total, 0);
@@ -481,15 +666,15 @@ static void op_readv(void)
 	off_t at = off;
 	for (int i = 0; i < cnt && left > 0; i++) {
 		size_t take = ns[i] < left ? ns[i] : left;
-		copy_in(f, o->file, ks[i], at, take, tracked);
+		copy_in(fd, o->file, ks[i], at, take, tracked);
 		at += (off_t)take;
 		left -= take;
 	}
 	if (pos < 0)
 		o->off += (off_t)r;
 	TRACE("%s(%d, %d segs: arena+%zu/%zu arena+%zu/%zu arena+%zu/%zu) = %zu from file %d at %lld\n",
-	      positional ? "preadv" : "readv", fd, cnt, ks[0], ns[0], ks[1], ns[1],
-	      cnt > 2 ? ks[2] : 0, cnt > 2 ? ns[2] : 0, r, o->file, (long long)off);
+	      positional ? "preadv" : "readv", fd, cnt, ks[0], ns[0], ks[1], ns[1], ks[2], ns[2], r,
+	      o->file, (long long)off);
 	if (r == 0 || !tracked)
 		return;
 	off_t start = (!positional && unknown) ? -1 : off;
@@ -498,12 +683,9 @@ static void op_readv(void)
 	for (int i = 0; i < cnt && left > 0; i++) {
 		size_t take = ns[i] < left ? ns[i] : left;
 		if (take > 0) {
-			asf_after_file_read(fd, arena + ks[i], take, at < 0 ? -1 : at, base, gen);
-			if (start >= 0 && base == f->ctime) {
-				last_read.k = ks[i];
-				last_read.n = take;
-				last_read.valid = true;
-			}
+			asf_after_file_read(fd, arena + ks[i], take, at < 0 ? -1 : at, gen);
+			if (start >= 0)
+				note_last_read(fd, ks[i], take, at);
 		}
 		if (at >= 0)
 			at += (off_t)take;
@@ -517,31 +699,28 @@ static void op_untracked_read(void)
 {
 	int file = u8() % NFILES;
 	size_t k, n;
-	pick_range(&k, &n, FILE_MAX);
+	pick_range(&k, &n, 600);
 	off_t off = u16() % FILE_MAX;
+	if (touches_protected(k, n))
+		return;
 	struct mfile *f = &files[file];
 	size_t r = file_read(f, off, n, 0);
-	copy_in(f, file, k, off, r, false);
+	copy_in(-1, file, k, off, r, false);
 	TRACE("untracked read file %d at %lld -> arena+%zu, %zu\n", file, (long long)off, k, r);
 }
 
 /* ---- the program changing its buffers ---- */
-
-static void program_wrote(size_t k, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		prov[k + i].file = -1;
-		prov[k + i].tracked = false;
-	}
-}
 
 static void op_memset(void)
 {
 	size_t k, n;
 	pick_range(&k, &n, 64);
 	uint8_t v = u8();
-	memset(arena + k, v, n);
-	program_wrote(k, n);
+	if (touches_protected(k, n))
+		return;
+	unsigned char tmp[64];
+	memset(tmp, v, n);
+	program_store(k, tmp, n);
 	TRACE("memset(arena+%zu, %u, %zu)\n", k, v, n);
 }
 
@@ -549,13 +728,17 @@ static void op_memcpy_input(void)
 {
 	size_t k, n;
 	pick_range(&k, &n, 16);
+	unsigned char tmp[16];
 	for (size_t i = 0; i < n; i++)
-		arena[k + i] = u8();
-	program_wrote(k, n);
+		tmp[i] = u8();
+	if (touches_protected(k, n))
+		return;
+	program_store(k, tmp, n);
 	TRACE("memcpy(arena+%zu, <input>, %zu)\n", k, n);
 }
 
-/* memmove inside the arena: file bytes moved to another place (provenance moves along). */
+/* memmove inside the arena: file bytes moved to another place (provenance moves along, but
+ * no read put them there). */
 static void op_memmove(void)
 {
 	size_t from, to, n;
@@ -563,11 +746,44 @@ static void op_memmove(void)
 	to = u16() % ARENA;
 	if (n > ARENA - to)
 		n = ARENA - to;
+	if (touches_protected(from, n) || touches_protected(to, n))
+		return;
 	memmove(arena + to, arena + from, n);
+	memmove(marena + to, marena + from, n);
 	memmove(prov + to, prov + from, n * sizeof prov[0]);
 	for (size_t i = 0; i < n; i++)
 		prov[to + i].tracked = false;
 	TRACE("memmove(arena+%zu, arena+%zu, %zu)\n", to, from, n);
+}
+
+/* A signal handler (or another thread) changes bytes of the buffer the last read filled,
+ * after the read and before its write. */
+static void op_signal_handler(void)
+{
+	unsigned at = u16(), len = 1 + u8() % 8;
+	uint8_t x = u8() | 1; /* non-zero: every byte changes */
+	if (!last_read.valid)
+		return;
+	size_t k = last_read.k + at % last_read.n;
+	if (len > last_read.k + last_read.n - k)
+		len = (unsigned)(last_read.k + last_read.n - k);
+	if (touches_protected(k, len))
+		return;
+	unsigned char tmp[8];
+	for (unsigned i = 0; i < len; i++)
+		tmp[i] = marena[k + i] ^ x;
+	program_store(k, tmp, len);
+	last_read.must = false;
+	TRACE("signal handler: arena+%zu, %u bytes ^= 0x%02x\n", k, len, x);
+}
+
+static void op_protect(void)
+{
+	uint8_t sel = u8();
+	int half = sel & 1;
+	bool on = !(sel & 2);
+	set_protection(half, on);
+	TRACE("mprotect(arena half %d, %s)\n", half, on ? "PROT_NONE" : "PROT_READ|PROT_WRITE");
 }
 
 /* ---- other processes changing files ---- */
@@ -579,8 +795,6 @@ static void op_modify_file(void)
 	size_t n = 1 + u8() % 32;
 	uint8_t v = u8(), mode = u8();
 	struct mfile *f = &files[file];
-	if (nmods >= MAXVER)
-		return;
 	if (off + n > FILE_MAX)
 		n = FILE_MAX - off;
 	if (off > f->size)
@@ -589,11 +803,25 @@ static void op_modify_file(void)
 		/* mode bit 0: write the bytes it has already (a change that changes nothing) */
 		f->data[off + i] = (mode & 1) && off + i < f->size ? f->data[off + i]
 								   : (uint8_t)(v + i * (mode >> 1));
+	size_t from = off > f->size ? f->size : off;
 	if (off + n > f->size)
 		f->size = off + n;
-	file_changed(f);
-	TRACE("pwrite(file %d, off %zu, %zu) ctime=%" PRIu64 " size=%zu\n", file, off, n, f->ctime,
-	      f->size);
+	f->ver++;
+	file_sync(f, from, off + n - from);
+	TRACE("pwrite(file %d, off %zu, %zu) size=%zu\n", file, off, n, f->size);
+}
+
+/* The whole file rewritten in place (same size), e.g. a build step or an editor. */
+static void op_rewrite_file(void)
+{
+	int file = u8() % NFILES;
+	uint8_t seed = u8(), mask = u8() | 1;
+	struct mfile *f = &files[file];
+	for (size_t i = 0; i < f->size; i++)
+		f->data[i] = (uint8_t)((i * 5u + seed + (i >> 4)) & mask);
+	f->ver++;
+	file_sync(f, 0, f->size);
+	TRACE("rewrite(file %d, seed %u, mask %#x)\n", file, seed, mask);
 }
 
 static void op_truncate(void)
@@ -601,113 +829,61 @@ static void op_truncate(void)
 	int file = u8() % NFILES;
 	size_t size = u16() % (FILE_MAX + 1);
 	struct mfile *f = &files[file];
-	if (nmods >= MAXVER)
-		return;
+	size_t old = f->size;
 	if (size > f->size)
 		memset(f->data + f->size, 0, size - f->size);
 	f->size = size;
-	file_changed(f);
-	TRACE("ftruncate(file %d, %zu) ctime=%" PRIu64 "\n", file, size, f->ctime);
-}
-
-static void op_touch(void)
-{
-	int file = u8() % NFILES;
-	if (nmods >= MAXVER)
-		return;
-	file_changed(&files[file]); /* chmod/utimes: ctime moves, bytes do not */
-	TRACE("chmod(file %d) ctime=%" PRIu64 "\n", file, files[file].ctime);
+	f->ver++;
+	file_sync(f, old < size ? old : size, 0);
+	TRACE("ftruncate(file %d, %zu)\n", file, size);
 }
 
 /* ---- writes: what would the engine send? ---- */
 
-enum source_state { SOURCE_OK, SOURCE_GONE, SOURCE_CHANGED };
-
-/* source.c check_file(), with the model's fstat of the record's fd; side effects as there
- * when `effects`. */
-static enum source_state model_check_file(const struct asf_record *r, off_t off, size_t n,
-					  bool effects)
+/* The engine would sendfile n bytes of file f from o for write(arena+k, n): the buffer must
+ * hold exactly those bytes now, and be readable. */
+static void reference_check(struct mfile *f, off_t o, size_t k, size_t n)
 {
-	struct ofd *o = ofd_of(r->fd);
-	if (!o || files[o->file].dev != r->dev || files[o->file].ino != r->ino) {
-		if (effects)
-			asf_fd_forget(r->fd);
-		return SOURCE_GONE;
+	bool full = asf_cfg.verify == ASF_VERIFY_FULL;
+	if (o < 0)
+		FAIL("redirect from offset %lld", (long long)o);
+	/* sendfile sends what the file has up to its end; the fallback the rest (from the
+	 * buffer, as the program asked) */
+	size_t upto = (uint64_t)o >= f->size ? 0 : f->size - (size_t)o < n ? f->size - (size_t)o : n;
+	if (upto < n)
+		stats.past_eof++;
+	if (touches_protected(k, n)) {
+		stats.protected_writes++;
+		if (full)
+			FAIL("write(arena+%zu, %zu) redirected though the buffer is unreadable (the real "
+			     "write fails with EFAULT)", k, n);
 	}
-	struct mfile *f = &files[o->file];
-	if (f->ctime != r->ctime_ns) {
-		if (effects)
-			asf_fd_set_ctime(r->fd, f->ctime);
-		return SOURCE_CHANGED;
-	}
-	return off >= 0 && (uint64_t)off + n <= f->size ? SOURCE_OK : SOURCE_CHANGED;
-}
-
-static void check_holds(const struct asf_record *r, const unsigned char *buf, size_t n,
-			const char *path)
-{
-#ifdef FUZZ_ONLY_BYTES /* harness self-test: only the reference model's byte verdict */
-	(void)r, (void)buf, (void)n, (void)path;
-	return;
-#endif
-	uintptr_t lo = (uintptr_t)buf;
-	if (!(r->start <= lo && lo + n <= r->start + r->len))
-		FAIL("%s: record [arena+%td, +%zu) found for a range [arena+%zu, +%zu) it does not hold",
-		     path, (const unsigned char *)r->start - arena, r->len, (size_t)(buf - arena), n);
-	off_t o = asf_record_offset(r, buf);
-	if (o != r->off + (off_t)(lo - r->start))
-		FAIL("%s: asf_record_offset = %lld, the record maps arena+%zu to %lld", path,
-		     (long long)o, (size_t)(buf - arena), (long long)(r->off + (off_t)(lo - r->start)));
-	size_t js[3] = { 0, n / 2, n - 1 };
-	for (int i = 0; i < 3; i++)
-		if (asf_record_offset(r, buf + js[i]) != o + (off_t)js[i])
-			FAIL("%s: offsets not linear: buf+%zu -> %lld, buf -> %lld", path, js[i],
-			     (long long)asf_record_offset(r, buf + js[i]), (long long)o);
-}
-
-/* The engine would sendfile n bytes of the file r names from asf_record_offset(r, buf):
- * the arena must hold exactly those bytes now. */
-static void reference_check(const struct asf_record *r, const unsigned char *buf, size_t n,
-			    const char *path)
-{
-	size_t k = (size_t)(buf - arena);
-	struct mfile *f = file_by_id(r->dev, r->ino);
-	if (!f)
-		FAIL("%s: redirect from a file (dev %" PRIu64 ", ino %" PRIu64 ") that does not exist",
-		     path, r->dev, r->ino);
-	/* model_check_file passed: the record's fd names this file now */
-	off_t o = asf_record_offset(r, buf);
-	if (o < 0 || (uint64_t)o + n > f->size)
-		FAIL("%s: redirect of [%lld, +%zu) past the end of file %td (size %zu)", path,
-		     (long long)o, n, f - files, f->size);
-	if (memcmp(arena + k, f->data + o, n) != 0) {
-		size_t i = 0;
-		if (asf_cfg.verify != ASF_VERIFY_FULL) {
-			/* sample/none compare less than every byte by design: wrong bytes are
-			 * allowed only where the program changed the buffer behind the engine */
-			while (i < n && (arena[k + i] == f->data[o + (off_t)i] || !prov[k + i].tracked))
-				i++;
-			if (i == n) {
-				stats.unverified++;
-				return;
-			}
+	bool unverified = false;
+	for (size_t i = 0; i < upto; i++) {
+		if (marena[k + i] == f->data[o + (off_t)i])
+			continue;
+		const struct prov *p = &prov[k + i];
+		/* sample/none compare less than every byte by design: wrong bytes are allowed
+		 * only where the buffer no longer holds an unchanged tracked read */
+		bool held = p->tracked && p->file >= 0 && files[p->file].ver == p->ver;
+		if (!full && !held) {
+			unverified = true;
+			continue;
 		}
-		while (arena[k + i] == f->data[o + (off_t)i])
-			i++;
-		const struct prov *p = &prov[k + i];
-		FAIL("%s: WRONG BYTES: write(arena+%zu, %zu) would be sent from file %td at %lld, "
-		     "but byte %zu differs (buffer 0x%02x, file 0x%02x); the buffer byte came from %s "
-		     "%d offset %lld (ctime %" PRIu64 ")", path, k, n, f - files, (long long)o, i,
-		     arena[k + i], f->data[o + (off_t)i], p->file < 0 ? "the program, last file" : "file",
-		     p->file, (long long)p->off, p->ctime);
+		FAIL("WRONG BYTES: write(arena+%zu, %zu) would be sent from file %td at %lld, but byte %zu "
+		     "differs (buffer 0x%02x, file 0x%02x); the buffer byte came from %s %d offset %lld "
+		     "(ver %u, file now ver %u)%s", k, n, f - files, (long long)o, i, marena[k + i],
+		     f->data[o + (off_t)i], p->file < 0 ? "the program, last file" : "file", p->file,
+		     (long long)p->off, p->ver, p->file >= 0 ? files[p->file].ver : 0,
+		     prot[0] || prot[1] ? " [arena partly protected]" : "");
 	}
-	if (asf_cfg.verify == ASF_VERIFY_FULL && r->shadow && memcmp(r->shadow + (buf - (const unsigned char *)r->start), f->data + o, n))
-		FAIL("%s: the shadow does not hold the file's bytes the record claims", path);
-	/* how the bytes got there: by a read of this file at these offsets since its last
-	 * change, or by coincidence (the program wrote equal bytes) */
-	for (size_t i = 0; i < n; i++) {
+	if (unverified)
+		stats.unverified++;
+	/* how the bytes got there: by a tracked read of this file at these offsets since its
+	 * last change, or by coincidence (the program wrote equal bytes) */
+	for (size_t i = 0; i < upto; i++) {
 		const struct prov *p = &prov[k + i];
-		if (p->file != f - files || p->off != o + (off_t)i || p->ctime != f->ctime) {
+		if (p->file != f - files || p->off != o + (off_t)i || p->ver != f->ver) {
 			stats.coincidental++;
 			break;
 		}
@@ -716,65 +892,49 @@ static void reference_check(const struct asf_record *r, const unsigned char *buf
 
 static void do_write(size_t k, size_t n, bool must_redirect)
 {
-	const unsigned char *buf = arena + k;
 	stats.writes++;
 	TRACE("write(arena+%zu, %zu)%s\n", k, n, must_redirect ? " [must redirect]" : "");
-
-	/* The seqlock reader, which scans our own records when self is NULL: the same answer as
-	 * find + verify (records do not overlap, so at most one holds a non-empty range). */
-	struct asf_record fr;
-	bool foreign = asf_record_find_foreign(NULL, buf, n, &fr);
-	if (foreign) {
-		check_holds(&fr, buf, n, "foreign");
-		if (model_check_file(&fr, asf_record_offset(&fr, buf), n, false) == SOURCE_OK) {
-			reference_check(&fr, buf, n, "foreign");
-			stats.foreign++;
+	struct asf_source s;
+	T->busy = 1; /* as asf_try_redirect */
+	bool ok = asf_source_open(T, arena + k, n, &s);
+	if (ok) {
+		if (s.buf != (const char *)arena + k || !s.view || T->open_src != &s)
+			FAIL("asf_source_open said yes but the source is not what was asked for");
+		struct stat st;
+		if (fstat(asf_view_fd(s.view), &st) != 0)
+			FAIL("the view's descriptor is not open");
+		struct mfile *f = file_by_id(st.st_dev, st.st_ino);
+		if (!f)
+			FAIL("redirect from a file (dev %" PRIu64 ", ino %" PRIu64 ") that is none of the model's",
+			     (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+		if (s.view->dev != f->dev || s.view->ino != f->ino)
+			FAIL("the view's identity is not its descriptor's file");
+		TRACE("  -> redirected from file %td at %lld\n", f - files, (long long)s.off);
+		reference_check(f, s.off, k, n);
+		stats.redirects++;
+		asf_source_close(&s);
+		if (T->open_src)
+			FAIL("asf_source_close left the source registered");
+	} else {
+		TRACE("  -> passed through (miss %d)\n", s.miss);
+		switch (s.miss) {
+		case ASF_MISS_NO_RECORD: stats.no_record++; break;
+		case ASF_MISS_CHANGED: stats.changed++; break;
+		case ASF_MISS_UNREADABLE: stats.unreadable++; break;
+		case ASF_MISS_FILE_GONE: stats.gone++; break;
+		case ASF_MISS_REFUSED: stats.refused++; break;
+		default: FAIL("asf_source_open said no with miss %d", s.miss);
 		}
 	}
-
-	/* asf_source_open, own records */
-	bool sent = false, consistency = true;
-#ifdef FUZZ_ONLY_BYTES
-	consistency = false;
-#endif
-	struct asf_record *r = asf_record_find(T, buf, n);
-	if (r) {
-		check_holds(r, buf, n, "own");
-		if (!asf_record_verify(r, buf, n)) {
-			stats.verify_rejects++;
-			if (foreign && consistency)
-				FAIL("find_foreign matched a range whose own record fails verify");
-		} else {
-			if (!foreign && consistency)
-				FAIL("own record verifies, find_foreign found nothing");
-			if (consistency && foreign &&
-			    (fr.start != r->start || fr.len != r->len || fr.off != r->off ||
-			     fr.dev != r->dev || fr.ino != r->ino || fr.fd != r->fd ||
-			     fr.ctime_ns != r->ctime_ns))
-				FAIL("find_foreign copied a different record");
-			struct asf_record copy = *r;
-			enum source_state s = model_check_file(&copy, asf_record_offset(&copy, buf), n, true);
-			if (s == SOURCE_OK) {
-				reference_check(&copy, buf, n, "own");
-				sent = true;
-				stats.redirects++;
-			} else {
-				s == SOURCE_GONE ? stats.gone++ : stats.changed++;
-				asf_record_drop(r);
-			}
-		}
-	} else if (foreign && consistency) {
-		FAIL("find_foreign found a record asf_record_find does not");
-	}
-	TRACE("  -> %s\n", sent ? "redirected" : "passed through");
+	T->busy = 0;
 #ifdef FUZZ_ONLY_BYTES
 	must_redirect = false;
 #endif
 	if (must_redirect) {
 		stats.liveness++;
-		if (!sent)
-			FAIL("write(arena+%zu, %zu) right after the read that filled it was not redirected",
-			     k, n);
+		if (!ok)
+			FAIL("write(arena+%zu, %zu) right after the read that filled it was not redirected "
+			     "(miss %d)", k, n, s.miss);
 	}
 }
 
@@ -785,13 +945,27 @@ static void op_write(void)
 	do_write(k, n, false);
 }
 
+/* The write of exactly what the last tracked read filled: it must go out by sendfile in
+ * full mode if nothing but writes, re-pointing or protection came in between, the buffer
+ * is readable, and the file's view still lives and maps the range (a view maps the file as
+ * it was when made; a file grown since is sent from the buffer). */
 static void op_write_last_read(void)
 {
 	if (!last_read.valid) {
 		op_write();
 		return;
 	}
-	do_write(last_read.k, last_read.n, true);
+	/* (after a raw re-point the table names the wrong file: the redirect is then refused
+	 * by the proof, rightly, so there is nothing to demand) */
+	bool must = last_read.must && asf_cfg.verify == ASF_VERIFY_FULL && table_trustworthy &&
+		    !touches_protected(last_read.k, last_read.n);
+	if (must) {
+		struct asf_view *v = asf_view_get(last_read.view);
+		must = v && (uint64_t)last_read.off + last_read.n <= v->maplen;
+		if (v)
+			asf_view_put(v);
+	}
+	do_write(last_read.k, last_read.n, must);
 }
 
 /* ---- invariants after every operation ---- */
@@ -813,8 +987,8 @@ static void check_invariants(void)
 			FAIL("record %d has length %zu", i, a->len);
 		if (a->off < 0)
 			FAIL("record %d has offset %lld", i, (long long)a->off);
-		if (a->ctime_ns == 0)
-			FAIL("record %d has no change baseline", i);
+		if (a->view == 0)
+			FAIL("record %d names no view", i);
 		for (int j = i + 1; j < ASF_RECORDS_PER_THREAD; j++) {
 			const struct asf_record *b = &T->rec[j];
 			if (b->start && a->start < b->start + b->len && b->start < a->start + a->len)
@@ -823,12 +997,22 @@ static void check_invariants(void)
 				     (const unsigned char *)b->start - arena, b->len);
 		}
 	}
+	if (T->open_src || T->busy)
+		FAIL("the thread state still holds an activation");
+	for (size_t h = 0; h < 2; h++)
+		if (!prot[h] && memcmp(arena + h * HALF, marena + h * HALF, HALF) != 0)
+			HARNESS("the arena and the model's copy differ in half %zu", h);
+	int priv[ASF_VIEWS_MAX];
+	if (asf_view_fds_in(FD_BASE, RFD_BASE + NFILES, priv, ASF_VIEWS_MAX) != 0)
+		FAIL("a view's private descriptor %d sits on a number the program uses", priv[0]);
 	if (!table_trustworthy)
 		return;
 	for (int s = 0; s < NFD; s++) {
 		int fd = FD_BASE + s;
 		uint32_t w = asf_fd_word(fd);
 		struct ofd *o = ofd_of(fd);
+		if (asf_fd_gen(fd) & 1)
+			FAIL("fd %d generation left odd", fd);
 		if (!o) {
 			if (w != ASF_FD_UNKNOWN)
 				FAIL("closed fd %d has table word %u", fd, w);
@@ -840,11 +1024,13 @@ static void check_invariants(void)
 		struct mfile *f = &files[o->file];
 		if (!asf_fd_identity(fd, &dev, &ino) || dev != f->dev || ino != f->ino)
 			FAIL("fd table names the wrong file for fd %d", fd);
-		if (asf_fd_ctime(fd) == 0 || asf_fd_ctime(fd) > f->ctime)
-			FAIL("fd %d baseline %" PRIu64 " vs file ctime %" PRIu64, fd, asf_fd_ctime(fd),
-			     f->ctime);
-		if (asf_fd_gen(fd) & 1)
-			FAIL("fd %d generation left odd", fd);
+		struct asf_view *v = asf_view_get(asf_fd_view(fd));
+		if (v) {
+			bool same = v->dev == f->dev && v->ino == f->ino;
+			asf_view_put(v);
+			if (!same)
+				FAIL("fd %d is linked to a view of another file", fd);
+		}
 	}
 }
 
@@ -852,45 +1038,49 @@ static void check_invariants(void)
 
 static void reset(uint8_t mode)
 {
+	if (!armed) {
+		/* after libFuzzer and the sanitizers put their handlers in place: ours goes on top
+		 * and forwards every fault outside a guarded compare to them */
+		asf_signals_init();
+		armed = true;
+	}
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
 		asf_record_drop(&T->rec[i]);
 	for (int s = 0; s < NFD; s++) {
-		asf_fd_forget(FD_BASE + s);
-		asf_fd_set_ctime(FD_BASE + s, 0);
+		if (fdmap[s] >= 0)
+			close(FD_BASE + s);
+		asf_fd_forget(FD_BASE + s); /* the views go with their last link */
 		fdmap[s] = -1;
 	}
 	for (int o = 0; o < NOFD; o++)
 		ofds[o] = (struct ofd){ -1, 0, 0 };
-	ctime_clock = 1000000;
-	nmods = 0;
+	set_protection(0, false);
+	set_protection(1, false);
 	last_read.valid = false;
 	read_end = 0;
 	table_trustworthy = true;
-	/* Identities: two files on one device, a third with the first's inode number on
-	 * another device (dev must be compared too). */
-	static const uint64_t dev[NFILES] = { 0x801, 0x801, 0x802 };
-	static const uint64_t ino[NFILES] = { 11, 12, 11 };
 	/* mode: the byte alphabet of the contents; a small one makes equal bytes at different
-	 * offsets and in different files common. */
+	 * offsets and in different files common. The sizes: the high bits. */
 	static const uint8_t masks[4] = { 0xff, 0x03, 0x01, 0x0f };
 	uint8_t mask = masks[mode & 3];
 	for (int f = 0; f < NFILES; f++) {
-		files[f].dev = dev[f];
-		files[f].ino = ino[f];
-		files[f].ctime = ++ctime_clock;
-		files[f].size = FILE_MAX - (size_t)(mode >> 2) * 3 * (size_t)f;
+		files[f].ver = 0;
+		files[f].size = FILE_MAX - (size_t)(mode >> 2) * 61 * (size_t)f;
 		for (size_t i = 0; i < FILE_MAX; i++)
 			files[f].data[i] = (uint8_t)((i * 7u + (i >> 3) * 13u + (unsigned)f * 101u +
 						      (mode >> 2)) & mask);
+		file_sync(&files[f], 0, files[f].size);
 	}
-	memset(arena, 0, sizeof arena);
+	memset(arena, 0, ARENA);
+	memset(marena, 0, ARENA);
 	for (size_t i = 0; i < ARENA; i++)
 		prov[i] = (struct prov){ -1, false, 0, 0 };
 	/* Two files open from the start, so that short inputs do something. */
-	fdmap[0] = 0;
-	ofds[0] = (struct ofd){ 0, 0, 1 };
-	fdmap[1] = 1;
-	ofds[1] = (struct ofd){ 1, 0, 1 };
+	for (int s = 0; s < 2; s++) {
+		real_open_at(s, FD_BASE + s);
+		fdmap[s] = s;
+		ofds[s] = (struct ofd){ s, 0, 1 };
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -902,10 +1092,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (in_n > 0) {
 		uint8_t op = u8();
 		stats.ops++;
-		/* "right after the read": only writes may come in between */
-		if (op % 20 != 17 && op % 20 != 18)
-			last_read.valid = false;
-		switch (op % 20) {
+		/* "right after the read": only writes, re-pointing, protection and the signal
+		 * handler (which cancels the "must") may come in between */
+		switch (op % 24) {
+		case 17: case 18: case 20: case 21: case 22: case 23: break;
+		default: last_read.valid = false;
+		}
+		switch (op % 24) {
 		case 0: op_open(); break;
 		case 1: case 2: op_read(false); break;
 		case 3: op_read(true); break;
@@ -915,7 +1108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7: op_memmove(); break;
 		case 8: op_modify_file(); break;
 		case 9: op_truncate(); break;
-		case 10: op_touch(); break;
+		case 10: op_rewrite_file(); break;
 		case 11: op_lseek(); break;
 		case 12: op_close(); break;
 		case 13: op_dup(); break;
@@ -925,6 +1118,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 17: op_write(); break;
 		case 18: op_write_last_read(); break;
 		case 19: op_raw_reopen(); break;
+		case 20: op_signal_handler(); break;
+		case 21: op_repoint(); break;
+		case 22: case 23: op_protect(); break;
 		}
 		check_invariants();
 	}

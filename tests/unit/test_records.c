@@ -1,23 +1,27 @@
-/* Unit tests: per-thread read records (records.c). */
+/* Unit tests: per-thread read records (records.c): add, extend, forget, overlap, LRU slot
+ * reuse, the candidates for a range (own newest first, then other threads' newest first),
+ * the seqlock snapshot of another thread's records, and the recycling of thread states.
+ * Records are claims only (source.c proves them against the file), so nothing here needs a
+ * real file: the view ids are plain numbers. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "records.h"
 
 #define FD 7
-#define DEV 0x801u
-#define INO 4242u
+#define VIEW 0x100000001ull /* a view id: slot 0, generation 1 */
 
 static struct asf_thread *T;
-#define CTIME 1700000000123456789ull /* the file's change baseline (ns) */
 
 static struct asf_thread *thread_state(void)
 {
@@ -45,15 +49,39 @@ static int live_records(void)
 	return n;
 }
 
-static void fill(unsigned char *p, size_t n, unsigned seed)
+/* This thread's record holding [buf, buf+len), looked up without counting as a use. */
+static struct asf_record *own(const void *buf, size_t len)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(seed * 31u + i * 7u + (i >> 8));
+	uintptr_t lo = (uintptr_t)buf;
+	struct asf_record *found = NULL;
+	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
+		struct asf_record *r = &T->rec[i];
+		if (r->start && r->start <= lo && lo - r->start <= r->len &&
+		    len <= r->len - (lo - r->start)) {
+			if (found && len > 0)
+				fail_msg("two own records hold [%p, +%zu)", buf, len);
+			found = r;
+		}
+	}
+	return found;
+}
+
+/* asf_record_candidates, all of them (this counts as a use for LRU). */
+static int cands(const void *buf, size_t len, struct asf_record *out)
+{
+	return asf_record_candidates(T, buf, len, false, out, ASF_CANDIDATES_MAX);
+}
+
+/* Is [buf, buf+len) held by one of this thread's records (via the candidates API)? */
+static bool held(const void *buf, size_t len)
+{
+	struct asf_record c[ASF_CANDIDATES_MAX];
+	return cands(buf, len, c) > 0;
 }
 
 static void add(const void *buf, size_t len, off_t off)
 {
-	asf_record_add(T, FD, DEV, INO, off, CTIME, buf, len);
+	asf_record_add(T, FD, VIEW, off, buf, len);
 }
 
 static void thread_get(void **state)
@@ -63,6 +91,7 @@ static void thread_get(void **state)
 	assert_non_null(a);
 	assert_ptr_equal(asf_thread_get(false), a); /* the same state, once made */
 	assert_ptr_equal(asf_thread_get(true), a);
+	assert_int_equal(a->in_use, 1);
 }
 
 static void find_whole_and_sub_ranges(void **state)
@@ -70,50 +99,51 @@ static void find_whole_and_sub_ranges(void **state)
 	(void)state;
 	static unsigned char buf[10000];
 	const size_t n = 8192;
-	fill(buf, sizeof buf, 1);
 	add(buf + 100, n, 50000);
 	assert_int_equal(live_records(), 1);
 
-	struct asf_record *r = asf_record_find(T, buf + 100, n);
+	struct asf_record c[ASF_CANDIDATES_MAX];
+	assert_int_equal(cands(buf + 100, n, c), 1);
+	assert_int_equal(c[0].start, (uintptr_t)(buf + 100));
+	assert_int_equal(c[0].len, n);
+	assert_int_equal(c[0].fd, FD);
+	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].off, 50000);
+	assert_int_equal(c[0].seq % 2, 0);
+	struct asf_record *r = own(buf + 100, n);
 	assert_non_null(r);
-	assert_int_equal(r->start, (uintptr_t)(buf + 100));
-	assert_int_equal(r->len, n);
-	assert_int_equal(r->fd, FD);
-	assert_int_equal(r->dev, DEV);
-	assert_int_equal(r->ino, INO);
-	assert_int_equal(r->off, 50000);
-	assert_int_equal(r->ctime_ns, CTIME);
-	assert_memory_equal(r->shadow, buf + 100, n);
 
 	/* Every sub-range (buf+k, n-k) and (buf, k) and an inner one. */
 	static const size_t ks[] = { 0, 1, 2, 100, 4095, 4096, 8000, 8191 };
 	for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
 		size_t k = ks[i];
-		assert_ptr_equal(asf_record_find(T, buf + 100 + k, n - k), r);
-		assert_ptr_equal(asf_record_find(T, buf + 100, n - k), r);
-		assert_ptr_equal(asf_record_offset(r, buf + 100 + k), 50000 + (off_t)k);
+		assert_ptr_equal(own(buf + 100 + k, n - k), r);
+		assert_ptr_equal(own(buf + 100, n - k), r);
+		assert_int_equal(cands(buf + 100 + k, n - k, c), 1);
+		assert_int_equal(cands(buf + 100, n - k, c), 1);
+		assert_int_equal(asf_record_offset(r, buf + 100 + k), 50000 + (off_t)k);
 	}
-	assert_ptr_equal(asf_record_find(T, buf + 1000, 10), r);
+	assert_true(held(buf + 1000, 10));
 
 	/* Sticking out past the end, starting before, or entirely outside: no record. */
-	assert_null(asf_record_find(T, buf + 100, n + 1));
-	assert_null(asf_record_find(T, buf + 101, n));
-	assert_null(asf_record_find(T, buf + 100 + n - 1, 2));
-	assert_null(asf_record_find(T, buf + 99, 2));
-	assert_null(asf_record_find(T, buf + 99, n));
-	assert_null(asf_record_find(T, buf + 99, 1));
-	assert_null(asf_record_find(T, buf, 100));
-	assert_null(asf_record_find(T, buf + 100 + n + 1, 10));
-	assert_null(asf_record_find(T, buf + 100, SIZE_MAX));
+	assert_false(held(buf + 100, n + 1));
+	assert_false(held(buf + 101, n));
+	assert_false(held(buf + 100 + n - 1, 2));
+	assert_false(held(buf + 99, 2));
+	assert_false(held(buf + 99, n));
+	assert_false(held(buf + 99, 1));
+	assert_false(held(buf, 100));
+	assert_false(held(buf + 100 + n + 1, 10));
+	assert_false(held(buf + 100, SIZE_MAX));
+	assert_false(held(buf + 100 + n, SIZE_MAX));
 }
 
 static void offset_mapping(void **state)
 {
 	(void)state;
 	static unsigned char buf[4096];
-	fill(buf, sizeof buf, 2);
 	add(buf, sizeof buf, 123456789);
-	struct asf_record *r = asf_record_find(T, buf, sizeof buf);
+	struct asf_record *r = own(buf, sizeof buf);
 	assert_non_null(r);
 	for (size_t k = 0; k < sizeof buf; k += 511)
 		assert_int_equal(asf_record_offset(r, buf + k), 123456789 + (off_t)k);
@@ -127,241 +157,217 @@ static void alternating_buffers(void **state)
 	static unsigned char mem[3 * 4096];
 	unsigned char *a = mem, *b = mem + 2 * 4096;
 	const size_t sz = 4096;
-	fill(a, sz, 3);
-	fill(b, sz, 4);
 	add(a, sz, 0);
 	add(b, sz, 4096);
-	struct asf_record *ra = asf_record_find(T, a, sz);
-	struct asf_record *rb = asf_record_find(T, b, sz);
+	struct asf_record *ra = own(a, sz), *rb = own(b, sz);
 	assert_non_null(ra);
 	assert_non_null(rb);
 	assert_ptr_not_equal(ra, rb);
 	assert_int_equal(asf_record_offset(ra, a), 0);
 	assert_int_equal(asf_record_offset(rb, b), 4096);
-	assert_true(asf_record_verify(ra, a, sz));
-	assert_true(asf_record_verify(rb, b, sz));
 
 	/* The next reads reuse the buffers: each replaces that buffer's record only. */
-	fill(a, sz, 5);
 	add(a, sz, 8192);
-	fill(b, sz, 6);
 	add(b, sz, 12288);
 	assert_int_equal(live_records(), 2);
-	ra = asf_record_find(T, a, sz);
-	rb = asf_record_find(T, b, sz);
+	ra = own(a, sz);
+	rb = own(b, sz);
 	assert_non_null(ra);
 	assert_non_null(rb);
 	assert_int_equal(asf_record_offset(ra, a), 8192);
 	assert_int_equal(asf_record_offset(rb, b), 12288);
-	assert_true(asf_record_verify(ra, a, sz));
-	assert_true(asf_record_verify(rb, b, sz));
 }
 
-static void lru_eviction(void **state)
+static void lru_slot_reuse(void **state)
 {
 	(void)state;
 	enum { N = ASF_RECORDS_PER_THREAD + 2, SZ = 1024 };
 	static unsigned char bufs[N][SZ + 64]; /* gaps: no two records are contiguous */
-	for (int i = 0; i < N; i++)
-		fill(bufs[i], SZ, (unsigned)i);
 
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
 		add(bufs[i], SZ, (off_t)i * 100000);
 	assert_int_equal(live_records(), ASF_RECORDS_PER_THREAD);
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
-		assert_non_null(asf_record_find(T, bufs[i], SZ));
+		assert_non_null(own(bufs[i], SZ));
 
-	/* Touch 0 (a find counts as a use): buffer 1 is now the least recently used. */
-	assert_non_null(asf_record_find(T, bufs[0], SZ));
+	/* Looking up 0's candidates counts as a use: buffer 1 is now the least recently used. */
+	assert_true(held(bufs[0], SZ));
 	add(bufs[ASF_RECORDS_PER_THREAD], SZ, 999);
 	assert_int_equal(live_records(), ASF_RECORDS_PER_THREAD);
-	assert_null(asf_record_find(T, bufs[1], SZ));
-	assert_non_null(asf_record_find(T, bufs[0], SZ));
-	struct asf_record *r = asf_record_find(T, bufs[ASF_RECORDS_PER_THREAD], SZ);
+	assert_null(own(bufs[1], SZ));
+	assert_non_null(own(bufs[0], SZ));
+	struct asf_record *r = own(bufs[ASF_RECORDS_PER_THREAD], SZ);
 	assert_non_null(r);
 	assert_int_equal(r->off, 999);
-	assert_true(asf_record_verify(r, bufs[ASF_RECORDS_PER_THREAD], SZ));
+	/* The new record took the evicted slot. */
+	assert_ptr_equal(r, &T->rec[1]);
 
-	/* Next victim: buffer 2 (finds above touched 0 and the new one, and 3.. were used later). */
+	/* Next victim: buffer 2 (0 and the new one were used after it, 3.. are used now). */
 	for (int i = 3; i < ASF_RECORDS_PER_THREAD; i++)
-		assert_non_null(asf_record_find(T, bufs[i], SZ));
+		assert_true(held(bufs[i], SZ));
 	add(bufs[ASF_RECORDS_PER_THREAD + 1], SZ, 1999);
-	assert_null(asf_record_find(T, bufs[2], SZ));
-	assert_non_null(asf_record_find(T, bufs[ASF_RECORDS_PER_THREAD + 1], SZ));
-	assert_non_null(asf_record_find(T, bufs[0], SZ));
+	assert_null(own(bufs[2], SZ));
+	assert_non_null(own(bufs[ASF_RECORDS_PER_THREAD + 1], SZ));
+	assert_non_null(own(bufs[0], SZ));
 	for (int i = 3; i <= ASF_RECORDS_PER_THREAD; i++)
-		assert_non_null(asf_record_find(T, bufs[i], SZ));
+		assert_non_null(own(bufs[i], SZ));
+
+	/* A free slot is taken before any live one is evicted. */
+	asf_record_forget_range(T, bufs[5], SZ);
+	assert_int_equal(live_records(), ASF_RECORDS_PER_THREAD - 1);
+	add(bufs[1], SZ, 5);
+	assert_int_equal(live_records(), ASF_RECORDS_PER_THREAD);
+	assert_non_null(own(bufs[0], SZ));
+	assert_non_null(own(bufs[3], SZ));
 }
 
 static void overlapping_read_drops(void **state)
 {
 	(void)state;
 	static unsigned char buf[20000];
-	fill(buf, sizeof buf, 7);
-	add(buf + 1000, 4000, 0);    /* [1000, 5000) */
-	add(buf + 10000, 4000, 0);   /* [10000, 14000) */
+	add(buf + 1000, 4000, 0);  /* [1000, 5000) */
+	add(buf + 10000, 4000, 0); /* [10000, 14000) */
 	assert_int_equal(live_records(), 2);
 
 	/* A read into [4999, 6000) of another file overwrites the first record's last byte. */
-	asf_record_add(T, FD + 1, DEV, INO + 1, 0, CTIME, buf + 4999, 1001);
-	assert_null(asf_record_find(T, buf + 1000, 10));
-	assert_null(asf_record_find(T, buf + 1000, 4000));
-	struct asf_record *r = asf_record_find(T, buf + 4999, 1001);
+	asf_record_add(T, FD + 1, VIEW + 1, 0, buf + 4999, 1001);
+	assert_null(own(buf + 1000, 10));
+	assert_null(own(buf + 1000, 4000));
+	struct asf_record *r = own(buf + 4999, 1001);
 	assert_non_null(r);
 	assert_int_equal(r->fd, FD + 1);
-	assert_non_null(asf_record_find(T, buf + 10000, 4000));
+	assert_int_equal(r->view, VIEW + 1);
+	assert_non_null(own(buf + 10000, 4000));
 	assert_int_equal(live_records(), 2);
 
 	/* One starting before and ending inside. */
-	asf_record_add(T, FD + 2, DEV, INO + 2, 0, CTIME, buf + 9000, 1001);
-	assert_null(asf_record_find(T, buf + 10000, 2));
-	assert_null(asf_record_find(T, buf + 10001, 1));
-	r = asf_record_find(T, buf + 10000, 1); /* the new record's last byte */
+	asf_record_add(T, FD + 2, VIEW + 2, 0, buf + 9000, 1001);
+	assert_null(own(buf + 10000, 2));
+	assert_null(own(buf + 10001, 1));
+	r = own(buf + 10000, 1); /* the new record's last byte */
 	assert_non_null(r);
 	assert_int_equal(r->fd, FD + 2);
 	/* One strictly inside another. */
 	add(buf + 15000, 4000, 0);
-	asf_record_add(T, FD + 3, DEV, INO + 3, 77, CTIME, buf + 16000, 10);
-	assert_null(asf_record_find(T, buf + 15000, 1));
-	assert_null(asf_record_find(T, buf + 18000, 1));
-	r = asf_record_find(T, buf + 16000, 10);
+	asf_record_add(T, FD + 3, VIEW + 3, 77, buf + 16000, 10);
+	assert_null(own(buf + 15000, 1));
+	assert_null(own(buf + 18000, 1));
+	r = own(buf + 16000, 10);
 	assert_non_null(r);
 	assert_int_equal(r->off, 77);
 	/* Touching without overlapping keeps both. */
-	add(buf + 100, 900, 0);   /* [100, 1000) ends where nothing else begins */
-	asf_record_add(T, FD + 4, DEV, INO, 0, CTIME, buf, 100); /* [0,100): different fd */
-	assert_non_null(asf_record_find(T, buf + 100, 900));
-	assert_non_null(asf_record_find(T, buf, 100));
+	add(buf + 100, 900, 0);                                /* [100, 1000) */
+	asf_record_add(T, FD + 4, VIEW + 4, 0, buf, 100);       /* [0, 100): another file */
+	assert_non_null(own(buf + 100, 900));
+	assert_non_null(own(buf, 100));
+	/* A read of the same file over the same bytes at another offset replaces the record. */
+	add(buf + 100, 900, 5000);
+	r = own(buf + 100, 900);
+	assert_non_null(r);
+	assert_int_equal(r->off, 5000);
+	/* A zero-length read drops nothing and records nothing. */
+	int before = live_records();
+	add(buf + 200, 0, 0);
+	assert_int_equal(live_records(), before);
 }
 
 static void contiguous_read_extends(void **state)
 {
 	(void)state;
 	static unsigned char buf[3 * 70000];
-	fill(buf, sizeof buf, 8);
-	/* Three reads of 70000 bytes (more than the first shadow allocation) into one buffer. */
+	/* Three reads of 70000 bytes into one buffer, each continuing the last in memory and
+	 * in the file. */
 	add(buf, 70000, 1000);
+	struct asf_record *r = own(buf, 70000);
+	assert_non_null(r);
+	uint64_t born = r->born;
 	add(buf + 70000, 70000, 71000);
 	add(buf + 140000, 70000, 141000);
 	assert_int_equal(live_records(), 1);
-	struct asf_record *r = asf_record_find(T, buf, sizeof buf);
+	r = own(buf, sizeof buf);
 	assert_non_null(r);
 	assert_int_equal(r->len, sizeof buf);
 	assert_int_equal(r->off, 1000);
 	assert_int_equal(asf_record_offset(r, buf + 150000), 151000);
-	assert_true(asf_record_verify(r, buf, sizeof buf));
-	assert_memory_equal(r->shadow, buf, sizeof buf);
-	buf[139999] ^= 1;
-	assert_false(asf_record_verify(r, buf, sizeof buf));
-	buf[139999] ^= 1;
+	assert_true(r->born > born); /* an extension is a newer read */
+	assert_int_equal(r->seq % 2, 0);
+	/* Continuing through another fd of the same file (view) still extends: the view, not
+	 * the fd number, names the file. */
+	static unsigned char two[8192];
+	asf_record_drop(r);
+	add(two, 4096, 0);
+	asf_record_add(T, FD + 9, VIEW, 4096, two + 4096, 4096);
+	assert_int_equal(live_records(), 1);
+	r = own(two, sizeof two);
+	assert_non_null(r);
+	assert_int_equal(r->len, sizeof two);
+	assert_int_equal(r->fd, FD); /* the first read's fd stays */
 }
 
 static void noncontiguous_read_does_not_extend(void **state)
 {
 	(void)state;
 	static unsigned char buf[8192];
-	fill(buf, sizeof buf, 9);
 
 	struct {
-		int fd;
-		uint64_t dev, ino;
+		uint64_t view;
 		off_t off;
 		size_t gap; /* memory gap after the first record */
-		uint64_t ctime_ns;
 	} cases[] = {
-		{ FD, DEV, INO, 4097, 0, CTIME },     /* file offset jumps */
-		{ FD, DEV, INO, 4095, 0, CTIME },     /* file offset goes back */
-		{ FD, DEV, INO, 4096, 1, CTIME },     /* memory gap */
-		{ FD + 1, DEV, INO, 4096, 0, CTIME }, /* another fd */
-		{ FD, DEV + 1, INO, 4096, 0, CTIME }, /* another device */
-		{ FD, DEV, INO + 1, 4096, 0, CTIME }, /* another inode */
-		{ FD, DEV, INO, 4096, 0, CTIME + 1 }, /* the file changed in between */
+		{ VIEW, 4097, 0 },     /* file offset jumps */
+		{ VIEW, 4095, 0 },     /* file offset goes back */
+		{ VIEW, 4096, 1 },     /* memory gap */
+		{ VIEW + 1, 4096, 0 }, /* another file */
+		{ VIEW + (1ull << 32), 4096, 0 }, /* another view slot */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		setup(NULL);
 		add(buf, 4096, 0);
-		asf_record_add(T, cases[i].fd, cases[i].dev, cases[i].ino, cases[i].off,
-			       cases[i].ctime_ns, buf + 4096 + cases[i].gap, 2048);
+		asf_record_add(T, FD, cases[i].view, cases[i].off, buf + 4096 + cases[i].gap, 2048);
 		if (live_records() != 2)
 			fail_msg("case %zu: %d records, wanted 2", i, live_records());
-		struct asf_record *a = asf_record_find(T, buf, 4096);
-		struct asf_record *b = asf_record_find(T, buf + 4096 + cases[i].gap, 2048);
+		struct asf_record *a = own(buf, 4096);
+		struct asf_record *b = own(buf + 4096 + cases[i].gap, 2048);
 		assert_non_null(a);
 		assert_non_null(b);
 		assert_ptr_not_equal(a, b);
 		assert_int_equal(a->len, 4096);
-		assert_int_equal(a->ctime_ns, CTIME);
 		assert_int_equal(b->off, cases[i].off);
-		assert_int_equal(b->ctime_ns, cases[i].ctime_ns);
-		assert_null(asf_record_find(T, buf, 4096 + 1));
+		assert_int_equal(b->view, cases[i].view);
+		assert_false(held(buf, 4096 + 1));
 	}
-}
-
-static void verify_detects_changes(void **state)
-{
-	(void)state;
-	enum { N = 10000 };
-	static unsigned char buf[N];
-	fill(buf, N, 10);
-	add(buf, N, 0);
-	struct asf_record *r = asf_record_find(T, buf, N);
-	assert_non_null(r);
-	assert_true(asf_record_verify(r, buf, N));
-
-	static const size_t where[] = { 0, 1, N / 2, N - 2, N - 1 };
-	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
-		size_t w = where[i];
-		buf[w] ^= 0x80;
-		if (asf_record_verify(r, buf, N))
-			fail_msg("byte %zu changed but the whole range verifies", w);
-		/* A sub-range containing it fails too... */
-		size_t lo = w > 10 ? w - 10 : 0;
-		assert_false(asf_record_verify(r, buf + lo, w - lo + 1));
-		assert_false(asf_record_verify(r, buf + w, 1));
-		/* ...and one that excludes it passes. */
-		if (w > 0)
-			assert_true(asf_record_verify(r, buf, w));
-		if (w + 1 < N)
-			assert_true(asf_record_verify(r, buf + w + 1, N - w - 1));
-		buf[w] ^= 0x80;
-		assert_true(asf_record_verify(r, buf, N));
-	}
-	/* The shadow is a copy: a write into the buffer does not change it. */
-	memset(buf + 100, 0, 50);
-	assert_false(asf_record_verify(r, buf + 90, 70));
-	assert_true(asf_record_verify(r, buf + 150, 100));
 }
 
 static void too_large_not_added(void **state)
 {
 	(void)state;
 	size_t big = (size_t)ASF_RECORD_MAX_BYTES + 1;
+	/* Address space only: records never touch the bytes. */
 	unsigned char *buf = malloc(big + 4096);
 	assert_non_null(buf);
-	memset(buf, 'z', big + 4096);
 
 	add(buf, big, 0);
 	assert_int_equal(live_records(), 0);
-	assert_null(asf_record_find(T, buf, 1));
+	assert_false(held(buf, 1));
 
 	/* Exactly the maximum is tracked. */
 	add(buf, ASF_RECORD_MAX_BYTES, 0);
 	assert_int_equal(live_records(), 1);
-	assert_non_null(asf_record_find(T, buf, ASF_RECORD_MAX_BYTES));
+	assert_true(held(buf, ASF_RECORD_MAX_BYTES));
 
 	/* A too-large read over it still drops it (those bytes were overwritten). */
-	asf_record_add(T, FD + 1, DEV, INO, 0, CTIME, buf + 4096, big);
+	asf_record_add(T, FD + 1, VIEW + 1, 0, buf + 4096, big);
 	assert_int_equal(live_records(), 0);
-	assert_null(asf_record_find(T, buf, 1));
+	assert_false(held(buf, 1));
 
 	/* An extension that would pass the maximum starts a new record instead. */
 	add(buf, ASF_RECORD_MAX_BYTES - 10, 0);
 	add(buf + ASF_RECORD_MAX_BYTES - 10, 20, ASF_RECORD_MAX_BYTES - 10);
 	assert_int_equal(live_records(), 2);
-	struct asf_record *r = asf_record_find(T, buf, ASF_RECORD_MAX_BYTES - 10);
+	struct asf_record *r = own(buf, ASF_RECORD_MAX_BYTES - 10);
 	assert_non_null(r);
 	assert_int_equal(r->len, ASF_RECORD_MAX_BYTES - 10);
-	assert_null(asf_record_find(T, buf, ASF_RECORD_MAX_BYTES));
+	assert_false(held(buf, ASF_RECORD_MAX_BYTES));
 	setup(NULL);
 	free(buf);
 }
@@ -370,69 +376,349 @@ static void forget_range(void **state)
 {
 	(void)state;
 	static unsigned char buf[30000];
-	fill(buf, sizeof buf, 11);
-	add(buf, 1000, 0);          /* [0, 1000) */
-	add(buf + 2000, 1000, 0);   /* [2000, 3000) */
-	add(buf + 4000, 1000, 0);   /* [4000, 5000) */
-	add(buf + 6000, 1000, 0);   /* [6000, 7000) */
+	add(buf, 1000, 0);        /* [0, 1000) */
+	add(buf + 2000, 1000, 0); /* [2000, 3000) */
+	add(buf + 4000, 1000, 0); /* [4000, 5000) */
+	add(buf + 6000, 1000, 0); /* [6000, 7000) */
 	assert_int_equal(live_records(), 4);
 
-	/* Touching the ends without overlapping: nothing forgotten. */
+	/* Touching the ends without overlapping, or empty: nothing forgotten. */
 	asf_record_forget_range(T, buf + 1000, 1000);
+	asf_record_forget_range(T, buf + 500, 0);
 	assert_int_equal(live_records(), 4);
 	/* One byte of the second record. */
 	asf_record_forget_range(T, buf + 2999, 1);
-	assert_null(asf_record_find(T, buf + 2000, 1));
-	assert_non_null(asf_record_find(T, buf, 1000));
-	assert_non_null(asf_record_find(T, buf + 4000, 1000));
+	assert_null(own(buf + 2000, 1));
+	assert_non_null(own(buf, 1000));
+	assert_non_null(own(buf + 4000, 1000));
 	/* A range covering the third and part of the fourth. */
 	asf_record_forget_range(T, buf + 3500, 2600);
-	assert_null(asf_record_find(T, buf + 4000, 1));
-	assert_null(asf_record_find(T, buf + 6000, 1));
-	assert_non_null(asf_record_find(T, buf, 1000));
+	assert_null(own(buf + 4000, 1));
+	assert_null(own(buf + 6000, 1));
+	assert_non_null(own(buf, 1000));
 	assert_int_equal(live_records(), 1);
 	/* Everything. */
 	asf_record_forget_range(T, buf, sizeof buf);
 	assert_int_equal(live_records(), 0);
+	/* Every drop left the seqlock even. */
+	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
+		assert_int_equal(T->rec[i].seq % 2, 0);
 }
 
-/* Records are per thread: another thread starts with none and sees none of ours. */
+/* ---- other threads ---------------------------------------------------------------------- */
+
+/* A helper thread that adds records on command and stays alive until told to exit, so its
+ * records remain foreign candidates. */
+struct helper {
+	pthread_t th;
+	sem_t go, done;
+	void (*job)(struct helper *);
+	struct asf_thread *state;
+	const void *buf;
+	size_t len;
+	off_t off;
+	uint64_t view;
+	bool quit;
+	const char *err;
+};
+
+static void *helper_main(void *arg)
+{
+	struct helper *h = arg;
+	for (;;) {
+		sem_wait(&h->go);
+		if (h->quit)
+			return NULL;
+		h->job(h);
+		sem_post(&h->done);
+	}
+}
+
+static void helper_start(struct helper *h)
+{
+	memset(h, 0, sizeof *h);
+	sem_init(&h->go, 0, 0);
+	sem_init(&h->done, 0, 0);
+	assert_int_equal(pthread_create(&h->th, NULL, helper_main, h), 0);
+}
+
+static void helper_run(struct helper *h, void (*job)(struct helper *))
+{
+	h->job = job;
+	sem_post(&h->go);
+	sem_wait(&h->done);
+	if (h->err)
+		fail_msg("helper thread: %s", h->err);
+}
+
+static void helper_stop(struct helper *h)
+{
+	h->quit = true;
+	sem_post(&h->go);
+	pthread_join(h->th, NULL);
+	sem_destroy(&h->go);
+	sem_destroy(&h->done);
+}
+
+static void job_add(struct helper *h)
+{
+	h->state = asf_thread_get(true);
+	if (!h->state) {
+		h->err = "no state";
+		return;
+	}
+	asf_record_add(h->state, FD + 100, h->view, h->off, h->buf, h->len);
+}
+
+static void helper_add(struct helper *h, const void *buf, size_t len, uint64_t view, off_t off)
+{
+	h->buf = buf;
+	h->len = len;
+	h->view = view;
+	h->off = off;
+	helper_run(h, job_add);
+}
+
+static void candidates_order(void **state)
+{
+	(void)state;
+	static unsigned char buf[8192];
+	struct helper x, y;
+	helper_start(&x);
+	helper_start(&y);
+	struct asf_record c[ASF_CANDIDATES_MAX];
+
+	/* No own record: the other threads' records, newest first. */
+	helper_add(&x, buf, sizeof buf, VIEW + 1, 1000);
+	helper_add(&y, buf + 100, 4000, VIEW + 2, 2000);
+	assert_int_equal(cands(buf + 200, 100, c), 2);
+	assert_int_equal(c[0].view, VIEW + 2);
+	assert_int_equal(c[0].off, 2000);
+	assert_int_equal(asf_record_offset(&c[0], buf + 200), 2100);
+	assert_int_equal(c[1].view, VIEW + 1);
+	assert_int_equal(asf_record_offset(&c[1], buf + 200), 1200);
+	/* Only x's record holds a range y's does not. */
+	assert_int_equal(cands(buf, 100, c), 1);
+	assert_int_equal(c[0].view, VIEW + 1);
+
+	/* An own record comes first even though it is older than a foreign one. */
+	add(buf, sizeof buf, 7);
+	helper_add(&x, buf, sizeof buf, VIEW + 1, 3000); /* x re-reads: now the newest */
+	assert_int_equal(cands(buf + 200, 100, c), 3);
+	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].fd, FD);
+	assert_int_equal(c[1].view, VIEW + 1);
+	assert_int_equal(c[1].off, 3000);
+	assert_int_equal(c[2].view, VIEW + 2);
+	/* At most max, in that order. */
+	assert_int_equal(asf_record_candidates(T, buf + 200, 100, false, c, 2), 2);
+	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[1].view, VIEW + 1);
+	assert_int_equal(asf_record_candidates(T, buf + 200, 100, false, c, 1), 1);
+	assert_int_equal(c[0].view, VIEW);
+
+	/* newest_only (VERIFY sample/none): just the newest of all, own or not. */
+	assert_int_equal(asf_record_candidates(T, buf + 200, 100, true, c, ASF_CANDIDATES_MAX), 1);
+	assert_int_equal(c[0].view, VIEW + 1);
+	assert_int_equal(c[0].off, 3000);
+	add(buf, sizeof buf, 9); /* own is newest again */
+	assert_int_equal(asf_record_candidates(T, buf + 200, 100, true, c, ASF_CANDIDATES_MAX), 1);
+	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].off, 9);
+
+	/* A thread's own reads never drop another thread's records. */
+	assert_int_equal(cands(buf + 100, 4000, c), 3);
+
+	/* Another thread sees ours as foreign. */
+	helper_stop(&x);
+	helper_stop(&y);
+	/* Exited threads' records are gone with them. */
+	assert_int_equal(cands(buf + 200, 100, c), 1);
+	assert_int_equal(c[0].view, VIEW);
+}
+
+/* A foreign record caught in the middle of a change (odd seq) is skipped, and so is one
+ * whose seq moved while it was read. */
+static void foreign_odd_seq_skipped(void **state)
+{
+	(void)state;
+	static unsigned char buf[4096];
+	struct helper x;
+	helper_start(&x);
+	helper_add(&x, buf, sizeof buf, VIEW + 5, 0);
+	struct asf_record c[ASF_CANDIDATES_MAX];
+	assert_int_equal(cands(buf, sizeof buf, c), 1);
+	struct asf_record *r = NULL;
+	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
+		if (x.state->rec[i].start == (uintptr_t)buf)
+			r = &x.state->rec[i];
+	assert_non_null(r);
+	r->seq++; /* x is "changing" it (x is parked on its semaphore) */
+	assert_int_equal(cands(buf, sizeof buf, c), 0);
+	assert_int_equal(asf_record_candidates(T, buf, sizeof buf, true, c, 1), 0);
+	r->seq++;
+	assert_int_equal(cands(buf, sizeof buf, c), 1);
+	assert_int_equal(c[0].seq, r->seq);
+	helper_stop(&x);
+}
+
+/* The seqlock under fire: a writer thread keeps replacing its record of one buffer with
+ * records whose fields agree with each other (off = view * 4096, len = 1024 * view); a
+ * reader must never get a copy mixing two of them. */
+#define SEQ_ITERS 200000
+static unsigned char seq_buf[64 * 1024];
+static int seq_stop;
+
+static void *seq_writer(void *arg)
+{
+	(void)arg;
+	struct asf_thread *t = asf_thread_get(true);
+	if (!t)
+		return (void *)"no state";
+	for (uint64_t k = 1; !__atomic_load_n(&seq_stop, __ATOMIC_RELAXED); k = k % 60 + 1) {
+		/* alternately a fresh slot (drop + add) and an extension of the current one */
+		asf_record_add(t, (int)k, k, (off_t)k * 4096, seq_buf, 1024 * k);
+		if (k % 3 == 0)
+			asf_record_add(t, (int)k, k, (off_t)k * 4096 + 1024 * (off_t)k,
+				       seq_buf + 1024 * k, 1024);
+	}
+	return NULL;
+}
+
+static void seqlock_snapshot(void **state)
+{
+	(void)state;
+	pthread_t th;
+	__atomic_store_n(&seq_stop, 0, __ATOMIC_RELAXED);
+	assert_int_equal(pthread_create(&th, NULL, seq_writer, NULL), 0);
+	unsigned long seen = 0;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long i = 0; i < SEQ_ITERS; i++) {
+		struct asf_record c[ASF_CANDIDATES_MAX];
+		int n = cands(seq_buf, 512, c);
+		for (int j = 0; j < n; j++) {
+			uint64_t k = c[j].view;
+			size_t want = 1024 * k + (k % 3 == 0 ? 1024 : 0);
+			if (k == 0 || k > 60 || c[j].start != (uintptr_t)seq_buf ||
+			    c[j].off != (off_t)k * 4096 || c[j].fd != (int)k ||
+			    (c[j].len != 1024 * k && c[j].len != want) || (c[j].seq & 1))
+				fail_msg("torn snapshot: view %llu off %lld len %zu fd %d seq %llu",
+					 (unsigned long long)k, (long long)c[j].off, c[j].len, c[j].fd,
+					 (unsigned long long)c[j].seq);
+			seen++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 3)
+			break;
+	}
+	__atomic_store_n(&seq_stop, 1, __ATOMIC_RELAXED);
+	void *res;
+	pthread_join(th, &res);
+	assert_null(res);
+	if (seen == 0)
+		fail_msg("the reader never caught a stable record");
+}
+
+/* Records are per thread: another thread starts with no state and records of its own, and
+ * its reads into part of our buffer do not touch our record. */
 static unsigned char shared_buf[4096];
+
+struct other {
+	struct asf_thread *mine, *got;
+	const char *err;
+};
 
 static void *other_thread(void *arg)
 {
-	struct asf_thread *mine = arg;
+	struct other *o = arg;
 	struct asf_thread *t = asf_thread_get(false);
-	if (t != NULL)
-		return (void *)"a new thread already has state";
-	t = asf_thread_get(true);
-	if (t == NULL || t == mine)
-		return (void *)"no state of its own";
-	if (asf_record_find(t, shared_buf, sizeof shared_buf) != NULL)
-		return (void *)"sees the main thread's record";
-	asf_record_add(t, 99, 1, 2, 0, CTIME, shared_buf + 100, 100);
-	if (asf_record_find(t, shared_buf + 100, 100) == NULL)
-		return (void *)"cannot find its own record";
+	if (t != NULL) {
+		o->err = "a new thread already has state";
+		return NULL;
+	}
+	t = o->got = asf_thread_get(true);
+	if (t == NULL || t == o->mine) {
+		o->err = "no state of its own";
+		return NULL;
+	}
+	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
+		if (t->rec[i].start)
+			o->err = "a recycled state kept records";
+	/* The main thread's record is a foreign candidate here. */
+	struct asf_record c[ASF_CANDIDATES_MAX];
+	if (asf_record_candidates(t, shared_buf, sizeof shared_buf, false, c, ASF_CANDIDATES_MAX) != 1 ||
+	    c[0].fd != FD)
+		o->err = "does not see the main thread's record as foreign";
+	asf_record_add(t, 99, VIEW + 7, 0, shared_buf + 100, 100);
+	if (asf_record_candidates(t, shared_buf + 100, 100, false, c, ASF_CANDIDATES_MAX) != 2 ||
+	    c[0].fd != 99 || c[1].fd != FD)
+		o->err = "own record not first";
 	return NULL; /* its state is freed by the thread-exit destructor */
 }
 
-static void per_thread(void **state)
+static void per_thread_and_recycle(void **state)
 {
 	(void)state;
-	fill(shared_buf, sizeof shared_buf, 12);
 	add(shared_buf, sizeof shared_buf, 0);
-	for (int i = 0; i < 3; i++) {
+	struct asf_thread *first = NULL;
+	for (int i = 0; i < 4; i++) {
 		pthread_t th;
-		void *res = (void *)"not run";
-		assert_int_equal(pthread_create(&th, NULL, other_thread, T), 0);
-		assert_int_equal(pthread_join(th, &res), 0);
-		if (res)
-			fail_msg("other thread: %s", (const char *)res);
+		struct other o = { .mine = T };
+		assert_int_equal(pthread_create(&th, NULL, other_thread, &o), 0);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		if (o.err)
+			fail_msg("other thread: %s", o.err);
+		struct asf_thread *st = o.got;
+		assert_non_null(st);
+		/* The exit destructor gave the state back, records dropped. */
+		assert_int_equal(st->in_use, 0);
+		for (int j = 0; j < ASF_RECORDS_PER_THREAD; j++)
+			assert_int_equal(st->rec[j].start, 0);
+		/* Threads that come one after another reuse the same state. */
+		if (!first)
+			first = st;
+		assert_ptr_equal(st, first);
 	}
-	/* The other thread's read into part of the buffer did not touch our record. */
-	struct asf_record *r = asf_record_find(T, shared_buf, sizeof shared_buf);
+	/* The other threads' reads into part of the buffer did not touch our record. */
+	struct asf_record *r = own(shared_buf, sizeof shared_buf);
 	assert_non_null(r);
 	assert_int_equal(r->fd, FD);
+	struct asf_record c[ASF_CANDIDATES_MAX];
+	assert_int_equal(cands(shared_buf + 100, 100, c), 1); /* exited threads: nothing */
+
+	/* Two threads alive at once get two states. */
+	struct helper x, y;
+	helper_start(&x);
+	helper_start(&y);
+	helper_add(&x, shared_buf, 10, VIEW, 0);
+	helper_add(&y, shared_buf, 10, VIEW, 0);
+	assert_ptr_not_equal(x.state, y.state);
+	assert_ptr_not_equal(x.state, T);
+	helper_stop(&x);
+	helper_stop(&y);
+}
+
+/* asf_thread_free by hand: records dropped, state free, busy cleared. */
+static void thread_free_resets(void **state)
+{
+	(void)state;
+	struct helper x;
+	helper_start(&x);
+	static unsigned char b[100];
+	helper_add(&x, b, sizeof b, VIEW, 0);
+	struct asf_thread *st = x.state;
+	helper_stop(&x);
+	assert_int_equal(st->in_use, 0);
+	st->busy = 1;
+	st->in_use = 1;
+	asf_record_add(st, FD, VIEW, 0, b, sizeof b);
+	asf_thread_free(st);
+	assert_int_equal(st->in_use, 0);
+	assert_int_equal(st->busy, 0);
+	for (int j = 0; j < ASF_RECORDS_PER_THREAD; j++)
+		assert_int_equal(st->rec[j].start, 0);
+	asf_thread_free(NULL); /* no crash */
 }
 
 int main(void)
@@ -442,14 +728,17 @@ int main(void)
 		cmocka_unit_test_setup(find_whole_and_sub_ranges, setup),
 		cmocka_unit_test_setup(offset_mapping, setup),
 		cmocka_unit_test_setup(alternating_buffers, setup),
-		cmocka_unit_test_setup(lru_eviction, setup),
+		cmocka_unit_test_setup(lru_slot_reuse, setup),
 		cmocka_unit_test_setup(overlapping_read_drops, setup),
 		cmocka_unit_test_setup(contiguous_read_extends, setup),
 		cmocka_unit_test_setup(noncontiguous_read_does_not_extend, setup),
-		cmocka_unit_test_setup(verify_detects_changes, setup),
 		cmocka_unit_test_setup(too_large_not_added, setup),
 		cmocka_unit_test_setup(forget_range, setup),
-		cmocka_unit_test_setup(per_thread, setup),
+		cmocka_unit_test_setup(candidates_order, setup),
+		cmocka_unit_test_setup(foreign_odd_seq_skipped, setup),
+		cmocka_unit_test_setup(seqlock_snapshot, setup),
+		cmocka_unit_test_setup(per_thread_and_recycle, setup),
+		cmocka_unit_test_setup(thread_free_resets, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
