@@ -581,6 +581,12 @@ static void *seq_writer(void *arg)
 		if (k % 3 == 0)
 			asf_record_add(t, (int)k, k, (off_t)k * 4096 + 1024 * (off_t)k,
 				       seq_buf + 1024 * k, 1024);
+		/* Now and then a stable moment, so that the reader also sees whole records on a
+		 * loaded two-core machine (torn ones are what it must never see). */
+		if (k == 60) {
+			struct timespec pause = { 0, 20000 };
+			nanosleep(&pause, NULL);
+		}
 	}
 	return NULL;
 }
