@@ -1,13 +1,12 @@
 /* What we know about each fd number, readable without a lock or a syscall.
  *
  * A two-level table (pages of entries allocated with mmap on first use, never freed)
- * indexed by fd. Each entry holds a kind, a few flags and the inode identity seen when the
- * fd was classified. An fd we have not classified yet reads as ASF_FD_UNKNOWN; close, the
- * dup family and the open family keep entries current. A record takes its file identity
- * from here at read time, and the redirect engine re-checks it with fstat before it sends,
- * so a number re-pointed once behind our back (a raw syscall) is caught. A number that
- * raw syscalls re-point from file A to B and back to an unchanged A between a read (of B)
- * and its write is not: the fuzzer shows it (tests/fuzz, ASF_FUZZ_RAW=1); README "Limits". */
+ * indexed by fd. Each entry holds a kind, a few flags, the inode identity seen when the fd
+ * was classified and, for a file, its view (views.h). An fd we have not classified yet reads
+ * as ASF_FD_UNKNOWN; close, the dup family and the open family keep entries current. What
+ * the table says of a file is only ever a claim: a number re-pointed behind our back (raw
+ * system calls) makes a read's record name the wrong file, and the proof (source.c), which
+ * compares the buffer with that file's bytes, then refuses it. */
 #ifndef ASF_FDTABLE_H
 #define ASF_FDTABLE_H
 
@@ -43,8 +42,8 @@ struct asf_fd_entry {
 	uint32_t gen;  /* odd while a wrapped call re-points this number (close, dup2...) */
 	uint64_t dev; /* st_dev / st_ino when classified */
 	uint64_t ino;
-	uint64_t ctime_ns; /* a file's st_ctim as last seen by fstat: the change baseline;
-			    * for a stream socket, the errno owed (ASF_FDF_PENDING_ERR) */
+	uint64_t ctime_ns; /* a file's st_ctim when classified (informational); for a stream
+			    * socket, the error owed (ASF_FDF_PENDING_ERR): token << 16 | errno */
 	int64_t next_off;  /* a file's offset after the last read or lseek we saw: only a
 			    * guess of where the next read starts (see wrap_read.c); 0 when
 			    * classified */

@@ -117,9 +117,9 @@ static void finalize(struct asf_view *v)
 		(void)syscall(SYS_close, fd);
 	v->map = NULL;
 	v->maplen = 0;
-	v->links = 0;
-	v->idle_since = 0;
-	v->refused = false;
+	STORE(v->links, 0);
+	STORE(v->idle_since, 0);
+	STORE(v->refused, false);
 	STORE(v->state, VIEW_FREE);
 }
 
@@ -143,8 +143,8 @@ static void housekeeping(uint64_t now)
 		int st = LOAD(v->state);
 		if (st == VIEW_DYING && LOAD(v->refs) == 0)
 			finalize(v);
-		else if (st == VIEW_LIVE && LOAD(v->links) <= 0 && v->idle_since &&
-			 now - v->idle_since >= ASF_VIEW_LINGER_NS)
+		else if (st == VIEW_LIVE && LOAD(v->links) <= 0 && LOAD(v->idle_since) &&
+			 now - LOAD(v->idle_since) >= ASF_VIEW_LINGER_NS)
 			retire(v);
 	}
 }
@@ -173,9 +173,9 @@ static bool create(struct asf_view *v, int fd, uint64_t dev, uint64_t ino)
 	v->ino = ino;
 	v->map = map;
 	v->maplen = len;
-	v->links = 0;
-	v->idle_since = 0;
-	v->refused = false;
+	STORE(v->links, 0);
+	STORE(v->idle_since, 0);
+	STORE(v->refused, false);
 	STORE(v->gen, v->gen + 1);
 	STORE(v->state, VIEW_LIVE);
 	errno = saved_errno;
@@ -198,7 +198,7 @@ static struct asf_view *free_slot(void)
 		if (st != VIEW_LIVE || LOAD(v->refs) != 0)
 			continue;
 		if (LOAD(v->links) <= 0) {
-			if (!idle || v->idle_since < idle->idle_since)
+			if (!idle || LOAD(v->idle_since) < LOAD(idle->idle_since))
 				idle = v;
 		} else if (!unused) {
 			unused = v;
@@ -284,7 +284,7 @@ void asf_view_link(asf_view_id id)
 	struct asf_view *v = slot_of(id, &gen);
 	if (v && LOAD(v->gen) == gen) {
 		__atomic_add_fetch(&v->links, 1, __ATOMIC_SEQ_CST);
-		v->idle_since = 0;
+		STORE(v->idle_since, 0);
 	}
 }
 
@@ -303,7 +303,7 @@ void asf_view_unlink(asf_view_id id)
 		housekeeping(now_ns());
 		unlock();
 	} else {
-		v->idle_since = now_ns(); /* the next housekeeping retires it */
+		STORE(v->idle_since, now_ns()); /* the next housekeeping retires it */
 	}
 }
 

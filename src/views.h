@@ -55,7 +55,7 @@ asf_view_id asf_view_for_fd(int fd);
 struct asf_view *asf_view_get(asf_view_id id);
 void asf_view_put(struct asf_view *v);
 /* The mapped bytes of [off, off+n), or NULL when that range is not mapped. Reading them may
- * fault (the file was truncated): read them only through probe.h. */
+ * fault (the file was truncated): read them only under the guard of signals.h. */
 const unsigned char *asf_view_bytes(const struct asf_view *v, off_t off, size_t n);
 /* The private descriptor to sendfile from. */
 static inline int asf_view_fd(const struct asf_view *v)

@@ -2,7 +2,9 @@
  * reused number is classified afresh. Calls that make sockets forget what was known of the
  * numbers they return too: a number closed behind our back (a raw syscall) can then never
  * be taken for a stream socket when it is a datagram socket now. (Sources need no such
- * care: the redirect engine checks a file's identity with fstat before it sends.) */
+ * care: what is sent from a file is compared with the buffer first, source.c.) The
+ * library's own descriptors (views.h) are kept out of the program's reach: close() of one
+ * is EBADF, dup2() onto one moves it first, close_range() and closefrom() go around them. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
