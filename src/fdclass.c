@@ -140,9 +140,7 @@ uint32_t asf_fd_classify(int fd)
 	}
 	if (S_ISREG(st.st_mode)) {
 		word = classify_file(fd, st.st_size);
-		/* This fstat is also the first change baseline: on kernels with multigrain
-		 * timestamps, any change after a ctime was queried gets a different ctime. */
-		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim));
+		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim)); /* (informational) */
 	}
 	else if (S_ISSOCK(st.st_mode))
 		word = classify_socket(fd);

@@ -77,8 +77,8 @@ void asf_fd_forget(int fd);
 void asf_fd_forget_range(unsigned first, unsigned last);
 /* newfd now names what oldfd names (dup family). */
 void asf_fd_copy(int oldfd, int newfd);
-/* The change baseline of a file fd (st_ctim in ns, 0 = unknown); set before asf_fd_set
- * publishes the classification, and refreshed when a later fstat sees a newer ctime. */
+/* The entry's extra word (ctime_ns above): a file's ctime when classified, or a socket's
+ * owed error; copied with the entry by the dup family. */
 uint64_t asf_fd_ctime(int fd);
 void asf_fd_set_ctime(int fd, uint64_t ctime_ns);
 /* Re-pointing an fd number (close, dup2, dup3, close_range...) is bracketed by
