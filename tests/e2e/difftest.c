@@ -210,8 +210,8 @@ enum { RD_READ, RD_PREAD, RD_PREAD_REVERSE };
 static const char *rd_names[] = { "read", "pread", "pread-reverse" };
 enum { BUF_ONE, BUF_ALTERNATE, BUF_READAHEAD, BUF_COPY };
 static const char *bufmode_names[] = { "one", "alternate", "readahead", "copy" };
-enum { KIND_WRITE, KIND_VEC, KIND_READV, KIND_THREAD, KIND_STDIO, KIND_N };
-static const char *kind_names[] = { "write", "vec", "readv", "thread", "stdio" };
+enum { KIND_WRITE, KIND_VEC, KIND_READV, KIND_THREAD, KIND_STDIO, KIND_SIGNAL, KIND_FAULT, KIND_COPY, KIND_N };
+static const char *kind_names[] = { "write", "vec", "readv", "thread", "stdio", "signal", "fault", "copy" };
 enum { VC_WRITEV, VC_SENDMSG, VC_SENDMSG_NOSIGNAL, VC_MIXED };
 static const char *vc_names[] = { "writev", "sendmsg", "sendmsg-nosignal", "mixed" };
 enum { RETRY_ADVANCE, RETRY_REBUILD };
@@ -248,6 +248,13 @@ typedef struct {
     int dupsock;       /* stdio: fdopen(dup(sock)) rather than fdopen(sock) */
     int frd;           /* FR_*: fread flavour */
     int trd;           /* TR_*: how the thread kind's helper reads */
+    /* signal kind */
+    int sig_timing;    /* also actions whose outcome depends on timing (digest "timing") */
+    int sig_restart;   /* SA_RESTART on the SIGALRM handler */
+    unsigned sig_pct;  /* chance of a handler window at each point of the loop */
+    long sig_first_max, sig_interval; /* setitimer: first expiry 1..max us, then every interval us */
+    /* fault kind */
+    unsigned fault_pct; /* chunks whose buffer is made unreadable before the write */
 } config_t;
 
 typedef struct {
@@ -546,22 +553,41 @@ static void connect_pair(const config_t *c, int *snd, int *rcv)
 
 static int g_only = -1; /* --only KIND */
 
-/* The kind of a case, from its own stream: the rest of the case does not depend on it. */
+/* share of the cases (percent) turned into the later kinds (see pick_kind) */
+#define PCT_SIGNAL 0
+#define PCT_FAULT 0
+#define PCT_COPY 8
+
+/* The kind of a case, from its own streams: the rest of the case does not depend on it.
+ * Stream 4 picks among the original five kinds exactly as before; stream 6 then turns
+ * some cases into one of the later kinds, so a case that keeps its original kind is the
+ * same case it was before those kinds existed (same config, file and digest). */
 static int pick_kind(uint64_t seed, uint64_t idx)
 {
     if (g_only >= 0)
         return g_only;
     rng_t k = rng_for(seed, idx, 4);
     unsigned x = (unsigned)rbelow(&k, 100);
+    int kind;
     if (x < 40)
-        return KIND_WRITE;
-    if (x < 60)
-        return KIND_VEC;
-    if (x < 73)
-        return KIND_READV;
-    if (x < 86)
-        return KIND_THREAD;
-    return KIND_STDIO;
+        kind = KIND_WRITE;
+    else if (x < 60)
+        kind = KIND_VEC;
+    else if (x < 73)
+        kind = KIND_READV;
+    else if (x < 86)
+        kind = KIND_THREAD;
+    else
+        kind = KIND_STDIO;
+    rng_t k2 = rng_for(seed, idx, 6);
+    int y = (int)rbelow(&k2, 100);
+    if (y < PCT_SIGNAL)
+        return KIND_SIGNAL;
+    if (y < PCT_SIGNAL + PCT_FAULT)
+        return KIND_FAULT;
+    if (y < PCT_SIGNAL + PCT_FAULT + PCT_COPY)
+        return KIND_COPY;
+    return kind;
 }
 
 static void pick_extra(rng_t *r, config_t *c, int kind)
@@ -590,6 +616,25 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
         c->nbufs = (int)rrange(r, 2, 4);
         c->handover = (int)rbelow(r, 4);
         c->trd = (int)rbelow(r, 4);
+        break;
+    case KIND_SIGNAL:
+        c->rdmode = (int)rbelow(r, 2); /* read or pread */
+        c->sig_timing = rpct(r, 40);
+        c->sig_restart = rpct(r, 50);
+        c->sig_pct = (unsigned)rrange(r, 10, 60);
+        c->sig_first_max = (long)rrange(r, 1, 300);
+        c->sig_interval = (long)rrange(r, 20, 500);
+        c->tail_pct = 0; /* the handler is the only thing changing bytes behind the loop */
+        c->timing = c->sig_timing;
+        break;
+    case KIND_FAULT:
+        c->rdmode = (int)rbelow(r, 2);
+        c->fault_pct = (unsigned)rrange(r, 10, 60);
+        c->tail_pct = 0;
+        c->timing = 0;
+        break;
+    case KIND_COPY:
+        c->rdmode = (int)rbelow(r, 2);
         break;
     case KIND_STDIO: {
         static const size_t none = 0;
@@ -650,6 +695,19 @@ static void describe(const config_t *c, char *out, size_t n)
         snprintf(out, n, " in=%s/%zu%s out=%s/%zu%s dup=%d fread=%s call=%s", vb_names[c->in_vmode], c->in_vsize,
                  c->in_vown ? "/own" : "", vb_names[c->out_vmode], c->out_vsize, c->out_vown ? "/own" : "",
                  c->dupsock, fr_names[c->frd], call_names[c->call]);
+        break;
+    case KIND_SIGNAL:
+        snprintf(out, n, " rd=%s call=%s timing=%d restart=%d sigpct=%u first<=%ldus every=%ldus",
+                 rd_names[c->rdmode], call_names[c->call], c->sig_timing, c->sig_restart, c->sig_pct,
+                 c->sig_first_max, c->sig_interval);
+        break;
+    case KIND_FAULT:
+        snprintf(out, n, " rd=%s call=%s vcall=%s faultpct=%u", rd_names[c->rdmode], call_names[c->call],
+                 vc_names[c->vcall], c->fault_pct);
+        break;
+    case KIND_COPY:
+        snprintf(out, n, " rd=%s call=%s vcall=%s retry=%s zero=%u", rd_names[c->rdmode], call_names[c->call],
+                 vc_names[c->vcall], retry_names[c->retry], c->zero_pct);
         break;
     }
 }
@@ -1833,6 +1891,163 @@ done:
     free(copybuf);
 }
 
+/* ----------------------------------------------------------------- copy -- */
+
+/* Changes 1-4 bytes of p[0..n) (first, last or anywhere): the changed bytes must reach the wire. */
+static void change_bytes(rng_t *r, unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return;
+    unsigned k = (unsigned)rrange(r, 1, 4);
+    for (unsigned i = 0; i < k; i++) {
+        unsigned w = (unsigned)rbelow(r, 4);
+        size_t pos = w == 0 ? 0 : w == 1 ? n - 1 : (size_t)rbelow(r, n);
+        p[pos] ^= (unsigned char)rrange(r, 1, 255);
+    }
+}
+
+#define COPY_HROOM 8192 /* room before the copy: header + chunk in one buffer */
+#define COPY_SLACK 320  /* room after it: alignment shift and trailer */
+
+/* The chunk read is memcpy()d to another buffer and that one is written: whole, in pieces,
+ * two chunks joined, behind a header in the same buffer, with bytes changed, as iovecs next
+ * to original bytes; or moved within the read buffer itself. Today the library passes these
+ * through (the copy has no record); one that matches writes by content must still send the
+ * changed bytes. */
+static void run_copy(sender_t *s, int fd)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    size_t B = c->bufsize;
+    size_t salloc = c->bufoff + B + 64;
+    unsigned char *sbase = malloc(salloc), *sbase2 = malloc(B + 1);
+    size_t calloc_n = COPY_HROOM + 2 * B + COPY_SLACK;
+    unsigned char *cbase = malloc(calloc_n);
+    if (!sbase || !sbase2 || !cbase)
+        die("malloc");
+    memset(sbase, 0xA5, salloc);
+    memset(cbase, 0x5A, calloc_n);
+    unsigned char *src = sbase + c->bufoff, *src2 = sbase2;
+    unsigned char *prog = make_prog(r);
+    segs_t v;
+    v.n = 0;
+    off_t off = 0;
+    for (;;) {
+        size_t want = rpct(r, 70) ? B : (size_t)rrange(r, 1, B);
+        size_t n = read_at(c, fd, src, want, off);
+        if (n == 0)
+            break;
+        off += (off_t)n;
+        if (rpct(r, c->mut_pct))
+            mutate(r, src, n); /* the original changed before it is copied */
+        size_t align = rpct(r, 50) ? 0 : (size_t)rbelow(r, 64);
+        unsigned char *cp = cbase + COPY_HROOM + align;
+        int pat = (int)rbelow(r, 8);
+        vlog("    copy pat=%d n=%zu align=%zu\n", pat, n, align);
+        switch (pat) {
+        case 0: /* the copy, whole (or split by write_chunk); sometimes the original changes after the copy */
+            memcpy(cp, src, n);
+            if (rpct(r, 30))
+                change_bytes(r, src, n);
+            write_chunk(s, cp, n, 0);
+            break;
+        case 1: { /* the copy in 2-4 pieces, in order; a later piece of it changed between the writes */
+            memcpy(cp, src, n);
+            int pieces = (int)rrange(r, 2, 4);
+            size_t a = 0;
+            for (int i = 0; i < pieces && a < n; i++) {
+                size_t len = i == pieces - 1 ? n - a : (size_t)rrange(r, 1, n - a);
+                send_all(s, cp + a, len);
+                a += len;
+                if (a < n && rpct(r, 30))
+                    change_bytes(r, cp + a, n - a);
+            }
+            break;
+        }
+        case 2: { /* two reads -> one write from a third buffer (first bytes of chunk 1 sometimes dropped) */
+            size_t want2 = rpct(r, 70) ? B : (size_t)rrange(r, 1, B);
+            size_t m = read_at(c, fd, src2, want2, off);
+            off += (off_t)m;
+            size_t skip = (n > 1 && rpct(r, 20)) ? (size_t)rbelow(r, n) : 0;
+            memcpy(cp, src + skip, n - skip);
+            memcpy(cp + n - skip, src2, m);
+            size_t tot = n - skip + m;
+            if (rpct(r, c->mut_pct))
+                change_bytes(r, cp, tot);
+            write_chunk(s, cp, tot, 0);
+            break;
+        }
+        case 3: { /* header + chunk + trailer in one buffer, one write */
+            size_t hl = pick_hlen(r);
+            if (hl > COPY_HROOM)
+                hl = COPY_HROOM;
+            size_t tl = (size_t)rbelow(r, COPY_SLACK - 64 + 1);
+            memcpy(cp - hl, prog_slice(r, prog, hl), hl);
+            memcpy(cp, src, n);
+            memcpy(cp + n, prog_slice(r, prog, tl), tl);
+            if (rpct(r, c->mut_pct))
+                change_bytes(r, cp - hl, hl + n + tl);
+            send_all(s, cp - hl, hl + n + tl);
+            break;
+        }
+        case 4: /* the copy with some bytes changed */
+            memcpy(cp, src, n);
+            change_bytes(r, cp, n);
+            write_chunk(s, cp, n, 0);
+            break;
+        case 5: { /* writev/sendmsg of copies */
+            memcpy(cp, src, n);
+            if (rpct(r, 30))
+                change_bytes(r, cp, n);
+            unsigned h = (unsigned)rbelow(r, 4);
+            if (h == 0) { /* [header, copy] */
+                size_t hl = pick_hlen(r);
+                seg_add(&v, prog_slice(r, prog, hl), hl);
+                seg_add(&v, cp, n);
+            } else if (h == 1) { /* [copy part A, original part B] */
+                size_t x = (size_t)rbelow(r, n + 1);
+                seg_add(&v, cp, x);
+                seg_add(&v, src + x, n - x);
+            } else if (h == 2) { /* [sub-range of the copy, the original] */
+                size_t a, b;
+                pick_sub(r, n, &a, &b);
+                seg_add(&v, cp + a, b - a);
+                seg_add(&v, src, n);
+            } else { /* the copy as three adjacent iovecs */
+                size_t x = (size_t)rbelow(r, n + 1), y = (size_t)rrange(r, x, n);
+                seg_add(&v, cp, x);
+                seg_add(&v, cp + x, y - x);
+                seg_add(&v, cp + y, n - y);
+            }
+            prep_and_send(s, &v, prog);
+            break;
+        }
+        case 6: { /* a sub-range of the copy */
+            memcpy(cp, src, n);
+            size_t a, b;
+            pick_sub(r, n, &a, &b);
+            write_chunk(s, cp + a, b - a, 0);
+            break;
+        }
+        case 7: /* moved within the read buffer itself (memmove), then written from there */
+            if (rpct(r, 50)) {
+                size_t d = (size_t)rrange(r, 1, 64);
+                memmove(src + d, src, n);
+                send_all(s, src + d, n);
+            } else {
+                size_t d = (size_t)rbelow(r, n);
+                memmove(src, src + d, n - d);
+                send_all(s, src, n - d);
+            }
+            break;
+        }
+    }
+    free(sbase);
+    free(sbase2);
+    free(cbase);
+    free(prog);
+}
+
 /* Runs one case; returns 1 on failure. */
 static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 {
@@ -1875,6 +2090,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     case KIND_READV: run_readv(&s, fd); break;
     case KIND_THREAD: run_thread(&s, fd, rng_for(seed, idx, 5).s); break;
     case KIND_STDIO: sock_closed = run_stdio(&s); break;
+    case KIND_COPY: run_copy(&s, fd); break;
     }
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
@@ -1936,7 +2152,7 @@ int main(int argc, char **argv)
                 if (!strcmp(k, kind_names[j]))
                     g_only = j;
             if (g_only < 0) {
-                fprintf(stderr, "difftest: unknown kind %s (write, vec, readv, thread, stdio)\n", k);
+                fprintf(stderr, "difftest: unknown kind %s (write, vec, readv, thread, stdio, signal, fault, copy)\n", k);
                 return 2;
             }
         } else if (!strcmp(argv[i], "--mutate-file"))
