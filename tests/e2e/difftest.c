@@ -74,10 +74,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -555,7 +557,7 @@ static int g_only = -1; /* --only KIND */
 
 /* share of the cases (percent) turned into the later kinds (see pick_kind) */
 #define PCT_SIGNAL 0
-#define PCT_FAULT 0
+#define PCT_FAULT 7
 #define PCT_COPY 8
 
 /* The kind of a case, from its own streams: the rest of the case does not depend on it.
@@ -2048,6 +2050,291 @@ static void run_copy(sender_t *s, int fd)
     free(prog);
 }
 
+/* ---------------------------------------------------------------- fault -- */
+
+enum { FM_PROT_ALL, FM_PROT_HEAD, FM_PROT_TAIL, FM_UNMAP_ALL, FM_UNMAP_TAIL, FM_TRUNC };
+static const char *fm_names[] = { "mprotect-all", "mprotect-head", "mprotect-tail", "munmap-all", "munmap-tail",
+                                  "truncate" };
+
+typedef struct {
+    unsigned long faults;     /* writes from a buffer made (partly) unreadable */
+    unsigned long readfaults; /* reads into a read-only page */
+    unsigned long bad;        /* results outside what the kernel may return */
+    char msg[256];            /* the first of those */
+} fault_status_t;
+
+#define PG 4096
+#define FAULT_BUDGET 64 /* faults per case: keeps the mprotect/munmap count bounded */
+
+static unsigned char *pg_down(unsigned char *p) { return (unsigned char *)((uintptr_t)p & ~(uintptr_t)(PG - 1)); }
+static unsigned char *pg_up(unsigned char *p) { return pg_down(p + PG - 1); }
+
+__attribute__((format(printf, 2, 3))) static void fault_bad(fault_status_t *st, const char *fmt, ...)
+{
+    st->bad++;
+    if (st->msg[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* One write/send/sendto or writev/sendmsg, repeated only after EINTR or EAGAIN (and a poll). */
+static ssize_t fault_call(sender_t *s, int vec, int call, int vc, struct iovec *iov, int cnt, int *err)
+{
+    for (;;) {
+        ssize_t w = vec ? do_vcall(vc, s->sock, iov, cnt) : do_call(call, s->sock, iov[0].iov_base, iov[0].iov_len);
+        s->calls++;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            s->eagains++;
+            wait_writable(s->sock);
+            continue;
+        }
+        *err = w < 0 ? errno : 0;
+        return w;
+    }
+}
+
+/* The fault kind's copy loop (run in a child). Chunks are read into an anonymous mapping or a
+ * MAP_SHARED mapping of another file; some are then made unreadable (mprotect PROT_NONE of all,
+ * the first or the last pages, munmap of all or the last pages, or truncation of the mapped
+ * file under the last pages) and written alone or as [header, chunk, trailer] by writev/sendmsg.
+ * With R readable bytes before the first unreadable one, the kernel returns -1 EFAULT or a count
+ * in 1..R (where it stops depends on how it groups the copy, so no exact count is asked for);
+ * anything else is counted as bad. Then the pages are made readable again (munmap'ed ones come
+ * back with other bytes, truncated ones as zeros) and the rest is sent from there, so the stream,
+ * and the digest, do not depend on where the faulting call stopped. Some reads go into a
+ * read-only page first: -1 EFAULT (or 0 at the end of the file). */
+static void fault_body(sender_t *s, int fd, fault_status_t *st)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    size_t B = c->bufsize;
+    size_t rlen = ((c->bufoff + B + PG - 1) / PG + 1) * PG;
+    unsigned char *anon = mmap(NULL, rlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (anon == MAP_FAILED)
+        die("mmap %zu", rlen);
+    char mpath[sizeof g_path + 8];
+    snprintf(mpath, sizeof mpath, "%s.map", g_path);
+    int mfd = open(mpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (mfd < 0)
+        die("create %s", mpath);
+    unlink(mpath);
+    if (ftruncate(mfd, (off_t)rlen) != 0)
+        die("ftruncate");
+    unsigned char *shr = mmap(NULL, rlen, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    if (shr == MAP_FAILED)
+        die("mmap shared %zu", rlen);
+    unsigned char *snap = malloc(8192 + B);
+    if (!snap)
+        die("malloc");
+    unsigned char *prog = make_prog(r);
+    off_t off = 0;
+    unsigned budget = FAULT_BUDGET;
+    for (;;) {
+        int shared = rpct(r, 30);
+        unsigned char *region = shared ? shr : anon;
+        unsigned char *p = region + c->bufoff;
+        size_t want = rpct(r, 70) ? B : (size_t)rrange(r, 1, B);
+        if (budget && rpct(r, 10)) { /* into a read-only page: nothing is read */
+            budget--;
+            if (c->rdmode == RD_READ && lseek(fd, off, SEEK_SET) != off)
+                die("lseek");
+            if (mprotect(pg_down(p), PG, PROT_READ) != 0)
+                die("mprotect");
+            ssize_t n = c->rdmode == RD_READ ? read(fd, p, want) : pread(fd, p, want, off);
+            int e = errno;
+            if (mprotect(pg_down(p), PG, PROT_READ | PROT_WRITE) != 0)
+                die("mprotect");
+            st->readfaults++;
+            if (!(n < 0 && e == EFAULT) && !(n == 0 && off >= (off_t)c->size))
+                fault_bad(st, "%s of %zu at %lld into a read-only page returned %zd (errno %d), not -1 EFAULT",
+                          rd_names[c->rdmode], want, (long long)off, n, n < 0 ? e : 0);
+        }
+        size_t n = read_at(c, fd, p, want, off);
+        if (n == 0)
+            break;
+        off += (off_t)n;
+        if (rpct(r, c->mut_pct))
+            mutate(r, p, n);
+        if (!budget || !rpct(r, c->fault_pct)) {
+            write_chunk(s, p, n, 0);
+            continue;
+        }
+        budget--;
+        int fm = shared ? (rpct(r, 60) ? FM_TRUNC : (int)rbelow(r, 3)) : (int)rbelow(r, FM_TRUNC);
+        unsigned char *first = pg_down(p), *end = pg_up(p + n), *cut = first;
+        size_t pages = (size_t)(end - first) / PG;
+        if (fm == FM_PROT_HEAD)
+            end = first + PG;
+        else if ((fm == FM_PROT_TAIL || fm == FM_UNMAP_TAIL || fm == FM_TRUNC) && pages > 1 &&
+                 !(fm == FM_TRUNC && rpct(r, 30)))
+            cut = first + PG * rrange(r, 1, pages - 1);
+        size_t R = cut > p ? (size_t)(cut - p) : 0;
+        int vec = rpct(r, 40);
+        int vc = c->vcall == VC_MIXED ? (int)rbelow(r, 3) : c->vcall;
+        int call = c->call == CALL_MIXED ? (int)rbelow(r, 4) : c->call;
+        size_t hl = vec ? pick_hlen(r) : 0;
+        if (hl > 8192)
+            hl = 8192;
+        size_t tl = vec && rpct(r, 50) ? (size_t)rrange(r, 1, 40) : 0;
+        unsigned char *hp = prog_slice(r, prog, hl), *tp = prog_slice(r, prog, tl);
+        memcpy(snap, hp, hl); /* what the call may send */
+        memcpy(snap + hl, p, n);
+        vlog("    fault %s%s n=%zu pages=%zu readable=%zu hdr=%zu trl=%zu\n", fm_names[fm], vec ? " vec" : "", n,
+             pages, R, hl, tl);
+        int rc = 0;
+        if (fm <= FM_PROT_TAIL)
+            rc = mprotect(cut, (size_t)(end - cut), PROT_NONE);
+        else if (fm <= FM_UNMAP_TAIL)
+            rc = munmap(cut, (size_t)(end - cut));
+        else
+            rc = ftruncate(mfd, cut - shr);
+        if (rc != 0)
+            die("%s", fm_names[fm]);
+        struct iovec iov[3] = { { hp, hl }, { p, n }, { tp, tl } };
+        int e;
+        ssize_t w = vec ? fault_call(s, 1, call, vc, iov, tl ? 3 : 2, &e) : fault_call(s, 0, call, vc, iov + 1, 1, &e);
+        st->faults++;
+        if (!((w < 0 && e == EFAULT) || (w > 0 && (size_t)w <= hl + R)))
+            fault_bad(st, "%s of %zu bytes (%zu readable, %s) returned %zd (errno %d), not -1 EFAULT or 1..%zu",
+                      vec ? vc_names[vc] : call_names[call], hl + n + tl, hl + R, fm_names[fm], w, w < 0 ? e : 0,
+                      hl + R);
+        /* readable again; munmap'ed pages come back with other bytes, truncated ones as zeros */
+        if (fm <= FM_PROT_TAIL) {
+            rc = mprotect(cut, (size_t)(end - cut), PROT_READ | PROT_WRITE);
+        } else if (fm <= FM_UNMAP_TAIL) {
+            rc = mmap(cut, (size_t)(end - cut), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                      0) == MAP_FAILED;
+            if (!rc && rpct(r, 50)) {
+                for (unsigned char *q = cut; q < end; q += 1024)
+                    memcpy(q, prog_slice(r, prog, 1024), 1024);
+            } else if (!rc) {
+                if (pread(fd, cut, (size_t)(end - cut), (off_t)rbelow(r, (uint64_t)c->size + 1)) < 0)
+                    die("pread");
+            }
+        } else {
+            rc = ftruncate(mfd, (off_t)rlen);
+        }
+        if (rc != 0)
+            die("restoring after %s", fm_names[fm]);
+        size_t k = w > 0 ? (size_t)w : 0;
+        if (k > hl + n + tl)
+            k = hl + n + tl;
+        bytes_append(s->expected, snap, k < hl + n ? k : hl + n);
+        if (k > hl + n)
+            bytes_append(s->expected, tp, k - hl - n);
+        if (k < hl)
+            send_all(s, hp + k, hl - k);
+        if (k < hl + n)
+            send_all(s, p + (k > hl ? k - hl : 0), n - (k > hl ? k - hl : 0));
+        if (tl && k < hl + n + tl)
+            send_all(s, tp + (k > hl + n ? k - hl - n : 0), tl - (k > hl + n ? k - hl - n : 0));
+    }
+    munmap(anon, rlen);
+    munmap(shr, rlen);
+    close(mfd);
+    free(snap);
+    free(prog);
+}
+
+/* Reads up to n bytes, waiting at most timeout_ms for each piece; the count read. */
+static size_t read_some(int fd, void *p, size_t n, int timeout_ms, int *timedout)
+{
+    size_t k = 0;
+    while (k < n) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        int pr = poll(&pf, 1, timeout_ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            *timedout = 1;
+            break;
+        }
+        ssize_t m = read(fd, (unsigned char *)p + k, n - k);
+        if (m < 0 && errno == EINTR)
+            continue;
+        if (m <= 0)
+            break;
+        k += (size_t)m;
+    }
+    return k;
+}
+
+/* Runs fault_body in a forked child, so that a crash (of the library, on an unreadable
+ * buffer) ends only the child; the child hands back what it sent through a pipe. The outcome
+ * goes into the case line: "child=exit0" unless it crashed, hung or failed. Returns 1 if the
+ * case failed already (no usable record of what was sent). */
+static int run_fault(sender_t *s, int fd, uint64_t idx, char *extra, size_t extran)
+{
+    int pp[2];
+    if (pipe(pp) != 0)
+        die("pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        close(pp[0]);
+        fault_status_t st;
+        memset(&st, 0, sizeof st);
+        fault_body(s, fd, &st);
+        uint64_t len = s->expected->len;
+        pipe_io(1, pp[1], &len, sizeof len);
+        if (len)
+            pipe_io(1, pp[1], s->expected->p, len);
+        pipe_io(1, pp[1], &st, sizeof st);
+        _exit(0);
+    }
+    close(pp[1]);
+    int timedout = 0, fail = 0;
+    uint64_t len = 0;
+    fault_status_t st;
+    memset(&st, 0, sizeof st);
+    int got_all = 0;
+    if (read_some(pp[0], &len, sizeof len, 30000, &timedout) == sizeof len && len < ((uint64_t)1 << 34)) {
+        unsigned char *b = malloc(len ? len : 1);
+        if (!b)
+            die("malloc");
+        if (read_some(pp[0], b, len, 30000, &timedout) == len &&
+            read_some(pp[0], &st, sizeof st, 30000, &timedout) == sizeof st) {
+            bytes_append(s->expected, b, len);
+            got_all = 1;
+        }
+        free(b);
+    }
+    if (timedout)
+        kill(pid, SIGKILL);
+    close(pp[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid");
+    char how[64];
+    if (timedout)
+        snprintf(how, sizeof how, "hung");
+    else if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "sig%d", WTERMSIG(status));
+    else
+        snprintf(how, sizeof how, "exit%d", WEXITSTATUS(status));
+    if (!got_all || timedout || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        printf("FAIL case %" PRIu64 ": sender child %s%s\n", idx,
+               timedout ? "hung (30 s), killed" : WIFSIGNALED(status) ? "killed by " : "ended with ",
+               timedout ? "" : WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : how);
+        fail = 1;
+    } else if (st.bad) {
+        printf("FAIL case %" PRIu64 ": %lu results outside what the kernel may return, first: %s\n", idx, st.bad,
+               st.msg);
+        fail = 2; /* the record of what was sent is still good */
+    }
+    snprintf(extra, extran, " child=%s faults=%lu readfaults=%lu", how, st.faults, st.readfaults);
+    return fail;
+}
+
 /* Runs one case; returns 1 on failure. */
 static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 {
@@ -2083,7 +2370,8 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     sender_t s = { .sock = snd, .file_wfd = wfd, .cfg = &c, .r = &r, .rtail = &rtail,
                    .expected = &expected };
 
-    int sock_closed = 0;
+    int sock_closed = 0, prefail = 0;
+    char extra[160] = "";
     switch (c.kind) {
     case KIND_WRITE: run_write(&s, fd); break;
     case KIND_VEC: run_vec(&s, fd); break;
@@ -2091,6 +2379,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     case KIND_THREAD: run_thread(&s, fd, rng_for(seed, idx, 5).s); break;
     case KIND_STDIO: sock_closed = run_stdio(&s); break;
     case KIND_COPY: run_copy(&s, fd); break;
+    case KIND_FAULT: prefail = run_fault(&s, fd, idx, extra, sizeof extra); break;
     }
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
@@ -2103,8 +2392,10 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     if (wfd >= 0)
         close(wfd);
 
-    int fail = 0;
-    if (rv.err) {
+    int fail = prefail != 0;
+    if (prefail == 1) {
+        /* the child crashed or hung: what it sent is not known (reported above) */
+    } else if (rv.err) {
         printf("FAIL case %" PRIu64 ": receiver read error: %s\n", idx, strerror(rv.err));
         fail = 1;
     } else if (rv.got.len != expected.len || (expected.len && memcmp(rv.got.p, expected.p, expected.len))) {
@@ -2119,11 +2410,11 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         fail = 1;
     }
     if (c.timing)
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=timing\n", idx, c.size, c.bufsize,
-               kind_names[c.kind]);
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=timing%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], extra);
     else
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=%016" PRIx64 "\n", idx, c.size, c.bufsize,
-               kind_names[c.kind], fnv1a(rv.got.p, rv.got.len));
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=%016" PRIx64 "%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], fnv1a(rv.got.p, rv.got.len), extra);
     vlog("    sent=%zu calls=%lu partials=%lu eagain=%lu tailmut=%lu\n", expected.len, s.calls,
          s.partials, s.eagains, s.tail_mutations);
 
