@@ -77,6 +77,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -505,11 +506,11 @@ static int g_lfd;
 static struct sockaddr_in g_laddr;
 static char g_path[4096];
 
-static void write_file(rng_t *r, size_t size)
+static void write_file_at(const char *path, rng_t *r, size_t size)
 {
-    int fd = open(g_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
-        die("create %s", g_path);
+        die("create %s", path);
     static uint64_t blk[8192];
     size_t left = size;
     while (left) {
@@ -517,12 +518,14 @@ static void write_file(rng_t *r, size_t size)
         for (size_t i = 0; i < (n + 7) / 8; i++)
             blk[i] = rnext(r);
         if (write(fd, blk, n) != (ssize_t)n)
-            die("write %s", g_path);
+            die("write %s", path);
         left -= n;
     }
     if (close(fd) != 0)
-        die("close %s", g_path);
+        die("close %s", path);
 }
+
+static void write_file(rng_t *r, size_t size) { write_file_at(g_path, r, size); }
 
 static void connect_pair(const config_t *c, int *snd, int *rcv)
 {
@@ -556,7 +559,7 @@ static void connect_pair(const config_t *c, int *snd, int *rcv)
 static int g_only = -1; /* --only KIND */
 
 /* share of the cases (percent) turned into the later kinds (see pick_kind) */
-#define PCT_SIGNAL 0
+#define PCT_SIGNAL 7
 #define PCT_FAULT 7
 #define PCT_COPY 8
 
@@ -628,6 +631,9 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
         c->sig_interval = (long)rrange(r, 20, 500);
         c->tail_pct = 0; /* the handler is the only thing changing bytes behind the loop */
         c->timing = c->sig_timing;
+        /* long blocking calls give the handler more chances to land inside one */
+        c->tiny_sndbuf = rpct(r, 50);
+        c->slow_reader = rpct(r, 40);
         break;
     case KIND_FAULT:
         c->rdmode = (int)rbelow(r, 2);
@@ -2335,6 +2341,506 @@ static int run_fault(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
     return fail;
 }
 
+/* --------------------------------------------------------------- signal -- */
+
+/* What the SIGALRM handler does, one action per signal, from a list the loop arms for a
+ * window (the only times SIGALRM is unblocked). */
+enum { SACT_TOUCH, SACT_DUP_AWAY, SACT_DUP_BACK, SACT_MARKER };
+static const char *sact_names[] = { "touch", "dup-away", "dup-back", "marker" };
+
+#define SIG_MAXACT 3
+#define SIG_WINDOWS 40 /* handler windows per case */
+#define SIG_LOGN 160   /* >= SIG_WINDOWS * SIG_MAXACT */
+#define TOUCH_MAX 64
+#define MARK_MIN 12
+#define MARK_MAX 40
+
+typedef struct {
+    int type;
+    unsigned char *p; /* touch: where */
+    size_t len;       /* touch, marker */
+    unsigned char bytes[TOUCH_MAX > MARK_MAX ? TOUCH_MAX : MARK_MAX];
+} sigact_t;
+
+typedef struct {
+    unsigned char *p;
+    size_t len;
+    unsigned char bytes[TOUCH_MAX];
+} touch_t;
+
+typedef struct {
+    size_t len;
+    unsigned char bytes[MARK_MAX];
+    unsigned long lo, hi; /* the marker lies after write call lo..hi (as counted by the loop) */
+} mark_t;
+
+/* one successful write call of the loop: where its bytes are in the expected record, where
+ * they were in memory, and the touches logged while it could have been copying */
+typedef struct {
+    size_t eoff, len;
+    unsigned char *base;
+    int t0, t1;
+} callrec_t;
+
+static sigact_t g_act[SIG_MAXACT];
+static volatile sig_atomic_t g_act_n, g_act_done;
+static touch_t g_tlog[SIG_LOGN];
+static volatile sig_atomic_t g_tlog_n;
+static mark_t g_mlog[SIG_LOGN];
+static volatile sig_atomic_t g_mlog_n;
+static volatile unsigned long g_calls_done; /* write calls the loop has recorded */
+static volatile sig_atomic_t g_in_call;     /* a call may have returned but not be recorded yet */
+static int g_sig_sock = -1, g_sig_src = -1, g_sig_other = -1, g_sig_save = -1;
+static volatile sig_atomic_t g_sig_err;
+static pid_t g_main_tid;
+static volatile unsigned long g_forwarded, g_ticks, g_incall; /* g_incall: actions run while a call was open */
+static sigset_t g_alrm_set;
+static callrec_t *g_recs;
+static size_t g_nrec, g_caprec;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    int e = errno;
+    if (gettid() != g_main_tid) {
+        /* every thread of ours blocks SIGALRM; one that does not (not ours) passes it on */
+        g_forwarded++;
+        tgkill(getpid(), g_main_tid, SIGALRM);
+        errno = e;
+        return;
+    }
+    g_ticks++;
+    if (g_act_done < g_act_n) {
+        sigact_t *a = &g_act[g_act_done];
+        g_incall += g_in_call ? 1 : 0;
+        switch (a->type) {
+        case SACT_TOUCH:
+            for (size_t i = 0; i < a->len; i++)
+                ((volatile unsigned char *)a->p)[i] = a->bytes[i];
+            if (g_tlog_n < SIG_LOGN) {
+                touch_t *t = &g_tlog[g_tlog_n];
+                t->p = a->p;
+                t->len = a->len;
+                memcpy(t->bytes, a->bytes, a->len);
+                g_tlog_n++;
+            }
+            break;
+        case SACT_DUP_AWAY:
+        case SACT_DUP_BACK:
+            if (dup2(a->type == SACT_DUP_AWAY ? g_sig_other : g_sig_save, g_sig_src) != g_sig_src)
+                g_sig_err = errno;
+            break;
+        case SACT_MARKER: {
+            unsigned long lo = g_calls_done, hi = g_calls_done + (g_in_call ? 1 : 0);
+            size_t k = 0;
+            while (k < a->len) {
+                ssize_t w = write(g_sig_sock, a->bytes + k, a->len - k);
+                if (w > 0) {
+                    k += (size_t)w;
+                } else if (w < 0 && errno == EINTR) {
+                    continue;
+                } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    struct pollfd pf = { .fd = g_sig_sock, .events = POLLOUT };
+                    poll(&pf, 1, 1000);
+                } else {
+                    g_sig_err = w < 0 ? errno : EIO;
+                    break;
+                }
+            }
+            if (g_mlog_n < SIG_LOGN) {
+                mark_t *m = &g_mlog[g_mlog_n];
+                m->len = a->len;
+                memcpy(m->bytes, a->bytes, a->len);
+                m->lo = lo;
+                m->hi = hi;
+                g_mlog_n++;
+            }
+            break;
+        }
+        }
+        g_act_done++;
+    }
+    errno = e;
+}
+
+typedef struct {
+    int away;          /* the source fd number points at the other file now */
+    unsigned windows;  /* windows left in this case */
+    unsigned char *snap;
+    unsigned long actions[4];
+} sigplan_t;
+
+static void act_touch(rng_t *r, unsigned char *p, size_t n)
+{
+    sigact_t *a = &g_act[g_act_n];
+    size_t len = (size_t)rrange(r, 1, n < TOUCH_MAX ? n : TOUCH_MAX);
+    a->type = SACT_TOUCH;
+    a->p = p + rbelow(r, n - len + 1);
+    a->len = len;
+    for (size_t i = 0; i < len; i++)
+        a->bytes[i] = (unsigned char)rnext(r);
+    g_act_n++;
+}
+
+static void act_dup(sigplan_t *sp)
+{
+    g_act[g_act_n].type = sp->away ? SACT_DUP_BACK : SACT_DUP_AWAY;
+    sp->away ^= 1;
+    g_act_n++;
+}
+
+static void act_marker(rng_t *r)
+{
+    sigact_t *a = &g_act[g_act_n];
+    a->type = SACT_MARKER;
+    a->len = (size_t)rrange(r, MARK_MIN, MARK_MAX);
+    a->bytes[0] = 0xFF;
+    a->bytes[1] = 'M';
+    a->bytes[2] = 'K';
+    for (size_t i = 3; i < a->len; i++)
+        a->bytes[i] = (unsigned char)rnext(r);
+    g_act_n++;
+}
+
+/* Starts a window (SIGALRM blocked until now): the armed actions run one per signal, the
+ * first one 1..sig_first_max us from now (a signal left pending from before is dropped). */
+static void sig_open(sigplan_t *sp, rng_t *r, const config_t *c, const char *where)
+{
+    struct timespec z = { 0, 0 };
+    while (sigtimedwait(&g_alrm_set, NULL, &z) > 0)
+        ;
+    /* around a call, often a first expiry short enough to land inside it */
+    long first_max = c->sig_first_max;
+    if (strcmp(where, "between") != 0 && first_max > 30 && rpct(r, 50))
+        first_max = 30;
+    struct itimerval it = { .it_interval = { 0, c->sig_interval },
+                            .it_value = { 0, (long)rrange(r, 1, (uint64_t)first_max) } };
+    if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+        die("setitimer");
+    if (g_verbose) {
+        char b[128];
+        int k = 0;
+        for (int i = 0; i < g_act_n && k < (int)sizeof b - 16; i++)
+            k += snprintf(b + k, sizeof b - (size_t)k, " %s", sact_names[g_act[i].type]);
+        b[k] = 0;
+        vlog("    signal window %s:%s\n", where, b);
+    }
+    for (int i = 0; i < g_act_n; i++)
+        sp->actions[g_act[i].type]++;
+    sp->windows--;
+    if (pthread_sigmask(SIG_UNBLOCK, &g_alrm_set, NULL) != 0)
+        die("pthread_sigmask");
+}
+
+/* Ends a window: spins until every armed action ran, then blocks SIGALRM again. */
+static void sig_close(void)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned long spins = 1; g_act_done < g_act_n; spins++) {
+        __asm__ volatile("" ::: "memory");
+        if (spins % 4096 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (t1.tv_sec - t0.tv_sec > 10) {
+                errno = 0;
+                die("SIGALRM handler ran %d of %d actions in 10 s", (int)g_act_done, (int)g_act_n);
+            }
+        }
+    }
+    if (pthread_sigmask(SIG_BLOCK, &g_alrm_set, NULL) != 0)
+        die("pthread_sigmask");
+    g_act_n = g_act_done = 0;
+}
+
+static void rec_call(size_t eoff, size_t len, unsigned char *base, int t0, int t1)
+{
+    if (g_nrec == g_caprec) {
+        g_caprec = g_caprec ? 2 * g_caprec : 1024;
+        g_recs = realloc(g_recs, g_caprec * sizeof *g_recs);
+        if (!g_recs)
+            die("out of memory");
+    }
+    g_recs[g_nrec++] = (callrec_t){ eoff, len, base, t0, t1 };
+    g_calls_done++;
+}
+
+/* Sends p[0..n) completely (write/send/sendto). In a window (open), the handler may run at
+ * any time: each call is recorded as the bytes p held just before it, plus the touches
+ * logged from then until it was recorded (the receiver-side check accepts the state after
+ * any prefix of those touches: one instant). */
+static void sig_send(sender_t *s, sigplan_t *sp, unsigned char *p, size_t n, int open)
+{
+    const config_t *c = s->cfg;
+    int call = c->call == CALL_MIXED ? (int)rbelow(s->r, 4) : c->call;
+    size_t k = 0;
+    while (k < n) {
+        int t0 = g_tlog_n;
+        if (open)
+            memcpy(sp->snap, p + k, n - k);
+        g_in_call = 1;
+        ssize_t w = do_call(call, s->sock, p + k, n - k);
+        int e = errno;
+        s->calls++;
+        if (w < 0) {
+            g_in_call = 0;
+            if (e == EINTR)
+                continue;
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                s->eagains++;
+                wait_writable(s->sock);
+                continue;
+            }
+            errno = e;
+            die("%s of %zu bytes failed", call_names[call], n - k);
+        }
+        if (w == 0 || (size_t)w > n - k) {
+            errno = 0;
+            die("%s of %zu bytes returned %zd", call_names[call], n - k, w);
+        }
+        size_t eoff = s->expected->len;
+        bytes_append(s->expected, open ? sp->snap : p + k, (size_t)w);
+        rec_call(eoff, (size_t)w, p + k, t0, g_tlog_n);
+        g_in_call = 0;
+        k += (size_t)w;
+        if (k < n)
+            s->partials++;
+    }
+}
+
+static size_t sig_get(const config_t *c, int fd, unsigned char *p, size_t len, off_t off)
+{
+    for (;;) {
+        ssize_t n = c->rdmode == RD_READ ? read(fd, p, len) : pread(fd, p, len, off);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EINTR)
+            die("%s", rd_names[c->rdmode]);
+    }
+}
+
+/* The signal kind's copy loop: read()/pread() a chunk, write it (whole or in 2-3 pieces in
+ * order) with write/send/sendto, while a SIGALRM handler (setitimer) acts in windows:
+ *   between read and write: touch the chunk, dup2 the other file onto the source fd (or the
+ *     source back), write a marker on the socket; the loop spins until the actions ran, so
+ *     what the write sends is fixed (deterministic digest);
+ *   during a write call: touch a later piece, dup2 (deterministic), or (sig_timing only)
+ *     touch the piece being written or write a marker: these may land before, inside or after
+ *     the call, so the stream depends on timing (digest "timing"), and the check accepts, per
+ *     call, the bytes before or after any prefix of the touches, and a marker only at a
+ *     boundary between two of the loop's calls around the moment the handler ran;
+ *   during the read (sig_timing only): touch the buffer being read into, or dup2.
+ * Outside windows SIGALRM is blocked, so the loop's bookkeeping cannot be interrupted. */
+static void run_signal(sender_t *s, int fd, const char *other_path)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    size_t alloc = c->bufoff + c->bufsize;
+    unsigned char *base = malloc(alloc);
+    sigplan_t sp;
+    memset(&sp, 0, sizeof sp);
+    sp.snap = malloc(c->bufsize);
+    if (!base || !sp.snap)
+        die("malloc");
+    memset(base, 0xA5, alloc);
+    unsigned char *p = base + c->bufoff;
+    sp.windows = SIG_WINDOWS;
+
+    g_sig_sock = s->sock;
+    g_sig_src = fd;
+    g_sig_save = dup(fd);
+    g_sig_other = open(other_path, O_RDONLY);
+    if (g_sig_save < 0 || g_sig_other < 0)
+        die("dup / open %s", other_path);
+    g_act_n = g_act_done = 0;
+    g_tlog_n = g_mlog_n = 0;
+    g_calls_done = 0;
+    g_in_call = 0;
+    g_sig_err = 0;
+    g_nrec = 0;
+    g_incall = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = c->sig_restart ? SA_RESTART : 0;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) != 0)
+        die("sigaction");
+
+    off_t off = 0;
+    for (;;) {
+        size_t want = rpct(r, 70) ? c->bufsize : (size_t)rrange(r, 1, c->bufsize);
+        size_t n;
+        if (c->sig_timing && sp.windows && rpct(r, c->sig_pct / 2)) {
+            if (rpct(r, 60))
+                act_touch(r, p, want);
+            else
+                act_dup(&sp);
+            sig_open(&sp, r, c, "read");
+            n = sig_get(c, fd, p, want, off);
+            sig_close();
+        } else {
+            n = sig_get(c, fd, p, want, off);
+        }
+        if (n == 0)
+            break;
+        off += (off_t)n;
+        if (sp.windows && rpct(r, c->sig_pct)) {
+            int k = (int)rrange(r, 1, SIG_MAXACT);
+            for (int i = 0; i < k; i++) {
+                unsigned x = (unsigned)rbelow(r, 100);
+                if (x < 55)
+                    act_touch(r, p, n);
+                else if (x < 75)
+                    act_dup(&sp);
+                else
+                    act_marker(r);
+            }
+            sig_open(&sp, r, c, "between");
+            sig_close();
+        }
+        size_t cut[4] = { 0, n, n, n };
+        int pieces = 1;
+        if (n >= 3 && rpct(r, 40)) {
+            pieces = (int)rrange(r, 2, 3);
+            cut[1] = (size_t)rrange(r, 1, n - 2);
+            cut[2] = pieces == 3 ? (size_t)rrange(r, cut[1] + 1, n - 1) : n;
+            cut[pieces] = n;
+        }
+        for (int i = 0; i < pieces; i++) {
+            unsigned char *q = p + cut[i];
+            size_t len = cut[i + 1] - cut[i];
+            if (sp.windows && rpct(r, c->sig_pct)) {
+                int k = (int)rrange(r, 1, 2);
+                for (int j = 0; j < k; j++) {
+                    unsigned x = (unsigned)rbelow(r, 100);
+                    if (c->sig_timing && x < 35)
+                        act_touch(r, q, len); /* the piece being written */
+                    else if (c->sig_timing && x < 55)
+                        act_marker(r);
+                    else if (cut[i + 1] < n && x < 80)
+                        act_touch(r, p + cut[i + 1], n - cut[i + 1]); /* a later piece */
+                    else
+                        act_dup(&sp);
+                }
+                sig_open(&sp, r, c, "write");
+                sig_send(s, &sp, q, len, 1);
+                sig_close();
+            } else {
+                sig_send(s, &sp, q, len, 0);
+            }
+        }
+    }
+    struct itimerval zero;
+    memset(&zero, 0, sizeof zero);
+    setitimer(ITIMER_REAL, &zero, NULL);
+    struct timespec z = { 0, 0 };
+    while (sigtimedwait(&g_alrm_set, NULL, &z) > 0)
+        ;
+    if (sp.away && dup2(g_sig_save, fd) != fd)
+        die("dup2 back");
+    close(g_sig_save);
+    close(g_sig_other);
+    if (g_sig_err) {
+        errno = g_sig_err;
+        die("an action of the SIGALRM handler failed");
+    }
+    vlog("    signal: touches=%lu dups=%lu markers=%lu in-call=%lu ticks=%lu forwarded=%lu windows-left=%u\n",
+         sp.actions[SACT_TOUCH], sp.actions[SACT_DUP_AWAY] + sp.actions[SACT_DUP_BACK], sp.actions[SACT_MARKER],
+         g_incall, g_ticks, g_forwarded, sp.windows);
+    free(base);
+    free(sp.snap);
+}
+
+/* Checks the received stream of a signal case: the loop's calls in order, each as recorded or
+ * as after a prefix of the touches logged during it, with the handler's markers in order, each
+ * at a boundary between calls within its lo..hi. Returns 1 (and says why) on a mismatch. */
+static int sig_check(uint64_t idx, const bytes_t *got, const bytes_t *exp, const char *desc)
+{
+    size_t pos = 0;
+    int mi = 0, M = g_mlog_n;
+    unsigned char *tmp = NULL;
+    int fail = 0;
+    for (size_t b = 0;; b++) {
+        while (mi < M && g_mlog[mi].lo <= b) {
+            mark_t *m = &g_mlog[mi];
+            if (pos + m->len <= got->len && !memcmp(got->p + pos, m->bytes, m->len)) {
+                pos += m->len;
+                mi++;
+                continue;
+            }
+            if (m->hi <= b) {
+                printf("FAIL case %" PRIu64 ": handler marker %d (%zu bytes, written with %lu..%lu calls done) "
+                       "not at stream offset %zu after call %zu [%s]\n",
+                       idx, mi, m->len, m->lo, m->hi, pos, b, desc);
+                fail = 1;
+                goto out;
+            }
+            break;
+        }
+        if (b == g_nrec)
+            break;
+        callrec_t *rc = &g_recs[b];
+        const unsigned char *want = exp->p + rc->eoff;
+        if (pos + rc->len > got->len) {
+            printf("FAIL case %" PRIu64 ": stream ends at %zu, inside call %zu (%zu bytes) [%s]\n", idx, got->len, b,
+                   rc->len, desc);
+            fail = 1;
+            goto out;
+        }
+        const unsigned char *g = got->p + pos;
+        if (memcmp(g, want, rc->len) != 0) {
+            int ok = 0;
+            free(tmp);
+            tmp = malloc(rc->len);
+            if (!tmp)
+                die("malloc");
+            memcpy(tmp, want, rc->len);
+            for (int t = rc->t0; t < rc->t1 && !ok; t++) {
+                touch_t *tt = &g_tlog[t];
+                for (size_t i = 0; i < tt->len; i++)
+                    if (tt->p + i >= rc->base && tt->p + i < rc->base + rc->len)
+                        tmp[tt->p + i - rc->base] = tt->bytes[i];
+                ok = !memcmp(g, tmp, rc->len);
+            }
+            if (!ok) {
+                size_t o = 0;
+                while (o < rc->len && g[o] == want[o])
+                    o++;
+                /* is every byte old or new (some touch), just not all from one instant? */
+                int mixed = rc->t1 > rc->t0;
+                for (size_t i = 0; i < rc->len && mixed; i++) {
+                    int byte_ok = g[i] == want[i];
+                    for (int t = rc->t0; t < rc->t1 && !byte_ok; t++) {
+                        touch_t *tt = &g_tlog[t];
+                        if (rc->base + i >= tt->p && rc->base + i < tt->p + tt->len)
+                            byte_ok = g[i] == tt->bytes[rc->base + i - tt->p];
+                    }
+                    mixed = byte_ok;
+                }
+                printf("FAIL case %" PRIu64 ": write call %zu (%zu bytes at stream offset %zu, %d touches during it): "
+                       "first difference at +%zu (got 0x%02x, expected 0x%02x)%s [%s]\n",
+                       idx, b, rc->len, pos, rc->t1 - rc->t0, o, g[o], want[o],
+                       mixed ? "; each byte is old or new, but not as of one instant" : "", desc);
+                fail = 1;
+                goto out;
+            }
+        }
+        pos += rc->len;
+    }
+    if (mi < M) {
+        printf("FAIL case %" PRIu64 ": handler marker %d of %d not in the stream (at %zu) [%s]\n", idx, mi, M, pos,
+               desc);
+        fail = 1;
+    } else if (pos != got->len) {
+        printf("FAIL case %" PRIu64 ": received %zu bytes, %zu more than the calls and markers [%s]\n", idx,
+               got->len, got->len - pos, desc);
+        fail = 1;
+    }
+out:
+    free(tmp);
+    return fail;
+}
+
 /* Runs one case; returns 1 on failure. */
 static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 {
@@ -2380,6 +2886,16 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     case KIND_STDIO: sock_closed = run_stdio(&s); break;
     case KIND_COPY: run_copy(&s, fd); break;
     case KIND_FAULT: prefail = run_fault(&s, fd, idx, extra, sizeof extra); break;
+    case KIND_SIGNAL: {
+        /* the other file, that the handler dup2()s onto the source fd */
+        char other[sizeof g_path + 8];
+        snprintf(other, sizeof other, "%s.other", g_path);
+        rng_t ro = rng_for(seed, idx, 7);
+        write_file_at(other, &ro, (size_t)rbelow(&ro, 2 * (uint64_t)c.size + 4097));
+        run_signal(&s, fd, other);
+        unlink(other);
+        break;
+    }
     }
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
@@ -2398,6 +2914,8 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     } else if (rv.err) {
         printf("FAIL case %" PRIu64 ": receiver read error: %s\n", idx, strerror(rv.err));
         fail = 1;
+    } else if (c.kind == KIND_SIGNAL) {
+        fail = sig_check(idx, &rv.got, &expected, desc);
     } else if (rv.got.len != expected.len || (expected.len && memcmp(rv.got.p, expected.p, expected.len))) {
         size_t lim = rv.got.len < expected.len ? rv.got.len : expected.len, o = 0;
         while (o < lim && rv.got.p[o] == expected.p[o])
@@ -2458,6 +2976,13 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* SIGALRM (the signal kind's handler) is blocked in every thread but in the handler
+     * windows of the main thread; threads made from here on inherit the blocked mask */
+    sigemptyset(&g_alrm_set);
+    sigaddset(&g_alrm_set, SIGALRM);
+    if (pthread_sigmask(SIG_BLOCK, &g_alrm_set, NULL) != 0)
+        die("pthread_sigmask");
+    g_main_tid = gettid();
 
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
