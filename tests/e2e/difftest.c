@@ -37,6 +37,34 @@
  *           fdopen(sock) (or of a dup), mixed with plain write()/send() on the
  *           socket after an fflush(); fgetc()+ungetc() of the same or a changed
  *           byte between freads; fseek(); blocking sockets only.
+ *   signal  read()/pread() -> write()/send()/sendto() (whole or 2-3 pieces) while a
+ *           SIGALRM handler (setitimer: first expiry 1-300 us, then every 20-500 us;
+ *           SA_RESTART or not) overwrites bytes of the buffer, dup2()s another file
+ *           onto the source fd number (and later the source back), or writes a
+ *           marker record on the socket. SIGALRM is blocked except in windows: between
+ *           read and write (the loop spins until the armed actions ran, so the
+ *           outcome is fixed), during a write call (dup2 or a touch of a later piece:
+ *           fixed outcome; a touch of the piece being written or a marker: timing),
+ *           during the read (timing). Cases with timing actions print digest=timing;
+ *           their check accepts, per write call, its bytes as of one instant (before
+ *           or after any prefix of the touches logged during it) and each marker only
+ *           at a boundary between two of the loop's own calls, around the moment the
+ *           handler ran (every call records where its returned bytes lie).
+ *   fault   (in a forked child) chunks read into an anonymous or a MAP_SHARED file
+ *           mapping, then made unreadable before the write: mprotect(PROT_NONE) of
+ *           all, the first or the last pages, munmap() of all or the last pages, or
+ *           ftruncate() of the mapped file under the last pages; written alone or as
+ *           [header, chunk, trailer] by writev/sendmsg. The call must give -1 EFAULT or
+ *           a count in 1..R (R: readable bytes before the first unreadable one);
+ *           then the pages come back (unmapped ones with other bytes, truncated ones
+ *           as zeros) and the rest is sent. Also reads into a read-only page (-1
+ *           EFAULT). The case line adds child=exitN|sigN|hung faults=N readfaults=N,
+ *           so a crash under the library makes the lines differ.
+ *   copy    the chunk memcpy()d to another buffer and that written: whole, in pieces
+ *           (a later piece of the copy changed between them), two reads joined into
+ *           one write, behind a header in the same buffer, with bytes changed, as
+ *           writev/sendmsg iovecs next to original or program bytes, a sub-range at
+ *           another alignment, or memmove()d within the read buffer.
  *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
@@ -45,12 +73,18 @@
  *     case I size=S buf=B kind=K digest=HEX
  * where HEX is 64-bit FNV-1a of the received stream, or "timing" for cases
  * whose content legitimately depends on timing (tail mutation between
- * retries).  These lines must be identical with and without the library.
- * The kind of a case comes from its own random stream, and everything else of
+ * retries, or signal cases with timing actions); fault cases add the child's
+ * outcome.  These lines must be identical with and without the library.
+ * The kind of a case comes from its own random streams, and everything else of
  * the case does not depend on how the kind was chosen, so case I of a mixed run
- * is the same as case I with --only KIND when its kind is KIND.
+ * is the same as case I with --only KIND when its kind is KIND. Stream 4 picks
+ * among write/vec/readv/thread/stdio as it always did; stream 6 then turns about
+ * 22% of the cases into signal, fault or copy cases (PCT_*), so every case that
+ * keeps its original kind is the same case (config, file, digest) it was before
+ * those three kinds existed; only the converted cases' lines changed.
  *
- * --only KIND: every case is of that kind (write, vec, readv, thread, stdio).
+ * --only KIND: every case is of that kind (write, vec, readv, thread, stdio,
+ * signal, fault, copy).
  *
  * --mutate-file[=before|after] (off by default, outside the library's stated
  * contract; write kind only): also pwrite() a random byte into the region of
