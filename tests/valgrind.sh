@@ -48,8 +48,9 @@ wait $spid; rc=$?
 cmp -s "$tmp/f4m" "$tmp/out.nc" || { echo "netcat: bytes differ"; rc=1; }
 check netcat $rc
 
-# 3. the differential test, fewer cases (valgrind is ~50x slower).
-vg difftest "$bin/difftest" --seed 7 --cases 150 >"$tmp/dt.out"; rc=$?
+# 3. the differential test, fewer cases (valgrind is ~50x slower). Not the fault kind: it
+# hands write() unreadable buffers on purpose, which memcheck reports as errors.
+vg difftest "$bin/difftest" --seed 7 --cases 150 --skip-kind fault >"$tmp/dt.out"; rc=$?
 tail -n 1 "$tmp/dt.out"
 check difftest $rc
 

@@ -2,7 +2,7 @@
  * difftest: randomized, self-checking differential test for autosendfile.
  *
  *   difftest --seed S --cases N [--verbose] [--first I] [--only KIND]
- *            [--mutate-file[=before|after]]
+ *            [--skip-kind KIND]... [--mutate-file[=before|after]]
  *
  * Every case (fully determined by seed and case index) writes a random file,
  * opens a loopback TCP connection and copies the file to the socket with one of
@@ -37,6 +37,34 @@
  *           fdopen(sock) (or of a dup), mixed with plain write()/send() on the
  *           socket after an fflush(); fgetc()+ungetc() of the same or a changed
  *           byte between freads; fseek(); blocking sockets only.
+ *   signal  read()/pread() -> write()/send()/sendto() (whole or 2-3 pieces) while a
+ *           SIGALRM handler (setitimer: first expiry 1-300 us, then every 20-500 us;
+ *           SA_RESTART or not) overwrites bytes of the buffer, dup2()s another file
+ *           onto the source fd number (and later the source back), or writes a
+ *           marker record on the socket. SIGALRM is blocked except in windows: between
+ *           read and write (the loop spins until the armed actions ran, so the
+ *           outcome is fixed), during a write call (dup2 or a touch of a later piece:
+ *           fixed outcome; a touch of the piece being written or a marker: timing),
+ *           during the read (timing). Cases with timing actions print digest=timing;
+ *           their check accepts, per write call, its bytes as of one instant (before
+ *           or after any prefix of the touches logged during it) and each marker only
+ *           at a boundary between two of the loop's own calls, around the moment the
+ *           handler ran (every call records where its returned bytes lie).
+ *   fault   (in a forked child) chunks read into an anonymous or a MAP_SHARED file
+ *           mapping, then made unreadable before the write: mprotect(PROT_NONE) of
+ *           all, the first or the last pages, munmap() of all or the last pages, or
+ *           ftruncate() of the mapped file under the last pages; written alone or as
+ *           [header, chunk, trailer] by writev/sendmsg. The call must give -1 EFAULT or
+ *           a count in 1..R (R: readable bytes before the first unreadable one);
+ *           then the pages come back (unmapped ones with other bytes, truncated ones
+ *           as zeros) and the rest is sent. Also reads into a read-only page (-1
+ *           EFAULT). The case line adds child=exitN|sigN|hung faults=N readfaults=N,
+ *           so a crash under the library makes the lines differ.
+ *   copy    the chunk memcpy()d to another buffer and that written: whole, in pieces
+ *           (a later piece of the copy changed between them), two reads joined into
+ *           one write, behind a header in the same buffer, with bytes changed, as
+ *           writev/sendmsg iovecs next to original or program bytes, a sub-range at
+ *           another alignment, or memmove()d within the read buffer.
  *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
@@ -45,12 +73,20 @@
  *     case I size=S buf=B kind=K digest=HEX
  * where HEX is 64-bit FNV-1a of the received stream, or "timing" for cases
  * whose content legitimately depends on timing (tail mutation between
- * retries).  These lines must be identical with and without the library.
- * The kind of a case comes from its own random stream, and everything else of
+ * retries, or signal cases with timing actions); fault cases add the child's
+ * outcome.  These lines must be identical with and without the library.
+ * The kind of a case comes from its own random streams, and everything else of
  * the case does not depend on how the kind was chosen, so case I of a mixed run
- * is the same as case I with --only KIND when its kind is KIND.
+ * is the same as case I with --only KIND when its kind is KIND. Stream 4 picks
+ * among write/vec/readv/thread/stdio as it always did; stream 6 then turns about
+ * 22% of the cases into signal, fault or copy cases (PCT_*), so every case that
+ * keeps its original kind is the same case (config, file, digest) it was before
+ * those three kinds existed; only the converted cases' lines changed.
  *
- * --only KIND: every case is of that kind (write, vec, readv, thread, stdio).
+ * --only KIND: every case is of that kind (write, vec, readv, thread, stdio,
+ * signal, fault, copy).  --skip-kind KIND (repeatable): cases of that kind are
+ * not run (their line says "skipped"); valgrind.sh skips fault, whose unreadable
+ * buffers memcheck reports by design.
  *
  * --mutate-file[=before|after] (off by default, outside the library's stated
  * contract; write kind only): also pwrite() a random byte into the region of
@@ -68,16 +104,20 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -210,8 +250,8 @@ enum { RD_READ, RD_PREAD, RD_PREAD_REVERSE };
 static const char *rd_names[] = { "read", "pread", "pread-reverse" };
 enum { BUF_ONE, BUF_ALTERNATE, BUF_READAHEAD, BUF_COPY };
 static const char *bufmode_names[] = { "one", "alternate", "readahead", "copy" };
-enum { KIND_WRITE, KIND_VEC, KIND_READV, KIND_THREAD, KIND_STDIO, KIND_N };
-static const char *kind_names[] = { "write", "vec", "readv", "thread", "stdio" };
+enum { KIND_WRITE, KIND_VEC, KIND_READV, KIND_THREAD, KIND_STDIO, KIND_SIGNAL, KIND_FAULT, KIND_COPY, KIND_N };
+static const char *kind_names[] = { "write", "vec", "readv", "thread", "stdio", "signal", "fault", "copy" };
 enum { VC_WRITEV, VC_SENDMSG, VC_SENDMSG_NOSIGNAL, VC_MIXED };
 static const char *vc_names[] = { "writev", "sendmsg", "sendmsg-nosignal", "mixed" };
 enum { RETRY_ADVANCE, RETRY_REBUILD };
@@ -248,6 +288,13 @@ typedef struct {
     int dupsock;       /* stdio: fdopen(dup(sock)) rather than fdopen(sock) */
     int frd;           /* FR_*: fread flavour */
     int trd;           /* TR_*: how the thread kind's helper reads */
+    /* signal kind */
+    int sig_timing;    /* also actions whose outcome depends on timing (digest "timing") */
+    int sig_restart;   /* SA_RESTART on the SIGALRM handler */
+    unsigned sig_pct;  /* chance of a handler window at each point of the loop */
+    long sig_first_max, sig_interval; /* setitimer: first expiry 1..max us, then every interval us */
+    /* fault kind */
+    unsigned fault_pct; /* chunks whose buffer is made unreadable before the write */
 } config_t;
 
 typedef struct {
@@ -496,11 +543,11 @@ static int g_lfd;
 static struct sockaddr_in g_laddr;
 static char g_path[4096];
 
-static void write_file(rng_t *r, size_t size)
+static void write_file_at(const char *path, rng_t *r, size_t size)
 {
-    int fd = open(g_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
-        die("create %s", g_path);
+        die("create %s", path);
     static uint64_t blk[8192];
     size_t left = size;
     while (left) {
@@ -508,12 +555,14 @@ static void write_file(rng_t *r, size_t size)
         for (size_t i = 0; i < (n + 7) / 8; i++)
             blk[i] = rnext(r);
         if (write(fd, blk, n) != (ssize_t)n)
-            die("write %s", g_path);
+            die("write %s", path);
         left -= n;
     }
     if (close(fd) != 0)
-        die("close %s", g_path);
+        die("close %s", path);
 }
+
+static void write_file(rng_t *r, size_t size) { write_file_at(g_path, r, size); }
 
 static void connect_pair(const config_t *c, int *snd, int *rcv)
 {
@@ -545,23 +594,43 @@ static void connect_pair(const config_t *c, int *snd, int *rcv)
 /* ---------------------------------------------------------- other kinds -- */
 
 static int g_only = -1; /* --only KIND */
+static unsigned g_skip;  /* --skip-kind KIND (repeatable): bit per kind not run */
 
-/* The kind of a case, from its own stream: the rest of the case does not depend on it. */
+/* share of the cases (percent) turned into the later kinds (see pick_kind) */
+#define PCT_SIGNAL 7
+#define PCT_FAULT 7
+#define PCT_COPY 8
+
+/* The kind of a case, from its own streams: the rest of the case does not depend on it.
+ * Stream 4 picks among the original five kinds exactly as before; stream 6 then turns
+ * some cases into one of the later kinds, so a case that keeps its original kind is the
+ * same case it was before those kinds existed (same config, file and digest). */
 static int pick_kind(uint64_t seed, uint64_t idx)
 {
     if (g_only >= 0)
         return g_only;
     rng_t k = rng_for(seed, idx, 4);
     unsigned x = (unsigned)rbelow(&k, 100);
+    int kind;
     if (x < 40)
-        return KIND_WRITE;
-    if (x < 60)
-        return KIND_VEC;
-    if (x < 73)
-        return KIND_READV;
-    if (x < 86)
-        return KIND_THREAD;
-    return KIND_STDIO;
+        kind = KIND_WRITE;
+    else if (x < 60)
+        kind = KIND_VEC;
+    else if (x < 73)
+        kind = KIND_READV;
+    else if (x < 86)
+        kind = KIND_THREAD;
+    else
+        kind = KIND_STDIO;
+    rng_t k2 = rng_for(seed, idx, 6);
+    int y = (int)rbelow(&k2, 100);
+    if (y < PCT_SIGNAL)
+        return KIND_SIGNAL;
+    if (y < PCT_SIGNAL + PCT_FAULT)
+        return KIND_FAULT;
+    if (y < PCT_SIGNAL + PCT_FAULT + PCT_COPY)
+        return KIND_COPY;
+    return kind;
 }
 
 static void pick_extra(rng_t *r, config_t *c, int kind)
@@ -590,6 +659,28 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
         c->nbufs = (int)rrange(r, 2, 4);
         c->handover = (int)rbelow(r, 4);
         c->trd = (int)rbelow(r, 4);
+        break;
+    case KIND_SIGNAL:
+        c->rdmode = (int)rbelow(r, 2); /* read or pread */
+        c->sig_timing = rpct(r, 40);
+        c->sig_restart = rpct(r, 50);
+        c->sig_pct = (unsigned)rrange(r, 10, 60);
+        c->sig_first_max = (long)rrange(r, 1, 300);
+        c->sig_interval = (long)rrange(r, 20, 500);
+        c->tail_pct = 0; /* the handler is the only thing changing bytes behind the loop */
+        c->timing = c->sig_timing;
+        /* long blocking calls give the handler more chances to land inside one */
+        c->tiny_sndbuf = rpct(r, 50);
+        c->slow_reader = rpct(r, 40);
+        break;
+    case KIND_FAULT:
+        c->rdmode = (int)rbelow(r, 2);
+        c->fault_pct = (unsigned)rrange(r, 10, 60);
+        c->tail_pct = 0;
+        c->timing = 0;
+        break;
+    case KIND_COPY:
+        c->rdmode = (int)rbelow(r, 2);
         break;
     case KIND_STDIO: {
         static const size_t none = 0;
@@ -650,6 +741,19 @@ static void describe(const config_t *c, char *out, size_t n)
         snprintf(out, n, " in=%s/%zu%s out=%s/%zu%s dup=%d fread=%s call=%s", vb_names[c->in_vmode], c->in_vsize,
                  c->in_vown ? "/own" : "", vb_names[c->out_vmode], c->out_vsize, c->out_vown ? "/own" : "",
                  c->dupsock, fr_names[c->frd], call_names[c->call]);
+        break;
+    case KIND_SIGNAL:
+        snprintf(out, n, " rd=%s call=%s timing=%d restart=%d sigpct=%u first<=%ldus every=%ldus",
+                 rd_names[c->rdmode], call_names[c->call], c->sig_timing, c->sig_restart, c->sig_pct,
+                 c->sig_first_max, c->sig_interval);
+        break;
+    case KIND_FAULT:
+        snprintf(out, n, " rd=%s call=%s vcall=%s faultpct=%u", rd_names[c->rdmode], call_names[c->call],
+                 vc_names[c->vcall], c->fault_pct);
+        break;
+    case KIND_COPY:
+        snprintf(out, n, " rd=%s call=%s vcall=%s retry=%s zero=%u", rd_names[c->rdmode], call_names[c->call],
+                 vc_names[c->vcall], retry_names[c->retry], c->zero_pct);
         break;
     }
 }
@@ -1833,6 +1937,957 @@ done:
     free(copybuf);
 }
 
+/* ----------------------------------------------------------------- copy -- */
+
+/* Changes 1-4 bytes of p[0..n) (first, last or anywhere): the changed bytes must reach the wire. */
+static void change_bytes(rng_t *r, unsigned char *p, size_t n)
+{
+    if (n == 0)
+        return;
+    unsigned k = (unsigned)rrange(r, 1, 4);
+    for (unsigned i = 0; i < k; i++) {
+        unsigned w = (unsigned)rbelow(r, 4);
+        size_t pos = w == 0 ? 0 : w == 1 ? n - 1 : (size_t)rbelow(r, n);
+        p[pos] ^= (unsigned char)rrange(r, 1, 255);
+    }
+}
+
+#define COPY_HROOM 8192 /* room before the copy: header + chunk in one buffer */
+#define COPY_SLACK 320  /* room after it: alignment shift and trailer */
+
+/* The chunk read is memcpy()d to another buffer and that one is written: whole, in pieces,
+ * two chunks joined, behind a header in the same buffer, with bytes changed, as iovecs next
+ * to original bytes; or moved within the read buffer itself. Today the library passes these
+ * through (the copy has no record); one that matches writes by content must still send the
+ * changed bytes. */
+static void run_copy(sender_t *s, int fd)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    size_t B = c->bufsize;
+    size_t salloc = c->bufoff + B + 64;
+    unsigned char *sbase = malloc(salloc), *sbase2 = malloc(B + 1);
+    size_t calloc_n = COPY_HROOM + 2 * B + COPY_SLACK;
+    unsigned char *cbase = malloc(calloc_n);
+    if (!sbase || !sbase2 || !cbase)
+        die("malloc");
+    memset(sbase, 0xA5, salloc);
+    memset(cbase, 0x5A, calloc_n);
+    unsigned char *src = sbase + c->bufoff, *src2 = sbase2;
+    unsigned char *prog = make_prog(r);
+    segs_t v;
+    v.n = 0;
+    off_t off = 0;
+    for (;;) {
+        size_t want = rpct(r, 70) ? B : (size_t)rrange(r, 1, B);
+        size_t n = read_at(c, fd, src, want, off);
+        if (n == 0)
+            break;
+        off += (off_t)n;
+        if (rpct(r, c->mut_pct))
+            mutate(r, src, n); /* the original changed before it is copied */
+        size_t align = rpct(r, 50) ? 0 : (size_t)rbelow(r, 64);
+        unsigned char *cp = cbase + COPY_HROOM + align;
+        int pat = (int)rbelow(r, 8);
+        vlog("    copy pat=%d n=%zu align=%zu\n", pat, n, align);
+        switch (pat) {
+        case 0: /* the copy, whole (or split by write_chunk); sometimes the original changes after the copy */
+            memcpy(cp, src, n);
+            if (rpct(r, 30))
+                change_bytes(r, src, n);
+            write_chunk(s, cp, n, 0);
+            break;
+        case 1: { /* the copy in 2-4 pieces, in order; a later piece of it changed between the writes */
+            memcpy(cp, src, n);
+            int pieces = (int)rrange(r, 2, 4);
+            size_t a = 0;
+            for (int i = 0; i < pieces && a < n; i++) {
+                size_t len = i == pieces - 1 ? n - a : (size_t)rrange(r, 1, n - a);
+                send_all(s, cp + a, len);
+                a += len;
+                if (a < n && rpct(r, 30))
+                    change_bytes(r, cp + a, n - a);
+            }
+            break;
+        }
+        case 2: { /* two reads -> one write from a third buffer (first bytes of chunk 1 sometimes dropped) */
+            size_t want2 = rpct(r, 70) ? B : (size_t)rrange(r, 1, B);
+            size_t m = read_at(c, fd, src2, want2, off);
+            off += (off_t)m;
+            size_t skip = (n > 1 && rpct(r, 20)) ? (size_t)rbelow(r, n) : 0;
+            memcpy(cp, src + skip, n - skip);
+            memcpy(cp + n - skip, src2, m);
+            size_t tot = n - skip + m;
+            if (rpct(r, c->mut_pct))
+                change_bytes(r, cp, tot);
+            write_chunk(s, cp, tot, 0);
+            break;
+        }
+        case 3: { /* header + chunk + trailer in one buffer, one write */
+            size_t hl = pick_hlen(r);
+            if (hl > COPY_HROOM)
+                hl = COPY_HROOM;
+            size_t tl = (size_t)rbelow(r, COPY_SLACK - 64 + 1);
+            memcpy(cp - hl, prog_slice(r, prog, hl), hl);
+            memcpy(cp, src, n);
+            memcpy(cp + n, prog_slice(r, prog, tl), tl);
+            if (rpct(r, c->mut_pct))
+                change_bytes(r, cp - hl, hl + n + tl);
+            send_all(s, cp - hl, hl + n + tl);
+            break;
+        }
+        case 4: /* the copy with some bytes changed */
+            memcpy(cp, src, n);
+            change_bytes(r, cp, n);
+            write_chunk(s, cp, n, 0);
+            break;
+        case 5: { /* writev/sendmsg of copies */
+            memcpy(cp, src, n);
+            if (rpct(r, 30))
+                change_bytes(r, cp, n);
+            unsigned h = (unsigned)rbelow(r, 4);
+            if (h == 0) { /* [header, copy] */
+                size_t hl = pick_hlen(r);
+                seg_add(&v, prog_slice(r, prog, hl), hl);
+                seg_add(&v, cp, n);
+            } else if (h == 1) { /* [copy part A, original part B] */
+                size_t x = (size_t)rbelow(r, n + 1);
+                seg_add(&v, cp, x);
+                seg_add(&v, src + x, n - x);
+            } else if (h == 2) { /* [sub-range of the copy, the original] */
+                size_t a, b;
+                pick_sub(r, n, &a, &b);
+                seg_add(&v, cp + a, b - a);
+                seg_add(&v, src, n);
+            } else { /* the copy as three adjacent iovecs */
+                size_t x = (size_t)rbelow(r, n + 1), y = (size_t)rrange(r, x, n);
+                seg_add(&v, cp, x);
+                seg_add(&v, cp + x, y - x);
+                seg_add(&v, cp + y, n - y);
+            }
+            prep_and_send(s, &v, prog);
+            break;
+        }
+        case 6: { /* a sub-range of the copy */
+            memcpy(cp, src, n);
+            size_t a, b;
+            pick_sub(r, n, &a, &b);
+            write_chunk(s, cp + a, b - a, 0);
+            break;
+        }
+        case 7: /* moved within the read buffer itself (memmove), then written from there */
+            if (rpct(r, 50)) {
+                size_t d = (size_t)rrange(r, 1, 64);
+                memmove(src + d, src, n);
+                send_all(s, src + d, n);
+            } else {
+                size_t d = (size_t)rbelow(r, n);
+                memmove(src, src + d, n - d);
+                send_all(s, src, n - d);
+            }
+            break;
+        }
+    }
+    free(sbase);
+    free(sbase2);
+    free(cbase);
+    free(prog);
+}
+
+/* ---------------------------------------------------------------- fault -- */
+
+enum { FM_PROT_ALL, FM_PROT_HEAD, FM_PROT_TAIL, FM_UNMAP_ALL, FM_UNMAP_TAIL, FM_TRUNC };
+static const char *fm_names[] = { "mprotect-all", "mprotect-head", "mprotect-tail", "munmap-all", "munmap-tail",
+                                  "truncate" };
+
+typedef struct {
+    unsigned long faults;     /* writes from a buffer made (partly) unreadable */
+    unsigned long readfaults; /* reads into a read-only page */
+    unsigned long bad;        /* results outside what the kernel may return */
+    char msg[256];            /* the first of those */
+} fault_status_t;
+
+#define PG 4096
+#define FAULT_BUDGET 64 /* faults per case: keeps the mprotect/munmap count bounded */
+
+static unsigned char *pg_down(unsigned char *p) { return (unsigned char *)((uintptr_t)p & ~(uintptr_t)(PG - 1)); }
+static unsigned char *pg_up(unsigned char *p) { return pg_down(p + PG - 1); }
+
+__attribute__((format(printf, 2, 3))) static void fault_bad(fault_status_t *st, const char *fmt, ...)
+{
+    st->bad++;
+    if (st->msg[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* One write/send/sendto or writev/sendmsg, repeated only after EINTR or EAGAIN (and a poll). */
+static ssize_t fault_call(sender_t *s, int vec, int call, int vc, struct iovec *iov, int cnt, int *err)
+{
+    for (;;) {
+        ssize_t w = vec ? do_vcall(vc, s->sock, iov, cnt) : do_call(call, s->sock, iov[0].iov_base, iov[0].iov_len);
+        s->calls++;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            s->eagains++;
+            wait_writable(s->sock);
+            continue;
+        }
+        *err = w < 0 ? errno : 0;
+        return w;
+    }
+}
+
+/* The fault kind's copy loop (run in a child). Chunks are read into an anonymous mapping or a
+ * MAP_SHARED mapping of another file; some are then made unreadable (mprotect PROT_NONE of all,
+ * the first or the last pages, munmap of all or the last pages, or truncation of the mapped
+ * file under the last pages) and written alone or as [header, chunk, trailer] by writev/sendmsg.
+ * With R readable bytes before the first unreadable one, the kernel returns -1 EFAULT or a count
+ * in 1..R (where it stops depends on how it groups the copy, so no exact count is asked for);
+ * anything else is counted as bad. Then the pages are made readable again (munmap'ed ones come
+ * back with other bytes, truncated ones as zeros) and the rest is sent from there, so the stream,
+ * and the digest, do not depend on where the faulting call stopped. Some reads go into a
+ * read-only page first: -1 EFAULT (or 0 at the end of the file). */
+static void fault_body(sender_t *s, int fd, fault_status_t *st)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    size_t B = c->bufsize;
+    size_t rlen = ((c->bufoff + B + PG - 1) / PG + 1) * PG;
+    unsigned char *anon = mmap(NULL, rlen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (anon == MAP_FAILED)
+        die("mmap %zu", rlen);
+    char mpath[sizeof g_path + 8];
+    snprintf(mpath, sizeof mpath, "%s.map", g_path);
+    int mfd = open(mpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (mfd < 0)
+        die("create %s", mpath);
+    unlink(mpath);
+    if (ftruncate(mfd, (off_t)rlen) != 0)
+        die("ftruncate");
+    unsigned char *shr = mmap(NULL, rlen, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    if (shr == MAP_FAILED)
+        die("mmap shared %zu", rlen);
+    unsigned char *snap = malloc(8192 + B);
+    if (!snap)
+        die("malloc");
+    unsigned char *prog = make_prog(r);
+    off_t off = 0;
+    unsigned budget = FAULT_BUDGET;
+    for (;;) {
+        int shared = rpct(r, 30);
+        unsigned char *region = shared ? shr : anon;
+        unsigned char *p = region + c->bufoff;
+        size_t want = rpct(r, 70) ? B : (size_t)rrange(r, 1, B);
+        if (budget && rpct(r, 10)) { /* into a read-only page: nothing is read */
+            budget--;
+            if (c->rdmode == RD_READ && lseek(fd, off, SEEK_SET) != off)
+                die("lseek");
+            if (mprotect(pg_down(p), PG, PROT_READ) != 0)
+                die("mprotect");
+            ssize_t n = c->rdmode == RD_READ ? read(fd, p, want) : pread(fd, p, want, off);
+            int e = errno;
+            if (mprotect(pg_down(p), PG, PROT_READ | PROT_WRITE) != 0)
+                die("mprotect");
+            st->readfaults++;
+            if (!(n < 0 && e == EFAULT) && !(n == 0 && off >= (off_t)c->size))
+                fault_bad(st, "%s of %zu at %lld into a read-only page returned %zd (errno %d), not -1 EFAULT",
+                          rd_names[c->rdmode], want, (long long)off, n, n < 0 ? e : 0);
+        }
+        size_t n = read_at(c, fd, p, want, off);
+        if (n == 0)
+            break;
+        off += (off_t)n;
+        if (rpct(r, c->mut_pct))
+            mutate(r, p, n);
+        if (!budget || !rpct(r, c->fault_pct)) {
+            write_chunk(s, p, n, 0);
+            continue;
+        }
+        budget--;
+        int fm = shared ? (rpct(r, 60) ? FM_TRUNC : (int)rbelow(r, 3)) : (int)rbelow(r, FM_TRUNC);
+        unsigned char *first = pg_down(p), *end = pg_up(p + n), *cut = first;
+        size_t pages = (size_t)(end - first) / PG;
+        if (fm == FM_PROT_HEAD)
+            end = first + PG;
+        else if ((fm == FM_PROT_TAIL || fm == FM_UNMAP_TAIL || fm == FM_TRUNC) && pages > 1 &&
+                 !(fm == FM_TRUNC && rpct(r, 30)))
+            cut = first + PG * rrange(r, 1, pages - 1);
+        size_t R = cut > p ? (size_t)(cut - p) : 0;
+        int vec = rpct(r, 40);
+        int vc = c->vcall == VC_MIXED ? (int)rbelow(r, 3) : c->vcall;
+        int call = c->call == CALL_MIXED ? (int)rbelow(r, 4) : c->call;
+        size_t hl = vec ? pick_hlen(r) : 0;
+        if (hl > 8192)
+            hl = 8192;
+        size_t tl = vec && rpct(r, 50) ? (size_t)rrange(r, 1, 40) : 0;
+        unsigned char *hp = prog_slice(r, prog, hl), *tp = prog_slice(r, prog, tl);
+        memcpy(snap, hp, hl); /* what the call may send */
+        memcpy(snap + hl, p, n);
+        vlog("    fault %s%s n=%zu pages=%zu readable=%zu hdr=%zu trl=%zu\n", fm_names[fm], vec ? " vec" : "", n,
+             pages, R, hl, tl);
+        int rc = 0;
+        if (fm <= FM_PROT_TAIL)
+            rc = mprotect(cut, (size_t)(end - cut), PROT_NONE);
+        else if (fm <= FM_UNMAP_TAIL)
+            rc = munmap(cut, (size_t)(end - cut));
+        else
+            rc = ftruncate(mfd, cut - shr);
+        if (rc != 0)
+            die("%s", fm_names[fm]);
+        struct iovec iov[3] = { { hp, hl }, { p, n }, { tp, tl } };
+        int e;
+        ssize_t w = vec ? fault_call(s, 1, call, vc, iov, tl ? 3 : 2, &e) : fault_call(s, 0, call, vc, iov + 1, 1, &e);
+        st->faults++;
+        if (!((w < 0 && e == EFAULT) || (w > 0 && (size_t)w <= hl + R)))
+            fault_bad(st, "%s of %zu bytes (%zu readable, %s) returned %zd (errno %d), not -1 EFAULT or 1..%zu",
+                      vec ? vc_names[vc] : call_names[call], hl + n + tl, hl + R, fm_names[fm], w, w < 0 ? e : 0,
+                      hl + R);
+        /* readable again; munmap'ed pages come back with other bytes, truncated ones as zeros */
+        if (fm <= FM_PROT_TAIL) {
+            rc = mprotect(cut, (size_t)(end - cut), PROT_READ | PROT_WRITE);
+        } else if (fm <= FM_UNMAP_TAIL) {
+            rc = mmap(cut, (size_t)(end - cut), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                      0) == MAP_FAILED;
+            if (!rc && rpct(r, 50)) {
+                for (unsigned char *q = cut; q < end; q += 1024)
+                    memcpy(q, prog_slice(r, prog, 1024), 1024);
+            } else if (!rc) {
+                if (pread(fd, cut, (size_t)(end - cut), (off_t)rbelow(r, (uint64_t)c->size + 1)) < 0)
+                    die("pread");
+            }
+        } else {
+            rc = ftruncate(mfd, (off_t)rlen);
+        }
+        if (rc != 0)
+            die("restoring after %s", fm_names[fm]);
+        size_t k = w > 0 ? (size_t)w : 0;
+        if (k > hl + n + tl)
+            k = hl + n + tl;
+        bytes_append(s->expected, snap, k < hl + n ? k : hl + n);
+        if (k > hl + n)
+            bytes_append(s->expected, tp, k - hl - n);
+        if (k < hl)
+            send_all(s, hp + k, hl - k);
+        if (k < hl + n)
+            send_all(s, p + (k > hl ? k - hl : 0), n - (k > hl ? k - hl : 0));
+        if (tl && k < hl + n + tl)
+            send_all(s, tp + (k > hl + n ? k - hl - n : 0), tl - (k > hl + n ? k - hl - n : 0));
+    }
+    munmap(anon, rlen);
+    munmap(shr, rlen);
+    close(mfd);
+    free(snap);
+    free(prog);
+}
+
+/* Reads up to n bytes, waiting at most timeout_ms for each piece; the count read. */
+static size_t read_some(int fd, void *p, size_t n, int timeout_ms, int *timedout)
+{
+    size_t k = 0;
+    while (k < n) {
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        int pr = poll(&pf, 1, timeout_ms);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            *timedout = 1;
+            break;
+        }
+        ssize_t m = read(fd, (unsigned char *)p + k, n - k);
+        if (m < 0 && errno == EINTR)
+            continue;
+        if (m <= 0)
+            break;
+        k += (size_t)m;
+    }
+    return k;
+}
+
+/* Runs fault_body in a forked child, so that a crash (of the library, on an unreadable
+ * buffer) ends only the child; the child hands back what it sent through a pipe. The outcome
+ * goes into the case line: "child=exit0" unless it crashed, hung or failed. Returns 1 if the
+ * case failed already (no usable record of what was sent). */
+static int run_fault(sender_t *s, int fd, uint64_t idx, char *extra, size_t extran)
+{
+    int pp[2];
+    if (pipe(pp) != 0)
+        die("pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        close(pp[0]);
+        fault_status_t st;
+        memset(&st, 0, sizeof st);
+        fault_body(s, fd, &st);
+        uint64_t len = s->expected->len;
+        pipe_io(1, pp[1], &len, sizeof len);
+        if (len)
+            pipe_io(1, pp[1], s->expected->p, len);
+        pipe_io(1, pp[1], &st, sizeof st);
+        _exit(0);
+    }
+    close(pp[1]);
+    int timedout = 0, fail = 0;
+    uint64_t len = 0;
+    fault_status_t st;
+    memset(&st, 0, sizeof st);
+    int got_all = 0;
+    if (read_some(pp[0], &len, sizeof len, 30000, &timedout) == sizeof len && len < ((uint64_t)1 << 34)) {
+        unsigned char *b = malloc(len ? len : 1);
+        if (!b)
+            die("malloc");
+        if (read_some(pp[0], b, len, 30000, &timedout) == len &&
+            read_some(pp[0], &st, sizeof st, 30000, &timedout) == sizeof st) {
+            bytes_append(s->expected, b, len);
+            got_all = 1;
+        }
+        free(b);
+    }
+    if (timedout)
+        kill(pid, SIGKILL);
+    close(pp[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid");
+    char how[64];
+    if (timedout)
+        snprintf(how, sizeof how, "hung");
+    else if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "sig%d", WTERMSIG(status));
+    else
+        snprintf(how, sizeof how, "exit%d", WEXITSTATUS(status));
+    if (!got_all || timedout || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        printf("FAIL case %" PRIu64 ": sender child %s%s\n", idx,
+               timedout ? "hung (30 s), killed" : WIFSIGNALED(status) ? "killed by " : "ended with ",
+               timedout ? "" : WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : how);
+        fail = 1;
+    } else if (st.bad) {
+        printf("FAIL case %" PRIu64 ": %lu results outside what the kernel may return, first: %s\n", idx, st.bad,
+               st.msg);
+        fail = 2; /* the record of what was sent is still good */
+    }
+    snprintf(extra, extran, " child=%s faults=%lu readfaults=%lu", how, st.faults, st.readfaults);
+    return fail;
+}
+
+/* --------------------------------------------------------------- signal -- */
+
+/* What the SIGALRM handler does, one action per signal, from a list the loop arms for a
+ * window (the only times SIGALRM is unblocked). */
+enum { SACT_TOUCH, SACT_DUP_AWAY, SACT_DUP_BACK, SACT_MARKER };
+static const char *sact_names[] = { "touch", "dup-away", "dup-back", "marker" };
+
+#define SIG_MAXACT 3
+#define SIG_WINDOWS 40 /* handler windows per case */
+#define SIG_LOGN 160   /* >= SIG_WINDOWS * SIG_MAXACT */
+#define TOUCH_MAX 64
+#define MARK_MIN 12
+#define MARK_MAX 40
+
+typedef struct {
+    int type;
+    unsigned char *p; /* touch: where */
+    size_t len;       /* touch, marker */
+    unsigned char bytes[TOUCH_MAX > MARK_MAX ? TOUCH_MAX : MARK_MAX];
+} sigact_t;
+
+typedef struct {
+    unsigned char *p;
+    size_t len;
+    unsigned char bytes[TOUCH_MAX];
+} touch_t;
+
+typedef struct {
+    size_t len;
+    unsigned char bytes[MARK_MAX];
+    unsigned long lo, hi; /* the marker lies after write call lo..hi (as counted by the loop) */
+} mark_t;
+
+/* one successful write call of the loop: where its bytes are in the expected record, where
+ * they were in memory, and the touches logged while it could have been copying */
+typedef struct {
+    size_t eoff, len;
+    unsigned char *base;
+    int t0, t1;
+} callrec_t;
+
+static sigact_t g_act[SIG_MAXACT];
+static volatile sig_atomic_t g_act_n, g_act_done;
+static touch_t g_tlog[SIG_LOGN];
+static volatile sig_atomic_t g_tlog_n;
+static mark_t g_mlog[SIG_LOGN];
+static volatile sig_atomic_t g_mlog_n;
+static volatile unsigned long g_calls_done; /* write calls the loop has recorded */
+static volatile sig_atomic_t g_in_call;     /* a call may have returned but not be recorded yet */
+static int g_sig_sock = -1, g_sig_src = -1, g_sig_other = -1, g_sig_save = -1;
+static volatile sig_atomic_t g_sig_err;
+static pid_t g_main_tid;
+static volatile unsigned long g_forwarded, g_ticks, g_incall; /* g_incall: actions run while a call was open */
+static sigset_t g_alrm_set;
+static callrec_t *g_recs;
+static size_t g_nrec, g_caprec;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    int e = errno;
+    if (gettid() != g_main_tid) {
+        /* every thread of ours blocks SIGALRM; one that does not (not ours) passes it on */
+        g_forwarded++;
+        tgkill(getpid(), g_main_tid, SIGALRM);
+        errno = e;
+        return;
+    }
+    g_ticks++;
+    if (g_act_done < g_act_n) {
+        sigact_t *a = &g_act[g_act_done];
+        g_incall += g_in_call ? 1 : 0;
+        switch (a->type) {
+        case SACT_TOUCH:
+            for (size_t i = 0; i < a->len; i++)
+                ((volatile unsigned char *)a->p)[i] = a->bytes[i];
+            if (g_tlog_n < SIG_LOGN) {
+                touch_t *t = &g_tlog[g_tlog_n];
+                t->p = a->p;
+                t->len = a->len;
+                memcpy(t->bytes, a->bytes, a->len);
+                g_tlog_n++;
+            }
+            break;
+        case SACT_DUP_AWAY:
+        case SACT_DUP_BACK:
+            if (dup2(a->type == SACT_DUP_AWAY ? g_sig_other : g_sig_save, g_sig_src) != g_sig_src)
+                g_sig_err = errno;
+            break;
+        case SACT_MARKER: {
+            unsigned long lo = g_calls_done, hi = g_calls_done + (g_in_call ? 1 : 0);
+            size_t k = 0;
+            while (k < a->len) {
+                ssize_t w = write(g_sig_sock, a->bytes + k, a->len - k);
+                if (w > 0) {
+                    k += (size_t)w;
+                } else if (w < 0 && errno == EINTR) {
+                    continue;
+                } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    struct pollfd pf = { .fd = g_sig_sock, .events = POLLOUT };
+                    poll(&pf, 1, 1000);
+                } else {
+                    g_sig_err = w < 0 ? errno : EIO;
+                    break;
+                }
+            }
+            if (g_mlog_n < SIG_LOGN) {
+                mark_t *m = &g_mlog[g_mlog_n];
+                m->len = a->len;
+                memcpy(m->bytes, a->bytes, a->len);
+                m->lo = lo;
+                m->hi = hi;
+                g_mlog_n++;
+            }
+            break;
+        }
+        }
+        g_act_done++;
+    }
+    if (g_act_done >= g_act_n) {
+        /* nothing left to do in this window: no more ticks (a tick every few tens of us
+         * inside a long blocking write would only slow it down, or livelock valgrind) */
+        struct itimerval zero;
+        memset(&zero, 0, sizeof zero);
+        setitimer(ITIMER_REAL, &zero, NULL);
+    }
+    errno = e;
+}
+
+typedef struct {
+    int away;          /* the source fd number points at the other file now */
+    unsigned windows;  /* windows left in this case */
+    unsigned char *snap;
+    unsigned long actions[4];
+} sigplan_t;
+
+static void act_touch(rng_t *r, unsigned char *p, size_t n)
+{
+    sigact_t *a = &g_act[g_act_n];
+    size_t len = (size_t)rrange(r, 1, n < TOUCH_MAX ? n : TOUCH_MAX);
+    a->type = SACT_TOUCH;
+    a->p = p + rbelow(r, n - len + 1);
+    a->len = len;
+    for (size_t i = 0; i < len; i++)
+        a->bytes[i] = (unsigned char)rnext(r);
+    g_act_n++;
+}
+
+static void act_dup(sigplan_t *sp)
+{
+    g_act[g_act_n].type = sp->away ? SACT_DUP_BACK : SACT_DUP_AWAY;
+    sp->away ^= 1;
+    g_act_n++;
+}
+
+static void act_marker(rng_t *r)
+{
+    sigact_t *a = &g_act[g_act_n];
+    a->type = SACT_MARKER;
+    a->len = (size_t)rrange(r, MARK_MIN, MARK_MAX);
+    a->bytes[0] = 0xFF;
+    a->bytes[1] = 'M';
+    a->bytes[2] = 'K';
+    for (size_t i = 3; i < a->len; i++)
+        a->bytes[i] = (unsigned char)rnext(r);
+    g_act_n++;
+}
+
+/* Starts a window (SIGALRM blocked until now): the armed actions run one per signal, the
+ * first one 1..sig_first_max us from now (a signal left pending from before is dropped). */
+static void sig_open(sigplan_t *sp, rng_t *r, const config_t *c, const char *where)
+{
+    struct timespec z = { 0, 0 };
+    while (sigtimedwait(&g_alrm_set, NULL, &z) > 0)
+        ;
+    /* around a call, often a first expiry short enough to land inside it */
+    long first_max = c->sig_first_max;
+    if (strcmp(where, "between") != 0 && first_max > 30 && rpct(r, 50))
+        first_max = 30;
+    struct itimerval it = { .it_interval = { 0, c->sig_interval },
+                            .it_value = { 0, (long)rrange(r, 1, (uint64_t)first_max) } };
+    if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+        die("setitimer");
+    if (g_verbose) {
+        char b[128];
+        int k = 0;
+        for (int i = 0; i < g_act_n && k < (int)sizeof b - 16; i++)
+            k += snprintf(b + k, sizeof b - (size_t)k, " %s", sact_names[g_act[i].type]);
+        b[k] = 0;
+        vlog("    signal window %s:%s\n", where, b);
+    }
+    for (int i = 0; i < g_act_n; i++)
+        sp->actions[g_act[i].type]++;
+    sp->windows--;
+    if (pthread_sigmask(SIG_UNBLOCK, &g_alrm_set, NULL) != 0)
+        die("pthread_sigmask");
+}
+
+/* Ends a window: spins until every armed action ran, then blocks SIGALRM again. */
+static void sig_close(void)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned long spins = 1; g_act_done < g_act_n; spins++) {
+        __asm__ volatile("" ::: "memory");
+        if (spins % 16 == 0)
+            sched_yield(); /* a syscall now and then: valgrind delivers signals only at those */
+        if (spins % 4096 == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (t1.tv_sec - t0.tv_sec > 10) {
+                errno = 0;
+                die("SIGALRM handler ran %d of %d actions in 10 s", (int)g_act_done, (int)g_act_n);
+            }
+        }
+    }
+    if (pthread_sigmask(SIG_BLOCK, &g_alrm_set, NULL) != 0)
+        die("pthread_sigmask");
+    g_act_n = g_act_done = 0;
+}
+
+static void rec_call(size_t eoff, size_t len, unsigned char *base, int t0, int t1)
+{
+    if (g_nrec == g_caprec) {
+        g_caprec = g_caprec ? 2 * g_caprec : 1024;
+        g_recs = realloc(g_recs, g_caprec * sizeof *g_recs);
+        if (!g_recs)
+            die("out of memory");
+    }
+    g_recs[g_nrec++] = (callrec_t){ eoff, len, base, t0, t1 };
+    g_calls_done++;
+}
+
+/* Sends p[0..n) completely (write/send/sendto). In a window (open), the handler may run at
+ * any time: each call is recorded as the bytes p held just before it, plus the touches
+ * logged from then until it was recorded (the receiver-side check accepts the state after
+ * any prefix of those touches: one instant). */
+static void sig_send(sender_t *s, sigplan_t *sp, unsigned char *p, size_t n, int open)
+{
+    const config_t *c = s->cfg;
+    int call = c->call == CALL_MIXED ? (int)rbelow(s->r, 4) : c->call;
+    size_t k = 0;
+    while (k < n) {
+        int t0 = g_tlog_n;
+        if (open)
+            memcpy(sp->snap, p + k, n - k);
+        g_in_call = 1;
+        ssize_t w = do_call(call, s->sock, p + k, n - k);
+        int e = errno;
+        s->calls++;
+        if (w < 0) {
+            g_in_call = 0;
+            if (e == EINTR)
+                continue;
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                s->eagains++;
+                wait_writable(s->sock);
+                continue;
+            }
+            errno = e;
+            die("%s of %zu bytes failed", call_names[call], n - k);
+        }
+        if (w == 0 || (size_t)w > n - k) {
+            errno = 0;
+            die("%s of %zu bytes returned %zd", call_names[call], n - k, w);
+        }
+        size_t eoff = s->expected->len;
+        bytes_append(s->expected, open ? sp->snap : p + k, (size_t)w);
+        rec_call(eoff, (size_t)w, p + k, t0, g_tlog_n);
+        g_in_call = 0;
+        k += (size_t)w;
+        if (k < n)
+            s->partials++;
+    }
+}
+
+static size_t sig_get(const config_t *c, int fd, unsigned char *p, size_t len, off_t off)
+{
+    for (;;) {
+        ssize_t n = c->rdmode == RD_READ ? read(fd, p, len) : pread(fd, p, len, off);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EINTR)
+            die("%s", rd_names[c->rdmode]);
+    }
+}
+
+/* The signal kind's copy loop: read()/pread() a chunk, write it (whole or in 2-3 pieces in
+ * order) with write/send/sendto, while a SIGALRM handler (setitimer) acts in windows:
+ *   between read and write: touch the chunk, dup2 the other file onto the source fd (or the
+ *     source back), write a marker on the socket; the loop spins until the actions ran, so
+ *     what the write sends is fixed (deterministic digest);
+ *   during a write call: touch a later piece, dup2 (deterministic), or (sig_timing only)
+ *     touch the piece being written or write a marker: these may land before, inside or after
+ *     the call, so the stream depends on timing (digest "timing"), and the check accepts, per
+ *     call, the bytes before or after any prefix of the touches, and a marker only at a
+ *     boundary between two of the loop's calls around the moment the handler ran;
+ *   during the read (sig_timing only): touch the buffer being read into, or dup2.
+ * Outside windows SIGALRM is blocked, so the loop's bookkeeping cannot be interrupted. */
+static void run_signal(sender_t *s, int fd, const char *other_path)
+{
+    const config_t *c = s->cfg;
+    rng_t *r = s->r;
+    size_t alloc = c->bufoff + c->bufsize;
+    unsigned char *base = malloc(alloc);
+    sigplan_t sp;
+    memset(&sp, 0, sizeof sp);
+    sp.snap = malloc(c->bufsize);
+    if (!base || !sp.snap)
+        die("malloc");
+    memset(base, 0xA5, alloc);
+    unsigned char *p = base + c->bufoff;
+    sp.windows = SIG_WINDOWS;
+
+    g_sig_sock = s->sock;
+    g_sig_src = fd;
+    g_sig_save = dup(fd);
+    g_sig_other = open(other_path, O_RDONLY);
+    if (g_sig_save < 0 || g_sig_other < 0)
+        die("dup / open %s", other_path);
+    g_act_n = g_act_done = 0;
+    g_tlog_n = g_mlog_n = 0;
+    g_calls_done = 0;
+    g_in_call = 0;
+    g_sig_err = 0;
+    g_nrec = 0;
+    g_incall = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = c->sig_restart ? SA_RESTART : 0;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) != 0)
+        die("sigaction");
+
+    off_t off = 0;
+    for (;;) {
+        size_t want = rpct(r, 70) ? c->bufsize : (size_t)rrange(r, 1, c->bufsize);
+        size_t n;
+        if (c->sig_timing && sp.windows && rpct(r, c->sig_pct / 2)) {
+            if (rpct(r, 60))
+                act_touch(r, p, want);
+            else
+                act_dup(&sp);
+            sig_open(&sp, r, c, "read");
+            n = sig_get(c, fd, p, want, off);
+            sig_close();
+        } else {
+            n = sig_get(c, fd, p, want, off);
+        }
+        if (n == 0)
+            break;
+        off += (off_t)n;
+        if (sp.windows && rpct(r, c->sig_pct)) {
+            int k = (int)rrange(r, 1, SIG_MAXACT);
+            for (int i = 0; i < k; i++) {
+                unsigned x = (unsigned)rbelow(r, 100);
+                if (x < 55)
+                    act_touch(r, p, n);
+                else if (x < 75)
+                    act_dup(&sp);
+                else
+                    act_marker(r);
+            }
+            sig_open(&sp, r, c, "between");
+            sig_close();
+        }
+        size_t cut[4] = { 0, n, n, n };
+        int pieces = 1;
+        if (n >= 3 && rpct(r, 40)) {
+            pieces = (int)rrange(r, 2, 3);
+            cut[1] = (size_t)rrange(r, 1, n - 2);
+            cut[2] = pieces == 3 ? (size_t)rrange(r, cut[1] + 1, n - 1) : n;
+            cut[pieces] = n;
+        }
+        for (int i = 0; i < pieces; i++) {
+            unsigned char *q = p + cut[i];
+            size_t len = cut[i + 1] - cut[i];
+            if (sp.windows && rpct(r, c->sig_pct)) {
+                int k = (int)rrange(r, 1, 2);
+                for (int j = 0; j < k; j++) {
+                    unsigned x = (unsigned)rbelow(r, 100);
+                    if (c->sig_timing && x < 35)
+                        act_touch(r, q, len); /* the piece being written */
+                    else if (c->sig_timing && x < 55)
+                        act_marker(r);
+                    else if (cut[i + 1] < n && x < 80)
+                        act_touch(r, p + cut[i + 1], n - cut[i + 1]); /* a later piece */
+                    else
+                        act_dup(&sp);
+                }
+                sig_open(&sp, r, c, "write");
+                sig_send(s, &sp, q, len, 1);
+                sig_close();
+            } else {
+                sig_send(s, &sp, q, len, 0);
+            }
+        }
+    }
+    struct itimerval zero;
+    memset(&zero, 0, sizeof zero);
+    setitimer(ITIMER_REAL, &zero, NULL);
+    struct timespec z = { 0, 0 };
+    while (sigtimedwait(&g_alrm_set, NULL, &z) > 0)
+        ;
+    if (sp.away && dup2(g_sig_save, fd) != fd)
+        die("dup2 back");
+    close(g_sig_save);
+    close(g_sig_other);
+    if (g_sig_err) {
+        errno = g_sig_err;
+        die("an action of the SIGALRM handler failed");
+    }
+    vlog("    signal: touches=%lu dups=%lu markers=%lu in-call=%lu ticks=%lu forwarded=%lu windows-left=%u\n",
+         sp.actions[SACT_TOUCH], sp.actions[SACT_DUP_AWAY] + sp.actions[SACT_DUP_BACK], sp.actions[SACT_MARKER],
+         g_incall, g_ticks, g_forwarded, sp.windows);
+    free(base);
+    free(sp.snap);
+}
+
+/* Checks the received stream of a signal case: the loop's calls in order, each as recorded or
+ * as after a prefix of the touches logged during it, with the handler's markers in order, each
+ * at a boundary between calls within its lo..hi. Returns 1 (and says why) on a mismatch. */
+static int sig_check(uint64_t idx, const bytes_t *got, const bytes_t *exp, const char *desc)
+{
+    size_t pos = 0;
+    int mi = 0, M = g_mlog_n;
+    unsigned char *tmp = NULL;
+    int fail = 0;
+    for (size_t b = 0;; b++) {
+        while (mi < M && g_mlog[mi].lo <= b) {
+            mark_t *m = &g_mlog[mi];
+            if (pos + m->len <= got->len && !memcmp(got->p + pos, m->bytes, m->len)) {
+                pos += m->len;
+                mi++;
+                continue;
+            }
+            if (m->hi <= b) {
+                printf("FAIL case %" PRIu64 ": handler marker %d (%zu bytes, written with %lu..%lu calls done) "
+                       "not at stream offset %zu after call %zu [%s]\n",
+                       idx, mi, m->len, m->lo, m->hi, pos, b, desc);
+                fail = 1;
+                goto out;
+            }
+            break;
+        }
+        if (b == g_nrec)
+            break;
+        callrec_t *rc = &g_recs[b];
+        const unsigned char *want = exp->p + rc->eoff;
+        if (pos + rc->len > got->len) {
+            printf("FAIL case %" PRIu64 ": stream ends at %zu, inside call %zu (%zu bytes) [%s]\n", idx, got->len, b,
+                   rc->len, desc);
+            fail = 1;
+            goto out;
+        }
+        const unsigned char *g = got->p + pos;
+        if (memcmp(g, want, rc->len) != 0) {
+            int ok = 0;
+            free(tmp);
+            tmp = malloc(rc->len);
+            if (!tmp)
+                die("malloc");
+            memcpy(tmp, want, rc->len);
+            for (int t = rc->t0; t < rc->t1 && !ok; t++) {
+                touch_t *tt = &g_tlog[t];
+                for (size_t i = 0; i < tt->len; i++)
+                    if (tt->p + i >= rc->base && tt->p + i < rc->base + rc->len)
+                        tmp[tt->p + i - rc->base] = tt->bytes[i];
+                ok = !memcmp(g, tmp, rc->len);
+            }
+            if (!ok) {
+                size_t o = 0;
+                while (o < rc->len && g[o] == want[o])
+                    o++;
+                /* is every byte old or new (some touch), just not all from one instant? */
+                int mixed = rc->t1 > rc->t0;
+                for (size_t i = 0; i < rc->len && mixed; i++) {
+                    int byte_ok = g[i] == want[i];
+                    for (int t = rc->t0; t < rc->t1 && !byte_ok; t++) {
+                        touch_t *tt = &g_tlog[t];
+                        if (rc->base + i >= tt->p && rc->base + i < tt->p + tt->len)
+                            byte_ok = g[i] == tt->bytes[rc->base + i - tt->p];
+                    }
+                    mixed = byte_ok;
+                }
+                printf("FAIL case %" PRIu64 ": write call %zu (%zu bytes at stream offset %zu, %d touches during it): "
+                       "first difference at +%zu (got 0x%02x, expected 0x%02x)%s [%s]\n",
+                       idx, b, rc->len, pos, rc->t1 - rc->t0, o, g[o], want[o],
+                       mixed ? "; each byte is old or new, but not as of one instant" : "", desc);
+                fail = 1;
+                goto out;
+            }
+        }
+        pos += rc->len;
+    }
+    if (mi < M) {
+        printf("FAIL case %" PRIu64 ": handler marker %d of %d not in the stream (at %zu) [%s]\n", idx, mi, M, pos,
+               desc);
+        fail = 1;
+    } else if (pos != got->len) {
+        printf("FAIL case %" PRIu64 ": received %zu bytes, %zu more than the calls and markers [%s]\n", idx,
+               got->len, got->len - pos, desc);
+        fail = 1;
+    }
+out:
+    free(tmp);
+    return fail;
+}
+
 /* Runs one case; returns 1 on failure. */
 static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 {
@@ -1842,6 +2897,10 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     config_t c;
     pick_config(&r, &c, mutate_file);
     pick_extra(&r, &c, pick_kind(seed, idx));
+    if (g_skip & (1u << c.kind)) {
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s skipped\n", idx, c.size, c.bufsize, kind_names[c.kind]);
+        return 0;
+    }
     char desc[512];
     describe(&c, desc, sizeof desc);
     vlog("case %" PRIu64 ": %s\n", idx, desc);
@@ -1868,13 +2927,26 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     sender_t s = { .sock = snd, .file_wfd = wfd, .cfg = &c, .r = &r, .rtail = &rtail,
                    .expected = &expected };
 
-    int sock_closed = 0;
+    int sock_closed = 0, prefail = 0;
+    char extra[160] = "";
     switch (c.kind) {
     case KIND_WRITE: run_write(&s, fd); break;
     case KIND_VEC: run_vec(&s, fd); break;
     case KIND_READV: run_readv(&s, fd); break;
     case KIND_THREAD: run_thread(&s, fd, rng_for(seed, idx, 5).s); break;
     case KIND_STDIO: sock_closed = run_stdio(&s); break;
+    case KIND_COPY: run_copy(&s, fd); break;
+    case KIND_FAULT: prefail = run_fault(&s, fd, idx, extra, sizeof extra); break;
+    case KIND_SIGNAL: {
+        /* the other file, that the handler dup2()s onto the source fd */
+        char other[sizeof g_path + 8];
+        snprintf(other, sizeof other, "%s.other", g_path);
+        rng_t ro = rng_for(seed, idx, 7);
+        write_file_at(other, &ro, (size_t)rbelow(&ro, 2 * (uint64_t)c.size + 4097));
+        run_signal(&s, fd, other);
+        unlink(other);
+        break;
+    }
     }
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
@@ -1887,10 +2959,14 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     if (wfd >= 0)
         close(wfd);
 
-    int fail = 0;
-    if (rv.err) {
+    int fail = prefail != 0;
+    if (prefail == 1) {
+        /* the child crashed or hung: what it sent is not known (reported above) */
+    } else if (rv.err) {
         printf("FAIL case %" PRIu64 ": receiver read error: %s\n", idx, strerror(rv.err));
         fail = 1;
+    } else if (c.kind == KIND_SIGNAL) {
+        fail = sig_check(idx, &rv.got, &expected, desc);
     } else if (rv.got.len != expected.len || (expected.len && memcmp(rv.got.p, expected.p, expected.len))) {
         size_t lim = rv.got.len < expected.len ? rv.got.len : expected.len, o = 0;
         while (o < lim && rv.got.p[o] == expected.p[o])
@@ -1903,11 +2979,11 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         fail = 1;
     }
     if (c.timing)
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=timing\n", idx, c.size, c.bufsize,
-               kind_names[c.kind]);
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=timing%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], extra);
     else
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=%016" PRIx64 "\n", idx, c.size, c.bufsize,
-               kind_names[c.kind], fnv1a(rv.got.p, rv.got.len));
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=%016" PRIx64 "%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], fnv1a(rv.got.p, rv.got.len), extra);
     vlog("    sent=%zu calls=%lu partials=%lu eagain=%lu tailmut=%lu\n", expected.len, s.calls,
          s.partials, s.eagains, s.tail_mutations);
 
@@ -1936,9 +3012,19 @@ int main(int argc, char **argv)
                 if (!strcmp(k, kind_names[j]))
                     g_only = j;
             if (g_only < 0) {
-                fprintf(stderr, "difftest: unknown kind %s (write, vec, readv, thread, stdio)\n", k);
+                fprintf(stderr, "difftest: unknown kind %s (write, vec, readv, thread, stdio, signal, fault, copy)\n", k);
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--skip-kind") && i + 1 < argc) {
+            const char *k = argv[++i];
+            int j;
+            for (j = 0; j < KIND_N && strcmp(k, kind_names[j]); j++)
+                ;
+            if (j == KIND_N) {
+                fprintf(stderr, "difftest: unknown kind %s\n", k);
+                return 2;
+            }
+            g_skip |= 1u << j;
         } else if (!strcmp(argv[i], "--mutate-file"))
             mutate_file = 1;
         else if (!strcmp(argv[i], "--mutate-file=before"))
@@ -1946,11 +3032,18 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mutate-file=after"))
             mutate_file = 1, g_filemut_when = 2;
         else {
-            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--mutate-file[=before|after]]\n");
+            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]]\n");
             return 2;
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* SIGALRM (the signal kind's handler) is blocked in every thread but in the handler
+     * windows of the main thread; threads made from here on inherit the blocked mask */
+    sigemptyset(&g_alrm_set);
+    sigaddset(&g_alrm_set, SIGALRM);
+    if (pthread_sigmask(SIG_BLOCK, &g_alrm_set, NULL) != 0)
+        die("pthread_sigmask");
+    g_main_tid = gettid();
 
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
