@@ -43,6 +43,16 @@ extern struct asf_config asf_cfg;
  * touch its tables; every wrapper passes through. */
 extern __thread int asf_vfork_child __attribute__((tls_model("initial-exec")));
 
+/* The smallest file read that is tracked: AUTOSENDFILE_MIN_BYTES applies to what one write
+ * sends from a file, and one writev may send several smaller reads (Apache: 8000 bytes
+ * each) as one range. A record costs no copy and no system call, so reads are tracked
+ * from 4 KiB (or the threshold, if lower). */
+#define ASF_TRACK_FLOOR 4096u
+static inline size_t asf_track_min(void)
+{
+	return asf_cfg.min_bytes < ASF_TRACK_FLOOR ? asf_cfg.min_bytes : ASF_TRACK_FLOOR;
+}
+
 /* Does the library act on this call? */
 static inline bool asf_active(void)
 {

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
+#include "ownmem.h"
 #include "fdtable.h"
 #include "views.h"
 
@@ -18,7 +19,7 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 	if (!page && create) {
 		/* mmap, not malloc: this may run inside a signal handler. */
 		int saved_errno = errno;
-		void *mem = mmap(NULL, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry),
+		void *mem = asf_mem_map(NULL, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry),
 				 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (mem == MAP_FAILED) {
 			errno = saved_errno;
@@ -29,7 +30,7 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			page = mem;
 		} else {
-			munmap(mem, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry));
+			asf_mem_unmap(mem, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry));
 			page = expected;
 		}
 		errno = saved_errno;
@@ -45,6 +46,19 @@ static void unlink_view(struct asf_fd_entry *e)
 	uint64_t old = __atomic_exchange_n(&e->view, 0, __ATOMIC_ACQ_REL);
 	if (old)
 		asf_view_unlink(old);
+}
+
+uint64_t asf_fd_size(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	return e ? __atomic_load_n(&e->size, __ATOMIC_RELAXED) : 0;
+}
+
+void asf_fd_set_size(int fd, uint64_t size)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, true);
+	if (e)
+		__atomic_store_n(&e->size, size, __ATOMIC_RELAXED);
 }
 
 uint64_t asf_fd_view(int fd)
@@ -151,6 +165,7 @@ void asf_fd_copy(int oldfd, int newfd)
 	asf_fd_set(newfd, word, __atomic_load_n(&src->dev, __ATOMIC_RELAXED),
 		   __atomic_load_n(&src->ino, __ATOMIC_RELAXED));
 	asf_fd_set_next_off(newfd, __atomic_load_n(&src->next_off, __ATOMIC_RELAXED));
+	asf_fd_set_size(newfd, __atomic_load_n(&src->size, __ATOMIC_RELAXED));
 	asf_fd_set_view(newfd, __atomic_load_n(&src->view, __ATOMIC_ACQUIRE));
 }
 

@@ -48,6 +48,7 @@ struct asf_fd_entry {
 			    * guess of where the next read starts (see wrap_read.c); 0 when
 			    * classified */
 	uint64_t view;     /* a file's view (views.h), linked at its first tracked read */
+	uint64_t size;     /* a file's st_size when classified */
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
@@ -107,6 +108,9 @@ void asf_fd_set_next_off(int fd, int64_t off);
 /* The view a file fd is linked to (0: none), and linking it (unlinks the previous one). */
 uint64_t asf_fd_view(int fd);
 void asf_fd_set_view(int fd, uint64_t id);
+/* A file's size when it was classified (0 if unknown), and setting it. */
+uint64_t asf_fd_size(int fd);
+void asf_fd_set_size(int fd, uint64_t size);
 /* Reads dev/ino of a classified fd. */
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
 

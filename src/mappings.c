@@ -17,6 +17,7 @@
 
 static struct asf_mapping table[ASF_MAPPINGS_MAX];
 static int live;  /* entries in use: lookups skip the table while it is 0 */
+static int hwm;   /* no entry at or above this index is in use: lookups stop there */
 static int table_lock;
 
 #define PUBLISH(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
@@ -58,16 +59,28 @@ static void drop(struct asf_mapping *m)
 /* Lock held. */
 static void drop_overlapping(uintptr_t lo, uintptr_t hi)
 {
-	for (int i = 0; i < ASF_MAPPINGS_MAX; i++) {
+	int end = __atomic_load_n(&hwm, __ATOMIC_RELAXED);
+	for (int i = 0; i < end; i++) {
 		struct asf_mapping *m = &table[i];
 		if (m->start && m->start < hi && lo < m->start + m->len)
 			drop(m);
 	}
 }
 
+/* A few hundred tries: threads that map at once (Apache's workers) each get in; a signal
+ * handler that interrupted the holder in its own thread gives up (a mapping not noted is
+ * only a redirect missed). */
+static bool lock_soon(void)
+{
+	for (int spins = 0; spins < 512; spins++)
+		if (lock_try())
+			return true;
+	return false;
+}
+
 void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off)
 {
-	if (len == 0 || !lock_try())
+	if (len == 0 || !lock_soon())
 		return;
 	uintptr_t lo = (uintptr_t)addr;
 	drop_overlapping(lo, lo + len);
@@ -77,6 +90,8 @@ void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off)
 	for (int i = 0; i < ASF_MAPPINGS_MAX && !slot; i++)
 		if (!table[i].start)
 			slot = &table[i];
+	if (slot && slot - table >= __atomic_load_n(&hwm, __ATOMIC_RELAXED))
+		__atomic_store_n(&hwm, (int)(slot - table) + 1, __ATOMIC_RELEASE);
 	if (view && slot && asf_fd_identity(fd, &dev, &ino)) {
 		asf_view_link(view); /* the mapping keeps the file's view after close(fd) */
 		change_begin(slot);
@@ -104,6 +119,7 @@ void asf_mapping_remove(const void *addr, size_t len)
 	while (!lock_try())
 		if (++spins > 10000)
 			return;
+	/* (hwm only grows: a table that emptied is scanned as far as it once reached) */
 	drop_overlapping((uintptr_t)addr, (uintptr_t)addr + len);
 	unlock();
 }
@@ -113,7 +129,8 @@ bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out)
 	if (!__atomic_load_n(&live, __ATOMIC_RELAXED))
 		return false;
 	uintptr_t lo = (uintptr_t)buf;
-	for (int i = 0; i < ASF_MAPPINGS_MAX; i++) {
+	int end = __atomic_load_n(&hwm, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < end; i++) {
 		struct asf_mapping *m = &table[i];
 		uint64_t s1 = __atomic_load_n(&m->seq, __ATOMIC_ACQUIRE);
 		uintptr_t start = __atomic_load_n(&m->start, __ATOMIC_RELAXED);
@@ -142,6 +159,8 @@ struct asf_procmap_query {
 	uint64_t vma_name_addr, build_id_addr;
 };
 #define ASF_PROCMAP_QUERY _IOWR(0x66, 17, struct asf_procmap_query)
+#define ASF_PROCMAP_VMA_READ 0x01 /* (a range protected or unmapped since faults: EFAULT) */
+#define ASF_PROCMAP_VMA_WRITE 0x02 /* (stores after the write returned would be sent) */
 #define ASF_PROCMAP_VMA_SHARED 0x08
 static int no_procmap; /* the kernel said it does not know the ioctl */
 
@@ -169,7 +188,9 @@ int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, o
 			break;
 		}
 		off_t here = off + (off_t)(at - (uintptr_t)buf);
-		if (q.vma_start > at || !(q.vma_flags & ASF_PROCMAP_VMA_SHARED) || q.inode != ino ||
+		if (q.vma_start > at || !(q.vma_flags & ASF_PROCMAP_VMA_READ) ||
+		    (q.vma_flags & ASF_PROCMAP_VMA_WRITE) ||
+		    !(q.vma_flags & ASF_PROCMAP_VMA_SHARED) || q.inode != ino ||
 		    makedev(q.dev_major, q.dev_minor) != dev ||
 		    q.vma_offset + (at - q.vma_start) != (uint64_t)here)
 			verdict = 0;
@@ -190,5 +211,6 @@ void asf_mappings_after_fork_child(void)
 			change_end(&table[i]);
 		}
 	live = 0;
+	hwm = 0;
 	table_lock = 0;
 }

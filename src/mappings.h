@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define ASF_MAPPINGS_MAX 64
+#define ASF_MAPPINGS_MAX 1024 /* Apache: a window per connection in flight */
 
 struct asf_mapping {
 	uint64_t seq;     /* even: stable; odd: being changed */

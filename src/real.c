@@ -70,6 +70,7 @@ bool asf_real_bind(void)
 	bind_one(&asf_real.mmap, "mmap64");
 	bind_one(&asf_real.munmap, "munmap");
 	bind_one(&asf_real.mremap, "mremap");
+	bind_one(&asf_real.mprotect, "mprotect");
 	bind_one(&asf_real_vfork_fn, "vfork");
 	bind_one(&asf_real.write, "write");
 	/* read last: it is the pointer ASF_REAL_FN users test first */

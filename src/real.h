@@ -65,6 +65,7 @@ struct asf_real_fns {
 	void *(*mmap)(void *, size_t, int, int, int, off_t);
 	int (*munmap)(void *, size_t);
 	void *(*mremap)(void *, size_t, size_t, int, ...);
+	int (*mprotect)(void *, size_t, int);
 };
 
 extern struct asf_real_fns asf_real;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "ownmem.h"
 #include "export.h"
 #include "records.h"
 
@@ -97,7 +98,7 @@ static struct asf_thread *new_state(void)
 		__atomic_fetch_sub(&registry_count, 1, __ATOMIC_ACQ_REL);
 		return NULL;
 	}
-	void *mem = mmap(NULL, page_round(sizeof(struct asf_thread)), PROT_READ | PROT_WRITE,
+	void *mem = asf_mem_map(NULL, page_round(sizeof(struct asf_thread)), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct asf_thread *t = mem == MAP_FAILED ? NULL : mem;
 	if (t)
@@ -138,8 +139,8 @@ void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len)
 	}
 }
 
-void asf_record_add(struct asf_thread *t, int fd, uint64_t view, off_t off, const void *buf,
-		    size_t len)
+void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
+		    const void *buf, size_t len)
 {
 	uintptr_t lo = (uintptr_t)buf;
 	t->clock++;
@@ -147,7 +148,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t view, off_t off, cons
 	 * fill one big buffer with several reads still get one record. */
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		struct asf_record *r = &t->rec[i];
-		if (r->start && r->start + r->len == lo && r->view == view &&
+		if (r->start && r->start + r->len == lo && r->dev == dev && r->ino == ino &&
 		    r->off + (off_t)r->len == off && r->len + len <= ASF_RECORD_MAX_BYTES) {
 			asf_record_forget_range(t, buf, len);
 			change_begin(r);
@@ -174,7 +175,8 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t view, off_t off, cons
 	}
 	change_begin(slot);
 	PUBLISH(slot->fd, fd);
-	PUBLISH(slot->view, view);
+	PUBLISH(slot->dev, dev);
+	PUBLISH(slot->ino, ino);
 	PUBLISH(slot->off, off);
 	PUBLISH(slot->len, len);
 	PUBLISH(slot->born, __atomic_add_fetch(&read_clock, 1, __ATOMIC_RELAXED));
@@ -199,7 +201,8 @@ static bool snapshot(struct asf_record *r, uintptr_t lo, size_t len, struct asf_
 	if (!holds(out->start, out->len, lo, len))
 		return false;
 	out->fd = __atomic_load_n(&r->fd, __ATOMIC_RELAXED);
-	out->view = __atomic_load_n(&r->view, __ATOMIC_RELAXED);
+	out->dev = __atomic_load_n(&r->dev, __ATOMIC_RELAXED);
+	out->ino = __atomic_load_n(&r->ino, __ATOMIC_RELAXED);
 	out->off = __atomic_load_n(&r->off, __ATOMIC_RELAXED);
 	out->born = __atomic_load_n(&r->born, __ATOMIC_RELAXED);
 	out->seq = s1;

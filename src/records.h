@@ -1,7 +1,9 @@
 /* Read records: which buffer range holds which bytes of which file.
  *
- * A tracked read leaves a record: "buf[0..len) received the bytes of view V (views.h) from
- * file offset off". A record is only a claim: before any byte is sent on its word the buffer
+ * A tracked read leaves a record: "buf[0..len) received the bytes of file (dev, ino), read
+ * through fd, from file offset off". The file's view (views.h) is looked up or made only
+ * when a write big enough to redirect claims the bytes, so files whose bytes never go out
+ * in big writes cost nothing. A record is only a claim: before any byte is sent on its word the buffer
  * is compared with the file itself (source.c), so a stale or wrong record costs a redirect,
  * never a byte. Records hold no copy of the data: nothing is copied at read time.
  *
@@ -29,7 +31,7 @@ struct asf_record {
 	uintptr_t start;         /* buffer address of the first byte; 0 = slot free */
 	size_t len;
 	int fd;                  /* the fd read from (its offset guess is re-proven on a miss) */
-	uint64_t view;           /* the file's view (views.h) */
+	uint64_t dev, ino;       /* the file, as the fd table named it at the read */
 	off_t off;               /* file offset of the byte at start */
 	uint64_t last_use;
 	uint64_t born;           /* process-wide order of reads: a newer record is the truer one */
@@ -55,11 +57,11 @@ void asf_thread_free(struct asf_thread *t);
 /* Makes the pthread key whose destructor frees a thread's state at thread exit. */
 void asf_records_init(void);
 
-/* Records that buf[0..len) now holds the bytes of `view` at off (read through fd). Drops
- * any record that overlapped buf (those bytes were overwritten), extends a record the read
- * continues. */
-void asf_record_add(struct asf_thread *t, int fd, uint64_t view, off_t off, const void *buf,
-		    size_t len);
+/* Records that buf[0..len) now holds the bytes of file (dev, ino) at off (read through fd).
+ * Drops any record that overlapped buf (those bytes were overwritten), extends a record the
+ * read continues. */
+void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
+		    const void *buf, size_t len);
 /* Drops every record of this thread overlapping [buf, buf+len). */
 void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len);
 /* Up to max records (copies) holding all of [buf, buf+len): this thread's first, then other

@@ -33,14 +33,16 @@ void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t 
 		return;
 	t->busy = 1;
 	t->act_frame = (uintptr_t)__builtin_frame_address(0);
-	/* The view is looked up between the two generation reads: if no close/dup2 re-pointed
+	/* The identity is loaded between the two generation reads: if no close/dup2 re-pointed
 	 * fd meanwhile, the bytes came from this file (a claim only: the write proves it). */
-	uint64_t view = off >= 0 && !(gen & 1) ? asf_view_for_fd(fd) : 0;
-	if (view == 0 || asf_fd_gen(fd) != gen)
+	uint64_t dev, ino;
+	bool known = off >= 0 && !(gen & 1) && asf_fd_identity(fd, &dev, &ino) &&
+		     asf_fd_gen(fd) == gen;
+	if (!known)
 		asf_record_forget_range(t, buf, n);
 	else
-		asf_record_add(t, fd, view, off, buf, n);
-	asf_why_read(view && off >= 0 ? ASF_WHY_OTHER : ASF_WHY_UNTRACKED);
+		asf_record_add(t, fd, dev, ino, off, buf, n);
+	asf_why_read(known ? ASF_WHY_OTHER : ASF_WHY_UNTRACKED);
 	t->busy = 0;
 }
 

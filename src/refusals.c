@@ -11,11 +11,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "ownmem.h"
 #include "refusals.h"
 
 static void *map_alloc(size_t n)
 {
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = asf_mem_map(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -23,7 +24,7 @@ static int add_failed; /* set by uthash when an add ran out of memory */
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) (add_failed = 1)
 #define uthash_malloc(sz) map_alloc(sz)
-#define uthash_free(ptr, sz) munmap((ptr), (sz))
+#define uthash_free(ptr, sz) asf_mem_unmap((ptr), (sz))
 #include <uthash.h>
 
 #define REFUSALS_MAX 4096u
@@ -59,7 +60,7 @@ void asf_refusal_add(uint64_t dev, uint64_t ino)
 			if (!add_failed)
 				__atomic_store_n(&count, count + 1, __ATOMIC_RELEASE);
 			else
-				munmap(r, sizeof *r);
+				asf_mem_unmap(r, sizeof *r);
 		}
 	}
 	pthread_mutex_unlock(&lock);

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "fdtable.h"
 #include "mappings.h"
+#include "ownmem.h"
 #include "refusals.h"
 #include "signals.h"
 #include "source.h"
@@ -65,6 +66,18 @@ struct claim {
 };
 #define CLAIMS_MAX (ASF_CANDIDATES_MAX + 1)
 
+/* The view of the file a read record names, made now if need be: through the fd it was
+ * read from, if that fd still names that file (else the program closed or re-pointed it:
+ * the library holds a file only while the program has it open). */
+static uint64_t record_view(const struct asf_record *r)
+{
+	uint64_t dev, ino;
+	if ((asf_fd_word(r->fd) & ASF_FD_KIND_MASK) != ASF_FD_FILE ||
+	    !asf_fd_identity(r->fd, &dev, &ino) || dev != r->dev || ino != r->ino)
+		return 0;
+	return asf_view_for_fd(r->fd);
+}
+
 /* Every claim on buf[0..n), most likely first: this thread's reads, other threads' reads,
  * a mapping of the file. */
 static int gather_claims(struct asf_thread *t, const void *buf, size_t n, struct claim *out)
@@ -72,9 +85,14 @@ static int gather_claims(struct asf_thread *t, const void *buf, size_t n, struct
 	struct asf_record rec[ASF_CANDIDATES_MAX];
 	int k = asf_record_candidates(t, buf, n, asf_cfg.verify != ASF_VERIFY_FULL, rec,
 				      ASF_CANDIDATES_MAX);
-	for (int i = 0; i < k; i++)
-		out[i] = (struct claim){ CLAIM_READ, rec[i].view, asf_record_offset(&rec[i], buf),
-					 rec[i].fd, false };
+	int c = 0;
+	for (int i = 0; i < k; i++) {
+		uint64_t view = record_view(&rec[i]);
+		if (view)
+			out[c++] = (struct claim){ CLAIM_READ, view, asf_record_offset(&rec[i], buf),
+						   rec[i].fd, false };
+	}
+	k = c;
 	struct asf_mapping m;
 	if (asf_mapping_find(buf, n, &m))
 		out[k++] = (struct claim){ CLAIM_MAP, m.view,
@@ -97,6 +115,14 @@ static int prove_claim(const struct claim *c, const struct asf_view *v, const vo
 bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf_source *s)
 {
 	struct claim claims[CLAIMS_MAX];
+	s->t = t;
+	s->view = NULL;
+	s->buf = buf;
+	if (asf_mem_ours(buf, n)) {
+		s->miss = ASF_MISS_UNREADABLE; /* the program's memory is never there (ownmem.h) */
+		asf_why(ASF_WHY_OTHER);
+		return false;
+	}
 	int k = gather_claims(t, buf, n, claims);
 	size_t first = n < asf_cfg.chunk ? n : asf_cfg.chunk;
 	s->t = t;

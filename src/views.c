@@ -12,10 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ownmem.h"
 #include "fdtable.h"
 #include "views.h"
 
-enum { VIEW_FREE = 0, VIEW_LIVE, VIEW_DYING };
+/* FREE: nothing. LIVE: descriptor and mapping, usable. IDLE: the program closed the file;
+ * the mapping (its page tables already filled) is kept a moment for the next open of the
+ * same file, the descriptor is not. DYING: torn down by the last user. */
+enum { VIEW_FREE = 0, VIEW_LIVE, VIEW_DYING, VIEW_IDLE };
 
 static struct asf_view views[ASF_VIEWS_MAX];
 static int table_lock;
@@ -43,6 +47,15 @@ static void note_private(int fd)
 static bool lock_try(void)
 {
 	return !__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE);
+}
+
+/* A few hundred tries (threads opening files at once); never an unbounded wait. */
+static bool lock_soon(void)
+{
+	for (int spins = 0; spins < 512; spins++)
+		if (lock_try())
+			return true;
+	return false;
 }
 
 static void unlock(void)
@@ -80,38 +93,70 @@ static struct asf_view *slot_of(asf_view_id id, uint32_t *gen)
  * limit meanwhile, that change is left alone). When the hard limit leaves no room above the
  * soft one (containers often set both alike), the duplicate takes a high number below the
  * limit instead: it then counts against the program's limit (README, "Limits"). */
+/* The limit as last seen: the common case needs no prlimit to learn it (a stale value is
+ * noticed, since prlimit returns the limit it replaces). */
+static struct rlimit lim_seen;
+static int lim_known;
+
+/* No room above the soft limit: a high number below it. */
+static int dup_below(int fd, rlim_t soft)
+{
+	rlim_t cur = soft > 8192 ? 8192 : soft;
+	int low = cur > 1100 ? (int)cur - 100 : (int)cur / 2;
+	return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, low < 3 ? 3 : low);
+}
+
 static int dup_private(int fd)
 {
-	struct rlimit want, old, now;
-	if (prlimit(0, RLIMIT_NOFILE, NULL, &old) != 0)
+	struct rlimit old = lim_seen;
+	if (!__atomic_load_n(&lim_known, __ATOMIC_ACQUIRE) &&
+	    prlimit(0, RLIMIT_NOFILE, NULL, &old) != 0)
 		return -1;
-	if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur >= old.rlim_max ||
-	    old.rlim_cur > (1u << 20)) {
-		rlim_t cur = old.rlim_cur > 8192 ? 8192 : old.rlim_cur;
-		int low = cur > 1100 ? (int)cur - 100 : (int)cur / 2;
-		int pfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, low < 3 ? 3 : low);
+	for (int tries = 0; tries < 2; tries++) {
+		int pfd;
+		if (old.rlim_cur == RLIM_INFINITY || old.rlim_cur >= old.rlim_max ||
+		    old.rlim_cur > (1u << 20)) {
+			pfd = dup_below(fd, old.rlim_cur);
+			if (pfd < 0 && tries == 0 && prlimit(0, RLIMIT_NOFILE, NULL, &old) == 0)
+				continue; /* the limit we knew may be old: once more with today's */
+		} else {
+			rlim_t room = old.rlim_max - old.rlim_cur;
+			struct rlimit want = { old.rlim_cur + (room < 2u * ASF_VIEWS_MAX ? room
+											: 2u * ASF_VIEWS_MAX),
+					       old.rlim_max },
+				      was, now;
+			if (prlimit(0, RLIMIT_NOFILE, &want, &was) != 0) {
+				/* The limit we knew is old (a hard limit lowered since)? */
+				__atomic_store_n(&lim_known, 0, __ATOMIC_RELEASE);
+				if (tries == 0 && prlimit(0, RLIMIT_NOFILE, NULL, &old) == 0)
+					continue;
+				return -1;
+			}
+			if (was.rlim_cur != old.rlim_cur || was.rlim_max != old.rlim_max) {
+				/* The limit moved since we last saw it: put it back, start again. */
+				(void)prlimit(0, RLIMIT_NOFILE, &was, NULL);
+				old = was;
+				continue;
+			}
+			pfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (int)old.rlim_cur);
+			/* Put the limit back; if another thread changed it meanwhile, theirs stands. */
+			if (prlimit(0, RLIMIT_NOFILE, &old, &now) == 0 &&
+			    (now.rlim_cur != want.rlim_cur || now.rlim_max != want.rlim_max))
+				(void)prlimit(0, RLIMIT_NOFILE, &now, NULL);
+		}
+		lim_seen = old;
+		__atomic_store_n(&lim_known, 1, __ATOMIC_RELEASE);
 		note_private(pfd);
 		return pfd;
 	}
-	rlim_t base = old.rlim_cur, room = old.rlim_max - base;
-	want.rlim_max = old.rlim_max;
-	want.rlim_cur = base + (room < 4u * ASF_VIEWS_MAX ? room : 4u * ASF_VIEWS_MAX);
-	if (prlimit(0, RLIMIT_NOFILE, &want, &now) != 0)
-		return -1;
-	int pfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (int)base);
-	struct rlimit cur;
-	if (prlimit(0, RLIMIT_NOFILE, NULL, &cur) == 0 && cur.rlim_cur == want.rlim_cur &&
-	    cur.rlim_max == want.rlim_max)
-		(void)prlimit(0, RLIMIT_NOFILE, &now, NULL);
-	note_private(pfd);
-	return pfd;
+	return -1;
 }
 
 /* Tears a view down. Lock held, state DYING, no references. */
 static void finalize(struct asf_view *v)
 {
 	if (v->map)
-		munmap((void *)v->map, v->maplen);
+		asf_mem_unmap((void *)v->map, v->maplen);
 	int fd = __atomic_exchange_n(&v->fd, -1, __ATOMIC_SEQ_CST);
 	if (fd >= 0)
 		(void)syscall(SYS_close, fd);
@@ -127,7 +172,8 @@ static void finalize(struct asf_view *v)
  * held. */
 static void retire(struct asf_view *v)
 {
-	if (LOAD(v->state) != VIEW_LIVE)
+	int st = LOAD(v->state);
+	if (st != VIEW_LIVE && st != VIEW_IDLE)
 		return;
 	STORE(v->state, VIEW_DYING);
 	if (LOAD(v->refs) == 0)
@@ -143,8 +189,8 @@ static void housekeeping(uint64_t now)
 		int st = LOAD(v->state);
 		if (st == VIEW_DYING && LOAD(v->refs) == 0)
 			finalize(v);
-		else if (st == VIEW_LIVE && LOAD(v->links) <= 0 && LOAD(v->idle_since) &&
-			 now - LOAD(v->idle_since) >= ASF_VIEW_LINGER_NS)
+		else if ((st == VIEW_IDLE || (st == VIEW_LIVE && LOAD(v->links) <= 0)) &&
+			 LOAD(v->idle_since) && now - LOAD(v->idle_since) >= ASF_VIEW_LINGER_NS)
 			retire(v);
 	}
 }
@@ -165,7 +211,8 @@ static bool create(struct asf_view *v, int fd, uint64_t dev, uint64_t ino)
 	    (uint64_t)st.st_ino != ino || st.st_size <= 0)
 		goto fail;
 	len = (size_t)st.st_size;
-	map = mmap(NULL, len, PROT_READ, MAP_SHARED, pfd, 0);
+	map = asf_mem_map(asf_mem_view_hint((unsigned)(v - views), len), len, PROT_READ, MAP_SHARED,
+			  pfd, 0);
 	if (map == MAP_FAILED)
 		goto fail;
 	v->fd = pfd;
@@ -195,6 +242,11 @@ static struct asf_view *free_slot(void)
 		int st = LOAD(v->state);
 		if (st == VIEW_FREE)
 			return v;
+		if (st == VIEW_IDLE) {
+			if (!idle || LOAD(v->idle_since) < LOAD(idle->idle_since))
+				idle = v;
+			continue;
+		}
 		if (st != VIEW_LIVE || LOAD(v->refs) != 0)
 			continue;
 		if (LOAD(v->links) <= 0) {
@@ -218,19 +270,66 @@ static bool alive(asf_view_id id)
 	return v && LOAD(v->state) == VIEW_LIVE && LOAD(v->gen) == gen;
 }
 
+/* An idle view of the file fd names, made usable again with a new private descriptor: the
+ * mapping and its page tables are reused. Lock held. */
+static bool revive(struct asf_view *v, int fd)
+{
+	int pfd = dup_private(fd);
+	if (pfd < 0)
+		return false;
+	STORE(v->fd, pfd);
+	STORE(v->links, 0);
+	STORE(v->idle_since, 0);
+	STORE(v->gen, v->gen + 1);
+	STORE(v->state, VIEW_LIVE);
+	return true;
+}
+
+/* The program closed its last descriptor of the file: the private descriptor goes now, the
+ * mapping a moment later (ASF_VIEW_LINGER_NS), or now if the file was deleted (it is not
+ * kept on disk by us). Lock held. */
+static void go_idle(struct asf_view *v, uint64_t now)
+{
+	struct stat st;
+	int pfd = asf_view_fd(v);
+	if (pfd < 0 || fstat(pfd, &st) != 0 || st.st_nlink == 0) {
+		retire(v);
+		return;
+	}
+	STORE(v->state, VIEW_IDLE);
+	if (LOAD(v->refs) != 0) { /* a write still sends from it: its last put tears it down */
+		STORE(v->state, VIEW_DYING);
+		return;
+	}
+	STORE(v->idle_since, now);
+	pfd = __atomic_exchange_n(&v->fd, -1, __ATOMIC_SEQ_CST);
+	if (pfd >= 0)
+		(void)syscall(SYS_close, pfd);
+}
+
 asf_view_id asf_view_for_fd(int fd)
 {
 	asf_view_id id = asf_fd_view(fd);
 	if (id && alive(id))
 		return id;
 	uint64_t dev, ino;
-	if (!asf_fd_identity(fd, &dev, &ino) || !lock_try())
+	if (!asf_fd_identity(fd, &dev, &ino) || !lock_soon())
 		return 0;
 	housekeeping(now_ns());
 	struct asf_view *found = NULL;
-	for (int i = 0; i < ASF_VIEWS_MAX && !found; i++)
-		if (LOAD(views[i].state) == VIEW_LIVE && views[i].dev == dev && views[i].ino == ino)
+	for (int i = 0; i < ASF_VIEWS_MAX && !found; i++) {
+		int st = LOAD(views[i].state);
+		if ((st == VIEW_LIVE || st == VIEW_IDLE) && views[i].dev == dev && views[i].ino == ino)
 			found = &views[i];
+	}
+	/* The file grew since its view was made (this fd saw it longer): a new, longer view;
+	 * the old one goes when its users and links are done. */
+	if (found && found->maplen < asf_fd_size(fd)) {
+		retire(found);
+		found = NULL;
+	}
+	if (found && LOAD(found->state) == VIEW_IDLE && !revive(found, fd))
+		found = NULL;
 	if (!found) {
 		struct asf_view *v = free_slot();
 		if (v && create(v, fd, dev, ino))
@@ -294,13 +393,13 @@ void asf_view_unlink(asf_view_id id)
 	struct asf_view *v = slot_of(id, &gen);
 	if (!v || LOAD(v->gen) != gen || __atomic_sub_fetch(&v->links, 1, __ATOMIC_SEQ_CST) > 0)
 		return;
-	/* The program closed its last descriptor of the file: so do we (torn down now, or by
-	 * the last user's put), so the process never holds a descriptor for a file the program
-	 * no longer has open. */
+	/* The program closed its last descriptor of the file: so do we (go_idle), so the process
+	 * never holds a descriptor for a file the program no longer has open. */
 	if (lock_try()) {
-		if (LOAD(v->gen) == gen && LOAD(v->links) <= 0)
-			retire(v);
-		housekeeping(now_ns());
+		uint64_t now = now_ns();
+		if (LOAD(v->gen) == gen && LOAD(v->links) <= 0 && LOAD(v->state) == VIEW_LIVE)
+			go_idle(v, now);
+		housekeeping(now);
 		unlock();
 	} else {
 		STORE(v->idle_since, now_ns()); /* the next housekeeping retires it */
@@ -362,7 +461,7 @@ void asf_views_after_fork_child(void)
 	for (int i = 0; i < ASF_VIEWS_MAX; i++) {
 		struct asf_view *v = &views[i];
 		if (LOAD(v->state) != VIEW_FREE) {
-			STORE(v->state, VIEW_DYING);
+			STORE(v->state, VIEW_DYING); /* (idle ones too) */
 			finalize(v);
 		}
 		STORE(v->refs, 0);

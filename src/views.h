@@ -13,10 +13,11 @@
  * generation); users take a reference (asf_view_get) for the duration of one write, without
  * a lock: creation and retirement take a try-lock, never wait, and a retired view is torn
  * down by whoever drops its last reference. fd-table entries that name the file link to the
- * view; when the last link goes (the program closed the file) the view goes too: the process
- * holds no descriptor or mapping of a file the program no longer has open (a descriptor
- * closed by a raw system call keeps its link; such views go when the table needs the
- * slot). The private descriptor sits above the soft RLIMIT_NOFILE (views.c). After fork the
+ * view; when the last link goes (the program closed the file) the private descriptor goes
+ * too: the process holds no descriptor of a file the program no longer has open (one closed
+ * by a raw system call keeps its link; such views go when the table needs the slot). The
+ * mapping is kept idle up to ASF_VIEW_LINGER_NS for the next open of the same file (not for
+ * a deleted file), and made usable again with a new descriptor. The private descriptor sits above the soft RLIMIT_NOFILE (views.c). After fork the
  * child drops
  * every view (close + munmap), so children never hold descriptors the program did not open. */
 #ifndef ASF_VIEWS_H
@@ -27,10 +28,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define ASF_VIEWS_MAX 64
-/* A view found unlinked (its unlink could not take the lock) is retired by the next
- * housekeeping after this long. */
-#define ASF_VIEW_LINGER_NS 1ull
+#define ASF_VIEWS_MAX 256
+/* How long the mapping of a file the program closed is kept for its next open (a server
+ * serving the same files again and again does not map and fault them in per request). */
+#define ASF_VIEW_LINGER_NS 2000000000ull
 
 typedef uint64_t asf_view_id; /* 0: none */
 

@@ -38,10 +38,13 @@ static void *mmap_seen(void *addr, size_t len, int prot, int flags, int fd, off_
 		return r;
 	int saved_errno = errno;
 	uint32_t w = asf_fd_word_classified(fd);
+	bool shared = (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
+	/* Not a writable shared mapping: the program may store into it once its write has
+	 * returned, and sendfile would send those stores (the queued pages are the same
+	 * pages); a real write sent what was there at the call. */
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_FILE && !(w & ASF_FDF_NO_SENDFILE) &&
-	    __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
-		asf_mapping_add(r, len, (flags & MAP_TYPE) == MAP_SHARED ||
-					       (flags & MAP_TYPE) == MAP_SHARED_VALIDATE, fd, off);
+	    !(shared && (prot & PROT_WRITE)) && __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
+		asf_mapping_add(r, len, shared, fd, off);
 	errno = saved_errno;
 	return r;
 }
@@ -93,5 +96,16 @@ ASF_EARLY_SAFE ASF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len
 		if (flags & MREMAP_FIXED)
 			asf_mapping_remove(new_addr, new_len);
 	}
+	return r;
+}
+
+/* A range made writable may have been a read-only mapping of a file: forget it (see above). */
+ASF_EARLY_SAFE ASF_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	int (*fn)(void *, size_t, int) = ASF_BOUND(mprotect);
+	int r = fn ? fn(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
+	if (r == 0 && (prot & PROT_WRITE) && !asf_vfork_child &&
+	    __atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED))
+		asf_mapping_remove(addr, len);
 	return r;
 }

@@ -19,7 +19,7 @@
 static bool track_file(uint32_t w, size_t n)
 {
 	return (w & ASF_FD_KIND_MASK) == ASF_FD_FILE && !(w & ASF_FDF_NO_SENDFILE) &&
-	       n >= asf_cfg.min_bytes && __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED);
+	       n >= asf_track_min() && __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED);
 }
 
 void asf_sniff_in(int fd, uint32_t w, const void *buf, ssize_t r)
@@ -50,13 +50,20 @@ static off_t proven_start(int fd, off_t guess, ssize_t r)
  * record more, so they prove every read. */
 static off_t read_start(int fd, uint32_t w, off_t guess, ssize_t r)
 {
-	if (asf_cfg.verify == ASF_VERIFY_FULL && guess >= 0 && !(w & ASF_FDF_RESYNC)) {
+	bool full = asf_cfg.verify == ASF_VERIFY_FULL;
+	if (full && guess >= 0 && !(w & ASF_FDF_RESYNC)) {
 		asf_fd_set_next_off(fd, guess + r);
 		return guess;
 	}
 	if (w & ASF_FDF_RESYNC)
 		asf_fd_clear_flags(fd, ASF_FDF_RESYNC);
-	return proven_start(fd, guess, r);
+	off_t proven = proven_start(fd, guess, r);
+	if (proven >= 0 || !full)
+		return proven;
+	/* The guess was wrong: the offset after the read, less what it read, is where it most
+	 * likely started (a claim; the comparison at the write decides). */
+	off_t after = asf_fd_next_off(fd);
+	return after >= r ? after - r : -1;
 }
 
 /* A socket error the library owes (wrap.h) comes after the bytes already received, as the
@@ -85,8 +92,8 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 		return owed_after(fd, w, real_read(fd, buf, n));
 	int saved_errno = errno;
 	uint64_t gen = asf_fd_gen(fd); /* before anything is learnt about fd */
-	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
-		w = asf_fd_classify(fd);
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN) /* first sight: no guess to trust yet */
+		w = asf_fd_classify(fd) | ASF_FDF_RESYNC;
 	if (!track_file(w, n)) {
 		ssize_t r = real_read(fd, buf, n);
 		if (r > 0) {

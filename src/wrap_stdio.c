@@ -59,7 +59,7 @@ static size_t fread_tracked(void *ptr, size_t size, size_t n, FILE *fp)
 	int fd = fp->_fileno;
 	uint32_t w = asf_fd_word(fd);
 	if (ASF_LIKELY(w == ASF_FD_OTHER) || !asf_active() || !bytes_of(size, n, &want) ||
-	    want < asf_cfg.min_bytes || !__atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
+	    want < asf_track_min() || !__atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
 		return real_fread_unlocked(ptr, size, n, fp);
 	int saved_errno = errno;
 	uint64_t gen = asf_fd_gen(fd);

@@ -81,7 +81,7 @@ static bool held(const void *buf, size_t len)
 
 static void add(const void *buf, size_t len, off_t off)
 {
-	asf_record_add(T, FD, VIEW, off, buf, len);
+	asf_record_add(T, FD, 1, VIEW, off, buf, len);
 }
 
 static void thread_get(void **state)
@@ -107,7 +107,7 @@ static void find_whole_and_sub_ranges(void **state)
 	assert_int_equal(c[0].start, (uintptr_t)(buf + 100));
 	assert_int_equal(c[0].len, n);
 	assert_int_equal(c[0].fd, FD);
-	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].ino, VIEW);
 	assert_int_equal(c[0].off, 50000);
 	assert_int_equal(c[0].seq % 2, 0);
 	struct asf_record *r = own(buf + 100, n);
@@ -230,18 +230,18 @@ static void overlapping_read_drops(void **state)
 	assert_int_equal(live_records(), 2);
 
 	/* A read into [4999, 6000) of another file overwrites the first record's last byte. */
-	asf_record_add(T, FD + 1, VIEW + 1, 0, buf + 4999, 1001);
+	asf_record_add(T, FD + 1, 1, VIEW + 1, 0, buf + 4999, 1001);
 	assert_null(own(buf + 1000, 10));
 	assert_null(own(buf + 1000, 4000));
 	struct asf_record *r = own(buf + 4999, 1001);
 	assert_non_null(r);
 	assert_int_equal(r->fd, FD + 1);
-	assert_int_equal(r->view, VIEW + 1);
+	assert_int_equal(r->ino, VIEW + 1);
 	assert_non_null(own(buf + 10000, 4000));
 	assert_int_equal(live_records(), 2);
 
 	/* One starting before and ending inside. */
-	asf_record_add(T, FD + 2, VIEW + 2, 0, buf + 9000, 1001);
+	asf_record_add(T, FD + 2, 1, VIEW + 2, 0, buf + 9000, 1001);
 	assert_null(own(buf + 10000, 2));
 	assert_null(own(buf + 10001, 1));
 	r = own(buf + 10000, 1); /* the new record's last byte */
@@ -249,7 +249,7 @@ static void overlapping_read_drops(void **state)
 	assert_int_equal(r->fd, FD + 2);
 	/* One strictly inside another. */
 	add(buf + 15000, 4000, 0);
-	asf_record_add(T, FD + 3, VIEW + 3, 77, buf + 16000, 10);
+	asf_record_add(T, FD + 3, 1, VIEW + 3, 77, buf + 16000, 10);
 	assert_null(own(buf + 15000, 1));
 	assert_null(own(buf + 18000, 1));
 	r = own(buf + 16000, 10);
@@ -257,7 +257,7 @@ static void overlapping_read_drops(void **state)
 	assert_int_equal(r->off, 77);
 	/* Touching without overlapping keeps both. */
 	add(buf + 100, 900, 0);                                /* [100, 1000) */
-	asf_record_add(T, FD + 4, VIEW + 4, 0, buf, 100);       /* [0, 100): another file */
+	asf_record_add(T, FD + 4, 1, VIEW + 4, 0, buf, 100);       /* [0, 100): another file */
 	assert_non_null(own(buf + 100, 900));
 	assert_non_null(own(buf, 100));
 	/* A read of the same file over the same bytes at another offset replaces the record. */
@@ -296,7 +296,7 @@ static void contiguous_read_extends(void **state)
 	static unsigned char two[8192];
 	asf_record_drop(r);
 	add(two, 4096, 0);
-	asf_record_add(T, FD + 9, VIEW, 4096, two + 4096, 4096);
+	asf_record_add(T, FD + 9, 1, VIEW, 4096, two + 4096, 4096);
 	assert_int_equal(live_records(), 1);
 	r = own(two, sizeof two);
 	assert_non_null(r);
@@ -310,7 +310,7 @@ static void noncontiguous_read_does_not_extend(void **state)
 	static unsigned char buf[8192];
 
 	struct {
-		uint64_t view;
+		uint64_t ino;
 		off_t off;
 		size_t gap; /* memory gap after the first record */
 	} cases[] = {
@@ -323,7 +323,7 @@ static void noncontiguous_read_does_not_extend(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		setup(NULL);
 		add(buf, 4096, 0);
-		asf_record_add(T, FD, cases[i].view, cases[i].off, buf + 4096 + cases[i].gap, 2048);
+		asf_record_add(T, FD, 1, cases[i].ino, cases[i].off, buf + 4096 + cases[i].gap, 2048);
 		if (live_records() != 2)
 			fail_msg("case %zu: %d records, wanted 2", i, live_records());
 		struct asf_record *a = own(buf, 4096);
@@ -333,7 +333,7 @@ static void noncontiguous_read_does_not_extend(void **state)
 		assert_ptr_not_equal(a, b);
 		assert_int_equal(a->len, 4096);
 		assert_int_equal(b->off, cases[i].off);
-		assert_int_equal(b->view, cases[i].view);
+		assert_int_equal(b->ino, cases[i].ino);
 		assert_false(held(buf, 4096 + 1));
 	}
 }
@@ -356,7 +356,7 @@ static void too_large_not_added(void **state)
 	assert_true(held(buf, ASF_RECORD_MAX_BYTES));
 
 	/* A too-large read over it still drops it (those bytes were overwritten). */
-	asf_record_add(T, FD + 1, VIEW + 1, 0, buf + 4096, big);
+	asf_record_add(T, FD + 1, 1, VIEW + 1, 0, buf + 4096, big);
 	assert_int_equal(live_records(), 0);
 	assert_false(held(buf, 1));
 
@@ -417,7 +417,7 @@ struct helper {
 	const void *buf;
 	size_t len;
 	off_t off;
-	uint64_t view;
+	uint64_t ino;
 	bool quit;
 	const char *err;
 };
@@ -467,14 +467,14 @@ static void job_add(struct helper *h)
 		h->err = "no state";
 		return;
 	}
-	asf_record_add(h->state, FD + 100, h->view, h->off, h->buf, h->len);
+	asf_record_add(h->state, FD + 100, 1, h->ino, h->off, h->buf, h->len);
 }
 
-static void helper_add(struct helper *h, const void *buf, size_t len, uint64_t view, off_t off)
+static void helper_add(struct helper *h, const void *buf, size_t len, uint64_t ino, off_t off)
 {
 	h->buf = buf;
 	h->len = len;
-	h->view = view;
+	h->ino = ino;
 	h->off = off;
 	helper_run(h, job_add);
 }
@@ -492,38 +492,38 @@ static void candidates_order(void **state)
 	helper_add(&x, buf, sizeof buf, VIEW + 1, 1000);
 	helper_add(&y, buf + 100, 4000, VIEW + 2, 2000);
 	assert_int_equal(cands(buf + 200, 100, c), 2);
-	assert_int_equal(c[0].view, VIEW + 2);
+	assert_int_equal(c[0].ino, VIEW + 2);
 	assert_int_equal(c[0].off, 2000);
 	assert_int_equal(asf_record_offset(&c[0], buf + 200), 2100);
-	assert_int_equal(c[1].view, VIEW + 1);
+	assert_int_equal(c[1].ino, VIEW + 1);
 	assert_int_equal(asf_record_offset(&c[1], buf + 200), 1200);
 	/* Only x's record holds a range y's does not. */
 	assert_int_equal(cands(buf, 100, c), 1);
-	assert_int_equal(c[0].view, VIEW + 1);
+	assert_int_equal(c[0].ino, VIEW + 1);
 
 	/* An own record comes first even though it is older than a foreign one. */
 	add(buf, sizeof buf, 7);
 	helper_add(&x, buf, sizeof buf, VIEW + 1, 3000); /* x re-reads: now the newest */
 	assert_int_equal(cands(buf + 200, 100, c), 3);
-	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].ino, VIEW);
 	assert_int_equal(c[0].fd, FD);
-	assert_int_equal(c[1].view, VIEW + 1);
+	assert_int_equal(c[1].ino, VIEW + 1);
 	assert_int_equal(c[1].off, 3000);
-	assert_int_equal(c[2].view, VIEW + 2);
+	assert_int_equal(c[2].ino, VIEW + 2);
 	/* At most max, in that order. */
 	assert_int_equal(asf_record_candidates(T, buf + 200, 100, false, c, 2), 2);
-	assert_int_equal(c[0].view, VIEW);
-	assert_int_equal(c[1].view, VIEW + 1);
+	assert_int_equal(c[0].ino, VIEW);
+	assert_int_equal(c[1].ino, VIEW + 1);
 	assert_int_equal(asf_record_candidates(T, buf + 200, 100, false, c, 1), 1);
-	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].ino, VIEW);
 
 	/* newest_only (VERIFY sample/none): just the newest of all, own or not. */
 	assert_int_equal(asf_record_candidates(T, buf + 200, 100, true, c, ASF_CANDIDATES_MAX), 1);
-	assert_int_equal(c[0].view, VIEW + 1);
+	assert_int_equal(c[0].ino, VIEW + 1);
 	assert_int_equal(c[0].off, 3000);
 	add(buf, sizeof buf, 9); /* own is newest again */
 	assert_int_equal(asf_record_candidates(T, buf + 200, 100, true, c, ASF_CANDIDATES_MAX), 1);
-	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].ino, VIEW);
 	assert_int_equal(c[0].off, 9);
 
 	/* A thread's own reads never drop another thread's records. */
@@ -534,7 +534,7 @@ static void candidates_order(void **state)
 	helper_stop(&y);
 	/* Exited threads' records are gone with them. */
 	assert_int_equal(cands(buf + 200, 100, c), 1);
-	assert_int_equal(c[0].view, VIEW);
+	assert_int_equal(c[0].ino, VIEW);
 }
 
 /* A foreign record caught in the middle of a change (odd seq) is skipped, and so is one
@@ -577,9 +577,9 @@ static void *seq_writer(void *arg)
 		return (void *)"no state";
 	for (uint64_t k = 1; !__atomic_load_n(&seq_stop, __ATOMIC_RELAXED); k = k % 60 + 1) {
 		/* alternately a fresh slot (drop + add) and an extension of the current one */
-		asf_record_add(t, (int)k, k, (off_t)k * 4096, seq_buf, 1024 * k);
+		asf_record_add(t, (int)k, 1, k, (off_t)k * 4096, seq_buf, 1024 * k);
 		if (k % 3 == 0)
-			asf_record_add(t, (int)k, k, (off_t)k * 4096 + 1024 * (off_t)k,
+			asf_record_add(t, (int)k, 1, k, (off_t)k * 4096 + 1024 * (off_t)k,
 				       seq_buf + 1024 * k, 1024);
 		/* Now and then a stable moment, so that the reader also sees whole records on a
 		 * loaded two-core machine (torn ones are what it must never see). */
@@ -604,7 +604,7 @@ static void seqlock_snapshot(void **state)
 		struct asf_record c[ASF_CANDIDATES_MAX];
 		int n = cands(seq_buf, 512, c);
 		for (int j = 0; j < n; j++) {
-			uint64_t k = c[j].view;
+			uint64_t k = c[j].ino;
 			size_t want = 1024 * k + (k % 3 == 0 ? 1024 : 0);
 			if (k == 0 || k > 60 || c[j].start != (uintptr_t)seq_buf ||
 			    c[j].off != (off_t)k * 4096 || c[j].fd != (int)k ||
@@ -656,7 +656,7 @@ static void *other_thread(void *arg)
 	if (asf_record_candidates(t, shared_buf, sizeof shared_buf, false, c, ASF_CANDIDATES_MAX) != 1 ||
 	    c[0].fd != FD)
 		o->err = "does not see the main thread's record as foreign";
-	asf_record_add(t, 99, VIEW + 7, 0, shared_buf + 100, 100);
+	asf_record_add(t, 99, 1, VIEW + 7, 0, shared_buf + 100, 100);
 	if (asf_record_candidates(t, shared_buf + 100, 100, false, c, ASF_CANDIDATES_MAX) != 2 ||
 	    c[0].fd != 99 || c[1].fd != FD)
 		o->err = "own record not first";
@@ -718,7 +718,7 @@ static void thread_free_resets(void **state)
 	assert_int_equal(st->in_use, 0);
 	st->busy = 1;
 	st->in_use = 1;
-	asf_record_add(st, FD, VIEW, 0, b, sizeof b);
+	asf_record_add(st, FD, 1, VIEW, 0, b, sizeof b);
 	asf_thread_free(st);
 	assert_int_equal(st->in_use, 0);
 	assert_int_equal(st->busy, 0);

@@ -43,6 +43,7 @@ static struct asf_thread *T;
 static char path[4096];
 static int fd = -1;
 static asf_view_id view;
+static uint64_t fdev, fino; /* the file, as the fd table names it */
 static unsigned char *buf; /* LEN bytes, page aligned (mprotect) */
 
 static unsigned char pattern(size_t i)
@@ -89,7 +90,7 @@ static int setup(void **state)
 	if ((asf_fd_classify(fd) & ASF_FD_KIND_MASK) != ASF_FD_FILE)
 		return -1;
 	view = asf_view_for_fd(fd);
-	if (!view)
+	if (!view || !asf_fd_identity(fd, &fdev, &fino))
 		return -1;
 	void *m = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
@@ -97,7 +98,7 @@ static int setup(void **state)
 	buf = m;
 	if (pread(fd, buf, LEN, 0) != (ssize_t)LEN)
 		return -1;
-	asf_record_add(T, fd, view, 0, buf, LEN);
+	asf_record_add(T, fd, fdev, fino, 0, buf, LEN);
 	return 0;
 }
 
@@ -160,7 +161,7 @@ static void equal_buffer_opens(void **state)
 	/* A record at another file offset: the offsets follow it. */
 	drop_own_records();
 	assert_int_equal(pread(fd, buf, 16384, 8192), 16384);
-	asf_record_add(T, fd, view, 8192, buf, 16384);
+	asf_record_add(T, fd, fdev, fino, 8192, buf, 16384);
 	assert_int_equal(try_open(10, 100), OPENED(8202));
 	assert_int_equal(try_open(0, 16384), OPENED(8192));
 	/* Outside what the record holds: no record. */
@@ -179,10 +180,10 @@ static void no_record(void **state)
 	arm();
 	drop_own_records();
 	assert_int_equal(try_open(0, LEN), ASF_MISS_NO_RECORD);
-	/* A record whose view is gone (the program closed the file): no claim left. */
-	asf_record_add(T, fd, view + 1, 0, buf, LEN); /* a stale generation */
+	/* A record whose file is not what the fd names now (closed, re-pointed): no claim. */
+	asf_record_add(T, fd, fdev, fino + 1, 0, buf, LEN); /* another file on that fd */
 	assert_int_equal(try_open(0, LEN), ASF_MISS_NO_RECORD);
-	asf_record_add(T, fd, 0, 0, buf, LEN);
+	asf_record_add(T, fd, 0, 0, 0, buf, LEN);
 	assert_int_equal(try_open(0, LEN), ASF_MISS_NO_RECORD);
 }
 
@@ -280,7 +281,7 @@ static void range_past_view(void **state)
 	(void)state;
 	arm();
 	drop_own_records();
-	asf_record_add(T, fd, view, LEN - 100, buf, 4096);
+	asf_record_add(T, fd, fdev, fino, LEN - 100, buf, 4096);
 	assert_int_equal(pread(fd, buf, 100, LEN - 100), 100);
 	assert_int_equal(try_open(0, 100), OPENED(LEN - 100));
 	assert_int_equal(try_open(0, 101), ASF_MISS_FILE_GONE);
@@ -344,7 +345,7 @@ static void *helper_main(void *arg)
 	struct helper *h = arg;
 	struct asf_thread *t = asf_thread_get(true);
 	if (t)
-		asf_record_add(t, h->fd, h->view, h->off, h->buf, h->len);
+		asf_record_add(t, h->fd, fdev, fino, h->off, h->buf, h->len);
 	sem_post(&h->done);
 	sem_wait(&h->go); /* stay alive: the record stays a candidate */
 	return NULL;
@@ -364,7 +365,7 @@ static void tries_every_candidate(void **state)
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, helper_main, &h), 0);
 	sem_wait(&h.done);
-	asf_record_add(T, fd, view, 4096, buf, LEN - 4096); /* own, newer, wrong */
+	asf_record_add(T, fd, fdev, fino, 4096, buf, LEN - 4096); /* own, newer, wrong */
 	asf_fd_clear_flags(fd, ASF_FDF_RESYNC);
 	assert_int_equal(try_open(0, 100), OPENED(0));
 	assert_true(asf_fd_word(fd) & ASF_FDF_RESYNC); /* the wrong one flagged its fd */
@@ -372,7 +373,7 @@ static void tries_every_candidate(void **state)
 	assert_int_equal(try_open(0, 100), ASF_MISS_CHANGED);
 	asf_cfg.verify = ASF_VERIFY_FULL;
 	/* Our own record right as well: opened from it. */
-	asf_record_add(T, fd, view, 0, buf, LEN);
+	asf_record_add(T, fd, fdev, fino, 0, buf, LEN);
 	assert_int_equal(try_open(0, LEN), OPENED(0));
 	sem_post(&h.go);
 	pthread_join(th, NULL);
@@ -444,7 +445,7 @@ static void sample_extension_keeps_tail(void **state)
 	drop_own_records();
 	size_t len = 0;
 	for (size_t step = 10; len + step <= 9000; len += step)
-		asf_record_add(T, fd, view, (off_t)len, buf + len, step);
+		asf_record_add(T, fd, fdev, fino, (off_t)len, buf + len, step);
 	assert_int_equal(try_open(0, len), OPENED(0));
 	buf[len - 1] ^= 1;
 	assert_int_equal(try_open(0, len), ASF_MISS_CHANGED);

@@ -28,7 +28,7 @@
 
 #define SIZE 10000
 
-static char paths[128][4096];
+static char paths[2 * ASF_VIEWS_MAX + 64][4096];
 static int npaths;
 
 /* A new file of `size` bytes (byte i = i*13 + seed); its path index. */
