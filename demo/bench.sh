@@ -20,16 +20,22 @@
 #   nc      nc -N -l 127.0.0.1 PORT < 256 MiB file (base) | under the library, VERIFY=full /
 #           sample / none (one transfer per start; BENCH_PIPE_ROUNDS rounds)
 #   socat   socat -u FILE:f TCP-LISTEN:PORT (default -b 8192): the same
+#   apache  Apache 2.4 (Debian apache2), mpm_event, root parent + www-data workers, private
+#           config: stock EnableMMAP On + EnableSendfile Off, upstream's default (base) | the
+#           same under the library, VERIFY=full (lib) | EnableSendfile On (native);
+#           apache-20m: the same on a 20 MB file (no memory runs). Server CPU = the sum over
+#           the parent and its workers (its process group).
 # "under the library" = LD_PRELOAD=build/libautosendfile.so AUTOSENDFILE_STATS=FILE
 # AUTOSENDFILE_VERIFY=MODE, nothing else set.
 # Workloads:
 #   load  build/demo/loadclient, CLIENTS clients fetching a 1 MiB (16 KiB, 100 MiB for the -16k,
 #         -100m entries) file again and again for SECS (HTTP servers); for nc/socat one 256 MiB transfer received by `nc -d` into /dev/null.
 #         Throughput = body bytes / seconds; server CPU = utime+stime of the server process
-#         (/proc/PID/stat; for nc/socat the shell's `times` of the exited child) per 10^9 bytes.
+#         (/proc/PID/stat; for nc/socat the shell's `times` of the exited child; for apache the
+#         sum over its process group) per 10^9 bytes.
 #   mem   200 build/demo/stallclient connections that read 1 byte of a 16 MiB file and stop
 #         reading (default receive buffer); once the send queues stop growing, the drop of
-#         MemAvailable (median of 5 samples) - copy, nginx, python only.
+#         MemAvailable (median of 5 samples) - copy, nginx, python, apache only.
 # Method: ROUNDS interleaved rounds per server, the order of the configurations rotates every
 # round; medians, min-max, and ratios computed per round against that round's baseline.
 # Checks (the script exits 1 when one fails): every HTTP load run compares the first download
@@ -41,6 +47,8 @@
 # Output: docs/BENCHMARKS.md (generated from the raw results), raw data in build/bench/.
 #
 # Usage: demo/bench.sh [--report-only]   (--report-only: regenerate the doc from build/bench)
+#        BENCH_ONLY=apache demo/bench.sh   (only the apache entries, ~2 min: prints their table,
+#        raw data in build/bench-apache/, leaves docs/BENCHMARKS.md alone)
 # Env: BENCH_ROUNDS (5), BENCH_SECONDS (2), BENCH_CLIENTS (8), BENCH_STALLED (200),
 #      BENCH_SERVERS (every entry above, e.g. "copy nginx-100m nc"), BENCH_PTCOST (1; 0 skips
 #      valgrind), BENCH_PY_MEM_ROUNDS (ROUNDS: rounds with python memory runs, ~30 s each),
@@ -48,6 +56,8 @@
 #      entries), BENCH_CHUNK_ROUNDS (5),
 #      BENCH_CHUNK_SECONDS (1.5: timed part of one bench-chunk run),
 #      BENCH_OUT (build/bench), BENCH_DOC (docs/BENCHMARKS.md): where the raw data and the doc go
+# The apache entries are not in docs/BENCHMARKS.md yet (bench-report.py does not know them):
+# bench.sh prints their table at the end (apache_table).
 # The 16 KiB runs do not fail the >= 90% redirect check (nginx may send a small body in the
 # same writev as the header, which the library does not redirect); their share is reported.
 set -euo pipefail
@@ -55,13 +65,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 . "$REPO/demo/measure.sh"
-OUT=${BENCH_OUT:-$REPO/build/bench}
+ONLY=${BENCH_ONLY:-}
+[[ -z $ONLY || $ONLY == apache ]] || { echo "bench: BENCH_ONLY=$ONLY: only 'apache' is known" >&2; exit 2; }
+OUT=${BENCH_OUT:-$REPO/build/bench${ONLY:+-$ONLY}}
 DOC=${BENCH_DOC:-$REPO/docs/BENCHMARKS.md}
 ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8}
 STALLED=${BENCH_STALLED:-200}
-SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python python-16k python-100m node node-16k node-100m nc socat chunk"}
+SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python python-16k python-100m node node-16k node-100m nc socat chunk apache apache-20m"}
+[[ $ONLY == apache ]] && SERVERS=${BENCH_SERVERS:-"apache apache-20m"}
 SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-$ROUNDS} CHUNK_ROUNDS=${BENCH_CHUNK_ROUNDS:-5} CHUNK_SECS=${BENCH_CHUNK_SECONDS:-1.5}
 PTCOST=${BENCH_PTCOST:-1}
+[[ -n $ONLY ]] && PTCOST=${BENCH_PTCOST:-0}
 # python accepts ~7 connections/s while its threads send (GIL), so its 200-client memory
 # runs take ~30 s each.
 PYMEM_ROUNDS=${BENCH_PY_MEM_ROUNDS:-$ROUNDS}
@@ -70,8 +84,48 @@ PIPE_ROUNDS=${BENCH_PIPE_ROUNDS:-5}
 report() {
 	python3 "$REPO/demo/bench-report.py" "$OUT" "$DOC"
 }
+# apache_table: the apache entries of the raw data as a table on stdout (medians over the
+# rounds, ratios per round against that round's stock Apache)
+apache_table() {
+	python3 - "$RAW" "$STALLED" <<-'PYEOF'
+	import statistics as st, sys
+	load, mem = {}, {}
+	for line in open(sys.argv[1]):
+	    f = line.split()
+	    if f[0] == "load" and f[1].startswith("apache"):
+	        b, secs, cpu = float(f[4]), float(f[5]), float(f[6])
+	        red = float(f[7]) if f[7] != "-" else None
+	        load.setdefault((f[1], f[2]), {})[f[3]] = (b / secs / 1e6, cpu / (b / 1e9), red / b if red is not None else None)
+	    elif f[0] == "mem" and f[1] == "apache":
+	        mem.setdefault(f[2], {})[f[3]] = int(f[4]) / 1024
+	name = {"base": "stock (EnableMMAP On, EnableSendfile Off)", "lib": "stock + autosendfile (VERIFY=full)",
+	        "native": "EnableSendfile On (native sendfile)"}
+	def ratio(d, c, k):
+	    rs = [d[c][r][k] / d["base"][r][k] for r in d.get(c, {}) if r in d.get("base", {}) and d["base"][r][k] > 0]
+	    return " (%.2fx)" % st.median(rs) if rs and c != "base" else ""
+	print("%-46s %-10s %16s %18s %10s" % ("Apache 2.4, mpm_event", "file", "MB/s", "CPU s/GB", "redirected"))
+	for s, fname in (("apache", "1 MiB"), ("apache-20m", "20 MB")):
+	    d = {c: load[(s2, c)] for (s2, c) in load if s2 == s}
+	    for c in ("base", "lib", "native"):
+	        if c not in d:
+	            continue
+	        v = list(d[c].values())
+	        reds = [x[2] for x in v if x[2] is not None]
+	        print("%-46s %-10s %16s %18s %10s" % (name[c], fname,
+	              "%.0f%s" % (st.median(x[0] for x in v), ratio(d, c, 0)),
+	              "%.2f%s" % (st.median(x[1] for x in v), ratio(d, c, 1)),
+	              "%.1f %%" % (100 * st.median(reds)) if reds else "-"))
+	if mem:
+	    print("Kernel memory held by %s stalled clients (16 MiB file), MB (median over rounds):" % sys.argv[2])
+	    for c in ("base", "lib", "native"):
+	        if c in mem:
+	            v = list(mem[c].values())
+	            print("  %-44s %6.0f   [%.0f-%.0f]" % (name[c], st.median(v), min(v), max(v)))
+	PYEOF
+}
 if [[ ${1:-} == --report-only ]]; then
-	report
+	if [[ $ONLY == apache ]]; then RAW=$OUT/raw.txt STALLED=$(awk '$1 == "stalled" {print $2}' "$OUT/meta.txt"); apache_table
+	else report; fi
 	exit 0
 fi
 
@@ -88,23 +142,33 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 PY=$(python3 -c 'import sys; print(sys.executable)') # the real binary, not a pyenv shim
 NODE=$(command -v node || true)
-for p in cmp awk python3 nc socat "$NGINX"; do
-	command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
-done
-[[ -n $NODE ]] || { echo "bench: node not found" >&2; exit 1; }
+APACHE=/usr/sbin/apache2 APACHE_MODS=/usr/lib/apache2/modules
+if [[ $ONLY == apache ]]; then
+	for p in cmp awk python3; do
+		command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
+	done
+else
+	for p in cmp awk python3 nc socat "$NGINX"; do
+		command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
+	done
+	[[ -n $NODE ]] || { echo "bench: node not found" >&2; exit 1; }
+fi
+[[ " $SERVERS " != *" apache"* || -x $APACHE ]] || { echo "bench: $APACHE not found (apt-get install apache2)" >&2; exit 1; }
 nc -h 2>&1 | grep -q 'OpenBSD netcat' || { echo "bench: nc is not netcat-openbsd" >&2; exit 1; }
 unset AUTOSENDFILE AUTOSENDFILE_STATS AUTOSENDFILE_LOG AUTOSENDFILE_MIN_BYTES AUTOSENDFILE_CHUNK AUTOSENDFILE_VERIFY
 CLK=$(getconf CLK_TCK)
 
 scratch_dir asf-bench
+chmod 755 "$WD" # Apache's workers (www-data) serve from it
 
 mkdir -p "$OUT" "$WD/www"
 head -c 1M /dev/urandom >"$WD/www/f1m"
+head -c 20000000 /dev/urandom >"$WD/www/f20m"
 head -c 16M /dev/urandom >"$WD/www/f16m"
 head -c 16K /dev/urandom >"$WD/www/f16k"
 head -c 100M /dev/urandom >"$WD/www/f100m"
 head -c 256M /dev/urandom >"$WD/big"
-cat "$WD/www/f1m" "$WD/www/f16m" "$WD/www/f16k" "$WD/www/f100m" "$WD/big" >/dev/null # hot in the page cache
+cat "$WD/www/f1m" "$WD/www/f20m" "$WD/www/f16m" "$WD/www/f16k" "$WD/www/f100m" "$WD/big" >/dev/null # hot in the page cache
 cat >"$WD/server.js" <<'EOF'
 const http = require('http'), fs = require('fs'), path = require('path');
 const dir = process.argv[2], port = Number(process.argv[3]);
@@ -187,6 +251,35 @@ start_srv() {
 		}
 		EOF
 		launch "$NGINX" -e "$d/error.log" -c "$d/nginx.conf" -p "$d" ;;
+	apache)
+		d=$WD/apache
+		mkdir -p "$d"
+		local sf=Off user=
+		[[ $c == native ]] && sf=On
+		# workers drop privileges to www-data, as in the stock setup (when run as root)
+		[[ $(id -u) == 0 ]] && id www-data >/dev/null 2>&1 && user=$'User www-data\nGroup www-data'
+		cat >"$d/apache2.conf" <<-EOF
+		ServerRoot $d
+		ServerName 127.0.0.1
+		Listen 127.0.0.1:$PORT
+		PidFile $d/apache2.pid
+		DefaultRuntimeDir $d
+		Mutex file:$d default
+		ErrorLog $d/error.log
+		LoadModule mpm_event_module $APACHE_MODS/mod_mpm_event.so
+		LoadModule authz_core_module $APACHE_MODS/mod_authz_core.so
+		LoadModule mime_module $APACHE_MODS/mod_mime.so
+		TypesConfig /etc/mime.types
+		$user
+		DocumentRoot $WD/www
+		<Directory $WD/www>
+			Require all granted
+		</Directory>
+		EnableMMAP On
+		EnableSendfile $sf
+		EOF
+		# setsid: its own process group (pgid = SPID), for srv_ticks and the clean-up
+		launch setsid "$APACHE" -f "$d/apache2.conf" -DFOREGROUND ;;
 	python) launch "$PY" -m http.server -b 127.0.0.1 -d "$WD/www" "$PORT" ;;
 	node) launch "$NODE" "$WD/server.js" "$WD/www" "$PORT" ;;
 	esac
@@ -204,8 +297,24 @@ stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at e
 	done
 	kill -0 "$SPID" 2>/dev/null && { echo "bench: $1 $2 ignored SIG$sig" >&2; kill -KILL "$SPID"; }
 	wait "$SPID" || st=$?
+	if [[ $1 == apache* ]]; then # the parent waits for its workers; none may be left
+		for ((i = 0; i < 100; i++)); do pgrep -g "$SPID" >/dev/null || break; sleep 0.05; done
+		pgrep -g "$SPID" >/dev/null && { echo "bench: $1 $2: processes left" >&2; kill -KILL -- "-$SPID"; FAILS+=("$1 $2: processes left"); }
+	fi
 	SPID=
 	((st == 0)) || { echo "bench: $1 $2 exited with status $st" >&2; FAILS+=("$1 $2: server exit $st"); }
+}
+
+# srv_ticks SERVER: utime + stime of the server: for apache the sum over its process group
+# (the parent and its workers, which live as long as the server: no MaxConnectionsPerChild)
+srv_ticks() {
+	if [[ $1 == apache ]]; then
+		local p t=0
+		for p in $(pgrep -g "$SPID"); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done
+		echo $t
+	else
+		ticks "$SPID"
+	fi
 }
 
 check_redirect() { # SERVER CFG ROUND TAG BYTES [nofail] -> sets RED PASS
@@ -227,13 +336,13 @@ check_redirect() { # SERVER CFG ROUND TAG BYTES [nofail] -> sets RED PASS
 
 run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER or SERVER-16k / SERVER-100m)
 	local e=$1 s=${1%%-*} c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3 f=f1m nf=
-	case $e in *-16k) f=f16k nf=nofail ;; *-100m) f=f100m ;; esac
+	case $e in *-16k) f=f16k nf=nofail ;; *-100m) f=f100m ;; *-20m) f=f20m ;; esac
 	start_srv "$s" "$c" "$tag"
 	rm -f "$WD"/body.*
-	t0=$(ticks "$SPID")
+	t0=$(srv_ticks "$s")
 	line=$("$LOAD" --port "$PORT" --path /$f --clients "$CLIENTS" --seconds "$SECS" \
 		--save "$WD/body" --save-count 2 2>"$WD/load.err") || st=$?
-	t1=$(ticks "$SPID")
+	t1=$(srv_ticks "$s")
 	stop_srv "$s" "$c"
 	if ((st != 0)); then
 		echo "bench: loadclient failed ($s $c round $r): $line $(cat "$WD/load.err")" >&2
@@ -331,6 +440,8 @@ CFGS[node]="base lib lib-sample lib-none";             MEMCFGS[node]=""
 CFGS[nc]="base lib lib-sample lib-none";               MEMCFGS[nc]=""
 CFGS[socat]="base lib lib-sample lib-none";            MEMCFGS[socat]=""
 CFGS[chunk]="base lib lib-sample lib-none ceil native"; MEMCFGS[chunk]=""
+CFGS[apache]="base lib native";                        MEMCFGS[apache]="base lib native"
+CFGS[apache-20m]="base lib native";                    MEMCFGS[apache-20m]=""
 # Other file sizes: every configuration but VERIFY=sample (measured at 1 MiB), for time.
 for s in copy nginx python node; do
 	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]/ lib-sample/}; MEMCFGS[$s-$z]=""; done
@@ -352,7 +463,7 @@ for s in $SERVERS; do
 	fi
 	nrounds=$ROUNDS
 	[[ $s == nc || $s == socat ]] && nrounds=$PIPE_ROUNDS
-	[[ $s == *-16k || $s == *-100m ]] && nrounds=$SIZE_ROUNDS
+	[[ $s == *-16k || $s == *-100m || $s == *-20m ]] && nrounds=$SIZE_ROUNDS
 	[[ $s == chunk ]] && nrounds=$CHUNK_ROUNDS
 	for ((r = 1; r <= nrounds; r++)); do
 		printf '  %-6s round %d:' "$s" "$r" >&2
@@ -399,6 +510,7 @@ fi
 	echo "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///')"
 	echo "python $("$PY" -V 2>&1 | awk '{print $2}')"
 	echo "node $("$NODE" -v)"
+	echo "apache $("$APACHE" -v 2>/dev/null | sed -n 's/^Server version: *//p')"
 	echo "socat $(socat -V | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
 	echo "rounds $ROUNDS"
 	echo "secs $SECS"
@@ -414,8 +526,13 @@ fi
 } >"$WD/meta"
 cp "$RAW" "$OUT/raw.txt"
 cp "$WD/meta" "$OUT/meta.txt"
-report
-echo "bench: $DOC written; raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
+if [[ -z $ONLY ]]; then
+	report
+	echo "bench: $DOC written; raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
+else
+	echo "bench: raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
+fi
+grep -q '^load apache' "$RAW" && apache_table
 if ((${#FAILS[@]})); then
 	echo "bench: FAILED checks:" >&2
 	printf '  %s\n' "${FAILS[@]}" >&2

@@ -6,9 +6,10 @@
  *   copyloop --file F [--port-file P] [--bufsize N] [--nonblock] [--sndbuf N]
  *            [--timer-us N] [--no-restart]
  *            [--call write|send|sendto|send-nosignal] [--pread] [--connections K]
+ *            [--offset N]
  *   Binds 127.0.0.1:0, publishes the port in P (written to P.tmp then renamed;
  *   printed on stdout when --port-file is absent), accepts K connections one
- *   after another and, for each, copies F to the socket with a plain
+ *   after another and, for each, copies F (from offset N with --offset) to the socket with a plain
  *   read(file, buf, N) / write-all loop.
  *
  * Client:
@@ -55,6 +56,7 @@ static void usage(void)
             "usage: copyloop --file F [--port-file P] [--bufsize N] [--nonblock] [--sndbuf N]\n"
             "                [--timer-us N] [--no-restart]\n"
             "                [--call write|send|sendto|send-nosignal] [--pread] [--connections K]\n"
+            "                [--offset N]\n"
             "       copyloop --client PORT --out FILE [--slow-reader]\n");
     exit(2);
 }
@@ -180,6 +182,7 @@ static int run_server(int argc, char **argv)
     const char *file = NULL, *port_file = NULL;
     long bufsize = 65536, sndbuf = 0, timer_us = 0, connections = 1;
     int nonblock = 0, restart = 1, use_pread = 0;
+    long start_off = 0; /* --offset: lseek there first, like an FTP REST or a resumed download */
     enum call_kind call = CALL_WRITE;
 
     for (int i = 1; i < argc; i++) {
@@ -195,6 +198,7 @@ static int run_server(int argc, char **argv)
         else if (!strcmp(a, "--nonblock")) nonblock = 1;
         else if (!strcmp(a, "--no-restart")) restart = 0;
         else if (!strcmp(a, "--pread")) use_pread = 1;
+        else if (!strcmp(a, "--offset")) { NEEDV(); start_off = parse_num(v, a, 0, 1L << 40); }
         else if (!strcmp(a, "--call")) {
             NEEDV();
             if (!strcmp(v, "write")) call = CALL_WRITE;
@@ -271,7 +275,9 @@ static int run_server(int argc, char **argv)
         if (fd < 0)
             die("open %s", file);
 
-        off_t off = 0;
+        off_t off = start_off;
+        if (start_off && !use_pread && lseek(fd, off, SEEK_SET) != off)
+            die("lseek %s", file);
         for (;;) {
             ssize_t n = use_pread ? pread(fd, buf, (size_t)bufsize, off)
                                   : read(fd, buf, (size_t)bufsize);
