@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "content.h"
 #include "fdclass.h"
 #include "log.h"
 #include "real.h"
@@ -38,8 +39,10 @@ void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t 
 	uint64_t view = off >= 0 && !(gen & 1) ? asf_view_for_fd(fd) : 0;
 	if (view == 0 || asf_fd_gen(fd) != gen)
 		asf_record_forget_range(t, buf, n);
-	else
+	else {
 		asf_record_add(t, fd, view, off, buf, n);
+		asf_content_note(t, view, off, buf, n); /* for a copy written elsewhere */
+	}
 	asf_why_read(view && off >= 0 ? ASF_WHY_OTHER : ASF_WHY_UNTRACKED);
 	t->busy = 0;
 }
@@ -308,8 +311,12 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 			 int flags, enum asf_call call, ssize_t *result)
 {
 	struct asf_source src;
-	if (!asf_source_open(t, buf, n, &src))
+	if (!asf_source_open_as(t, buf, n, ASF_SRC_CONTENT | ASF_SRC_SPLIT, &src))
 		return false;
+	/* A header of the program's own, then the file's bytes: the two parts as a vectored
+	 * write would send them (the plain part with MSG_MORE, exact partial counts). */
+	if (src.skip > 0)
+		return asf_redirect_split(t, fd, word, buf, n, flags, &src, result);
 	/* The first bytes this socket sends: TLS? (Read under the guard: a shared mapping the
 	 * kernel vouched for was not compared, and its file may shrink.) */
 	unsigned char head[3];
