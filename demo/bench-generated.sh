@@ -28,23 +28,29 @@ run() {
 		--bufsize 64K >/dev/null 2>&1 &
 	spid=$!
 	for _ in $(seq 100); do [[ -s $T/port ]] && break; sleep 0.05; done
-	local line
+	local line t0 t1
+	t0=$(awk '{print $14 + $15}' /proc/$spid/stat)
 	line=$(build/demo/loadclient --port "$(cat "$T/port")" --path /body --clients "$CLIENTS" \
 		--seconds "$SECS")
+	t1=$(awk '{print $14 + $15}' /proc/$spid/stat)
 	kill -TERM $spid; wait $spid 2>/dev/null || true
 	spid=
-	awk -v l="$line" 'BEGIN { n = split(l, f, " "); for (i = 1; i <= n; i++) { split(f[i], kv, "=");
-		v[kv[1]] = kv[2] } printf "%.3f\n", v["bytes"] / v["seconds"] / 1e9 }'
+	awk -v l="$line" -v c=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { n = split(l, f, " ");
+		for (i = 1; i <= n; i++) { split(f[i], kv, "="); v[kv[1]] = kv[2] }
+		printf "%.3f %.3f\n", v["bytes"] / v["seconds"] / 1e9, c / hz / (v["bytes"] / 1e9) }'
 }
 
-ratios=()
+ratios=() cratios=()
 for r in $(seq "$ROUNDS"); do
-	if ((r % 2)); then a=$(run plain); b=$(run lib); else b=$(run lib); a=$(run plain); fi
+	if ((r % 2)); then read -r a ca < <(run plain); read -r b cb < <(run lib)
+	else read -r b cb < <(run lib); read -r a ca < <(run plain); fi
 	ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')
-	ratios+=("$ratio")
-	echo "round $r: plain $a GB/s, library $b GB/s, ratio $ratio"
+	cratio=$(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.3f", (a > 0 ? b / a : 0) }')
+	ratios+=("$ratio") cratios+=("$cratio")
+	echo "round $r: plain $a GB/s ($ca CPU s/GB), library $b GB/s ($cb CPU s/GB), ratio $ratio (CPU $cratio)"
 done
-median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+med() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+median=$(med "${ratios[@]}") cmedian=$(med "${cratios[@]}")
 red=$(sed -n 's/.* redirected_bytes=\([0-9]*\).*/\1/p' "$T/stats.lib" | awk '{s+=$1} END {print s+0}')
-echo "generated 64 KiB bodies: median ratio library/plain = $median (goal >= 0.97); redirected_bytes=$red (must be 0)"
+echo "generated 64 KiB bodies: median ratio library/plain = $median (goal >= 0.97), server CPU per GB $cmedian; redirected_bytes=$red (must be 0)"
 [[ $red -eq 0 ]]

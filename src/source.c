@@ -172,10 +172,8 @@ static bool open_by_content(struct asf_thread *t, const char *buf, size_t n, boo
 		return false;
 	struct claim claims[ASF_CONTENT_CLAIMS];
 	int k = gather_content_claims(t, buf, n, split, claims);
-	if (k == 0)
-		return false;
-	int i = try_claims(claims, k, buf, n, s);
-	if (i < 0) {
+	int i = k > 0 ? try_claims(claims, k, buf, n, s) : -1;
+	if (i < 0) { /* no candidate, or none held: a miss either way (backoff) */
 		asf_content_result(t, false, 0, 0);
 		return false;
 	}
