@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "content.h"
 #include "fdtable.h"
 #include "mappings.h"
 #include "views.h"
@@ -94,6 +95,10 @@ void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off)
 		__atomic_store_n(&hwm, (int)(slot - table) + 1, __ATOMIC_RELEASE);
 	if (view && slot && asf_fd_identity(fd, &dev, &ino)) {
 		asf_view_link(view); /* the mapping keeps the file's view after close(fd) */
+		/* Read from the library's view, not the program's mapping (which may be
+		 * PROT_NONE for now): a copy of the mapping is found by this word. */
+		uint64_t word = 0;
+		bool has_word = asf_content_file_word(view, off, &word);
 		change_begin(slot);
 		PUBLISH(slot->len, len);
 		PUBLISH(slot->view, view);
@@ -101,9 +106,13 @@ void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off)
 		PUBLISH(slot->shared, shared);
 		PUBLISH(slot->dev, dev);
 		PUBLISH(slot->ino, ino);
+		PUBLISH(slot->word, word);
+		PUBLISH(slot->has_word, has_word);
 		PUBLISH(slot->start, lo);
 		change_end(slot);
 		__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
+		if (has_word)
+			asf_content_mark_any();
 	}
 	unlock();
 }
@@ -149,6 +158,31 @@ bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out)
 			return true;
 	}
 	return false;
+}
+
+int asf_mapping_list(struct asf_mapping *out, int max)
+{
+	int k = 0;
+	if (!__atomic_load_n(&live, __ATOMIC_RELAXED))
+		return 0;
+	for (int i = 0; i < ASF_MAPPINGS_MAX && k < max; i++) {
+		struct asf_mapping *m = &table[i];
+		uint64_t s1 = __atomic_load_n(&m->seq, __ATOMIC_ACQUIRE);
+		struct asf_mapping *o = &out[k];
+		o->start = __atomic_load_n(&m->start, __ATOMIC_RELAXED);
+		if ((s1 & 1) || !o->start)
+			continue;
+		o->len = __atomic_load_n(&m->len, __ATOMIC_RELAXED);
+		o->view = __atomic_load_n(&m->view, __ATOMIC_RELAXED);
+		o->off = __atomic_load_n(&m->off, __ATOMIC_RELAXED);
+		o->shared = __atomic_load_n(&m->shared, __ATOMIC_RELAXED);
+		o->word = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
+		o->has_word = __atomic_load_n(&m->has_word, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&m->seq, __ATOMIC_RELAXED) == s1)
+			k++;
+	}
+	return k;
 }
 
 /* PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h); Debian 12's headers predate it. */

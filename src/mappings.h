@@ -28,6 +28,8 @@ struct asf_mapping {
 	off_t off;        /* file offset of the byte at start */
 	bool shared;      /* MAP_SHARED: the bytes are the page cache's */
 	uint64_t dev, ino;
+	uint64_t word;    /* the file's first 8 bytes there (content.h), if has_word */
+	bool has_word;
 };
 
 /* After a successful mmap of fd (a classified file) at addr. */
@@ -36,6 +38,8 @@ void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off);
 void asf_mapping_remove(const void *addr, size_t len);
 /* A copy of the entry holding all of [buf, buf+n); false if none. */
 bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out);
+/* Copies of up to max live entries (content.h probes a copy against their first words). */
+int asf_mapping_list(struct asf_mapping *out, int max);
 /* Does the kernel confirm that [buf, buf+n) is, right now, a shared mapping of the file
  * (dev, ino) whose byte at buf is the file's byte at off? (PROCMAP_QUERY, Linux 6.11+.)
  * 1 yes, 0 no, -1 cannot tell (older kernel, no /proc). */

@@ -56,6 +56,7 @@ void asf_thread_free(struct asf_thread *t)
 		return;
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
 		asf_record_drop(&t->rec[i]);
+	asf_content_clear(t);
 	t->busy = 0;
 	t->open_src = NULL;
 	t->open_guard = NULL;
@@ -139,8 +140,8 @@ void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len)
 	}
 }
 
-void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
-		    const void *buf, size_t len)
+static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, uint64_t view,
+		off_t off, const void *buf, size_t len, bool copy)
 {
 	uintptr_t lo = (uintptr_t)buf;
 	t->clock++;
@@ -149,6 +150,7 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		struct asf_record *r = &t->rec[i];
 		if (r->start && r->start + r->len == lo && r->dev == dev && r->ino == ino &&
+		    r->view == view && r->copy == copy &&
 		    r->off + (off_t)r->len == off && r->len + len <= ASF_RECORD_MAX_BYTES) {
 			asf_record_forget_range(t, buf, len);
 			change_begin(r);
@@ -177,12 +179,40 @@ void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, of
 	PUBLISH(slot->fd, fd);
 	PUBLISH(slot->dev, dev);
 	PUBLISH(slot->ino, ino);
+	PUBLISH(slot->view, view);
 	PUBLISH(slot->off, off);
 	PUBLISH(slot->len, len);
+	PUBLISH(slot->copy, copy);
 	PUBLISH(slot->born, __atomic_add_fetch(&read_clock, 1, __ATOMIC_RELAXED));
 	slot->last_use = t->clock;
 	PUBLISH(slot->start, lo);
 	change_end(slot);
+}
+
+void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
+		    const void *buf, size_t len)
+{
+	add(t, fd, dev, ino, 0, off, buf, len, false);
+}
+
+void asf_record_add_copy(struct asf_thread *t, uint64_t view, off_t off, const void *buf,
+			 size_t len)
+{
+	/* fd -1: no read offset to re-prove on a miss; the view names the file */
+	add(t, -1, 0, 0, view, off, buf, len, true);
+}
+
+unsigned asf_threads_registered(void)
+{
+	unsigned n = __atomic_load_n(&registry_count, __ATOMIC_ACQUIRE);
+	return n < ASF_THREADS_MAX ? n : ASF_THREADS_MAX;
+}
+
+struct asf_thread *asf_thread_registered(unsigned i)
+{
+	struct asf_thread *o = i < ASF_THREADS_MAX ? __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE)
+						 : NULL;
+	return o && __atomic_load_n(&o->in_use, __ATOMIC_ACQUIRE) ? o : NULL;
 }
 
 static bool holds(uintptr_t start, size_t rlen, uintptr_t lo, size_t len)
@@ -203,8 +233,10 @@ static bool snapshot(struct asf_record *r, uintptr_t lo, size_t len, struct asf_
 	out->fd = __atomic_load_n(&r->fd, __ATOMIC_RELAXED);
 	out->dev = __atomic_load_n(&r->dev, __ATOMIC_RELAXED);
 	out->ino = __atomic_load_n(&r->ino, __ATOMIC_RELAXED);
+	out->view = __atomic_load_n(&r->view, __ATOMIC_RELAXED);
 	out->off = __atomic_load_n(&r->off, __ATOMIC_RELAXED);
 	out->born = __atomic_load_n(&r->born, __ATOMIC_RELAXED);
+	out->copy = __atomic_load_n(&r->copy, __ATOMIC_RELAXED);
 	out->seq = s1;
 	out->last_use = 0;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);

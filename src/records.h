@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "content.h"
+
 #define ASF_RECORDS_PER_THREAD 16 /* Apache: a writev of 9 reads, and a few spare */
 #define ASF_RECORD_MAX_BYTES (1u << 30)
 #define ASF_THREADS_MAX 1024u /* threads beyond this many at once are not tracked */
@@ -32,9 +34,12 @@ struct asf_record {
 	size_t len;
 	int fd;                  /* the fd read from (its offset guess is re-proven on a miss) */
 	uint64_t dev, ino;       /* the file, as the fd table named it at the read */
+	uint64_t view;           /* a copy record's view (the fd plays no part); else 0 */
 	off_t off;               /* file offset of the byte at start */
 	uint64_t last_use;
 	uint64_t born;           /* process-wide order of reads: a newer record is the truer one */
+	bool copy;               /* made by a content match (a buffer the program copies into):
+				  * always compared in full, whatever AUTOSENDFILE_VERIFY says */
 };
 
 struct asf_source;
@@ -48,6 +53,7 @@ struct asf_thread {
 	uintptr_t act_frame;         /* an address in the activation's stack frame */
 	struct asf_source *open_src; /* a source whose view reference is held */
 	void *open_guard;            /* a SIGPIPE guard (redirect.c) with the signal blocked */
+	struct asf_content_state content; /* probes of this thread's reads (content.h) */
 };
 
 /* This thread's state; NULL until it has recorded something (create=true makes it). */
@@ -62,6 +68,15 @@ void asf_records_init(void);
  * read continues. */
 void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
 		    const void *buf, size_t len);
+/* After a content match (content.h): buf[0..len), a buffer the program copied file bytes
+ * into, holds the bytes of view at off. Its retry of the rest (buf + k after a partial
+ * write) is then found by address; the record never trusts the copy without a full compare. */
+void asf_record_add_copy(struct asf_thread *t, uint64_t view, off_t off, const void *buf,
+			 size_t len);
+/* The registry of thread states, for lookups across threads: how many slots, and the
+ * state in slot i if in use (else NULL). */
+unsigned asf_threads_registered(void);
+struct asf_thread *asf_thread_registered(unsigned i);
 /* Drops every record of this thread overlapping [buf, buf+len). */
 void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len);
 /* Up to max records (copies) holding all of [buf, buf+len): this thread's first, then other

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "content.h"
 #include "fdclass.h"
 #include "log.h"
 #include "real.h"
@@ -42,6 +43,14 @@ void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t 
 		asf_record_forget_range(t, buf, n);
 	else
 		asf_record_add(t, fd, dev, ino, off, buf, n);
+	/* A read big enough to be written alone may be written from a copy (runtimes): its
+	 * probe needs the file's view now (reads between 4 and 8 KiB, written together by
+	 * writev, wait for their write, records.h). */
+	if (known && n >= asf_cfg.min_bytes) {
+		uint64_t view = asf_view_for_fd(fd);
+		if (view)
+			asf_content_note(t, view, off, buf, n);
+	}
 	asf_why_read(known ? ASF_WHY_OTHER : ASF_WHY_UNTRACKED);
 	t->busy = 0;
 }
@@ -314,8 +323,12 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 			 int flags, enum asf_call call, ssize_t *result)
 {
 	struct asf_source src;
-	if (!asf_source_open(t, buf, n, &src))
+	if (!asf_source_open_as(t, buf, n, ASF_SRC_CONTENT | ASF_SRC_SPLIT, &src))
 		return false;
+	/* A header of the program's own, then the file's bytes: the two parts as a vectored
+	 * write would send them (the plain part with MSG_MORE, exact partial counts). */
+	if (src.skip > 0)
+		return asf_redirect_split(t, fd, word, buf, n, flags, &src, result);
 	/* The first bytes this socket sends: TLS? (Read under the guard: a shared mapping the
 	 * kernel vouched for was not compared, and its file may shrink.) */
 	unsigned char head[3];

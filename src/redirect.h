@@ -39,6 +39,13 @@ struct iovec;
 bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
 			  ssize_t *result);
 
+struct asf_thread;
+/* A single buffer whose first src->skip bytes are the program's own and whose rest src
+ * (open, source.h) holds: sent as the two iovecs of a vectored write. Closes src. Same
+ * contract as asf_try_redirect (t busy, by its caller). */
+bool asf_redirect_split(struct asf_thread *t, int fd, uint32_t word, const void *buf, size_t n,
+			int flags, struct asf_source *src, ssize_t *result);
+
 /* Counts a write the engine handled: whether the real call finished part of it, and
  * whether sendfile sent any of it. */
 void asf_note_redirect(bool used_fallback, bool sent_any);

@@ -35,6 +35,14 @@ static ssize_t real_sendmsg_iov(int fd, const struct iovec *iov, int cnt, int fl
  * (a header, a chunk-size line). */
 #define PART_MIN 512u
 
+/* An iovec may be found by its bytes (a copy, content.h) when it is worth a sendfile on
+ * its own; never split: an iovec with a header inside is rare, and the engine's parts are
+ * whole iovecs. */
+static unsigned content_how(size_t len)
+{
+	return len >= asf_cfg.min_bytes ? ASF_SRC_CONTENT : 0;
+}
+
 /* From iov[f] on, how many iovecs continue the file run that src (opened for iov[f]) starts:
  * each proven on its own, of the same file, at the next offset. */
 static int run_length(struct asf_thread *t, const struct iovec *iov, int cnt, int f,
@@ -45,7 +53,8 @@ static int run_length(struct asf_thread *t, const struct iovec *iov, int cnt, in
 	*total = iov[f].iov_len;
 	while (g < cnt && g - f < ASF_RUN_MAX && iov[g].iov_len >= PART_MIN) {
 		struct asf_source more;
-		if (!asf_source_open(t, iov[g].iov_base, iov[g].iov_len, &more))
+		if (!asf_source_open_as(t, iov[g].iov_base, iov[g].iov_len, content_how(iov[g].iov_len),
+					&more))
 			break;
 		if (!asf_source_prove(&more, iov[g].iov_base, iov[g].iov_len)) {
 			asf_source_close(&more);
@@ -72,7 +81,8 @@ static bool next_file_run(struct asf_thread *t, const struct iovec *iov, int cnt
 {
 	for (; *i < cnt; (*i)++) {
 		if (!asf_why_unless(iov[*i].iov_len >= PART_MIN, ASF_WHY_SMALL) ||
-		    !asf_source_open(t, iov[*i].iov_base, iov[*i].iov_len, src))
+		    !asf_source_open_as(t, iov[*i].iov_base, iov[*i].iov_len,
+					content_how(iov[*i].iov_len), src))
 			continue;
 		if (!asf_source_prove(src, iov[*i].iov_base, iov[*i].iov_len)) {
 			asf_source_close(src); /* a vectored run is proven whole before it is sent */
@@ -105,15 +115,11 @@ static bool first_bytes_tls(int fd, const struct iovec *iov, int cnt, size_t k)
 	return (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, got) & ASF_FD_KIND_MASK) != ASF_FD_STREAM;
 }
 
-/* The body of asf_try_redirect_vec, with t busy and the cancellation cleanup in place. */
-static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const struct iovec *iov,
-			 int cnt, int flags, ssize_t *result)
+/* Sends iov[0..cnt) given the first file run: iovecs [f, f + run) that src (open) holds;
+ * plain runs by the real sendmsg, file runs by sendfile, in order. */
+static bool send_parts(struct asf_thread *t, int fd, uint32_t word, const struct iovec *iov,
+		       int cnt, int flags, int f, int run, struct asf_source *src, ssize_t *result)
 {
-	struct asf_source src = { .view = NULL };
-	int f = 0, run = 0;
-	if (!next_file_run(t, iov, cnt, &f, &run, &src))
-		return false; /* nothing to redirect: the real call, untouched */
-
 	bool sniff = !(word & ASF_FDF_OUT_SEEN), redirected = false, fallback = false;
 	size_t sent = 0;
 	int i = 0, err = 0;
@@ -149,16 +155,16 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 			    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, hn) & ASF_FD_KIND_MASK) !=
 				    ASF_FD_STREAM) {
 				asf_why(ASF_WHY_TLS);
-				asf_source_close(&src);
+				asf_source_close(src);
 				if (sent == 0) /* nothing moved yet: the real call does it all */
 					return false;
 				break;
 			}
 		}
 		bool fb = false;
-		ssize_t k = asf_send_file_iov(fd, &src, &iov[f], run, flags, sent, &fb);
+		ssize_t k = asf_send_file_iov(fd, src, &iov[f], run, flags, sent, &fb);
 		err = errno;
-		asf_source_close(&src);
+		asf_source_close(src);
 		fallback |= fb;
 		if (k < 0)
 			break;
@@ -168,14 +174,32 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 			break;
 		i = f + run;
 		f = i;
-		if (!next_file_run(t, iov, cnt, &f, &run, &src))
+		if (!next_file_run(t, iov, cnt, &f, &run, src))
 			f = cnt;
 	}
-	asf_source_close(&src); /* one opened but not reached; a no-op if closed already */
+	asf_source_close(src); /* one opened but not reached; a no-op if closed already */
 	asf_note_redirect(fallback, redirected);
 	*result = sent > 0 ? (ssize_t)sent : -1;
 	errno = err;
 	return true;
+}
+
+/* The body of asf_try_redirect_vec, with t busy and the cancellation cleanup in place. */
+static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const struct iovec *iov,
+			 int cnt, int flags, ssize_t *result)
+{
+	struct asf_source src = { .view = NULL };
+	int f = 0, run = 0;
+	if (!next_file_run(t, iov, cnt, &f, &run, &src))
+		return false; /* nothing to redirect: the real call, untouched */
+	return send_parts(t, fd, word, iov, cnt, flags, f, run, &src, result);
+}
+
+bool asf_redirect_split(struct asf_thread *t, int fd, uint32_t word, const void *buf, size_t n,
+			int flags, struct asf_source *src, ssize_t *result)
+{
+	struct iovec iov[2] = { { (void *)buf, src->skip }, { (void *)src->buf, n - src->skip } };
+	return send_parts(t, fd, word, iov, 2, flags, 1, 1, src, result);
 }
 
 bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,

@@ -27,11 +27,19 @@ enum asf_miss {
 struct asf_source {
 	struct asf_thread *t;
 	struct asf_view *view; /* a reference, held until asf_source_close */
-	const char *buf;       /* the range's first byte in the program's memory ... */
+	const char *buf;       /* the file part's first byte in the program's memory ... */
 	off_t off;             /* ... is the file's byte at off */
 	size_t proven;         /* bytes from buf on shown equal to the file so far */
 	bool confirmed;        /* the kernel vouched for the whole range: nothing to compare */
+	bool full;             /* compared in full whatever AUTOSENDFILE_VERIFY says (a copy) */
+	size_t skip;           /* bytes before it that are the program's own (ASF_SRC_SPLIT) */
 	enum asf_miss miss;    /* why asf_source_open said no */
+};
+
+/* What asf_source_open_as may look for beyond the records and mappings at the address. */
+enum {
+	ASF_SRC_CONTENT = 1, /* the bytes of a read or mapping copied here (content.h) */
+	ASF_SRC_SPLIT = 2,   /* ... after a prefix of the program's own (a header) */
 };
 
 /* True with *s open when buf[0..n) can be sent from a file: a claim names the file and
@@ -39,8 +47,17 @@ struct asf_source {
  * first AUTOSENDFILE_CHUNK bytes (s->proven). The rest is proven chunk by chunk just before
  * each is sent (asf_source_prove), so what is compared is what sendfile sends next, and
  * nothing is compared twice. False with s->miss set: the real call must send the program's
- * bytes. t must be this thread's state, marked busy. */
-bool asf_source_open(struct asf_thread *t, const void *buf, size_t n, struct asf_source *s);
+ * bytes. t must be this thread's state, marked busy. With ASF_SRC_CONTENT, a range no claim
+ * at its address proves and of at least AUTOSENDFILE_MIN_BYTES may be found by its bytes
+ * (compared in full at once); with ASF_SRC_SPLIT only buf[s->skip..n) may be the file's. */
+bool asf_source_open_as(struct asf_thread *t, const void *buf, size_t n, unsigned how,
+			struct asf_source *s);
+/* The same, never split: content matches of the whole range included. */
+static inline bool asf_source_open(struct asf_thread *t, const void *buf, size_t n,
+				   struct asf_source *s)
+{
+	return asf_source_open_as(t, buf, n, ASF_SRC_CONTENT, s);
+}
 /* Proves [p, p+len) of the opened range (p inside it) if not proven yet; false when the
  * bytes differ from the file now or cannot be read: the rest goes by the real call. */
 bool asf_source_prove(struct asf_source *s, const void *p, size_t len);

@@ -23,6 +23,12 @@ command -v clang-14 >/dev/null 2>&1 || need_pkgs+=(clang-14)
 	need_pkgs+=(libclang-rt-14-dev)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
+# Runtimes that copy before they write (test_runtimes.sh, issue 11).
+command -v sbcl    >/dev/null 2>&1 || need_pkgs+=(sbcl)
+[ -d /usr/share/common-lisp/source/hunchentoot ] || need_pkgs+=(cl-hunchentoot)
+command -v perl    >/dev/null 2>&1 || need_pkgs+=(perl)
+command -v php     >/dev/null 2>&1 || need_pkgs+=(php-cli)
+command -v javac   >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jdk-headless)
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs: ${need_pkgs[*]}" >&2

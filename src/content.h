@@ -1,0 +1,74 @@
+/* Content claims: file bytes a write copied from somewhere the records do not cover.
+ *
+ * Runtimes copy: SBCL reads into its stream buffer and writes from a Lisp vector, Java
+ * reads into a malloc'd buffer and writes from a direct buffer, PHP copies its mmap of the
+ * file into an output buffer. The write's address then says nothing, but its bytes are a
+ * file's. Each tracked read (and each mapping of a file) leaves a probe here: the first
+ * 8-byte word of its bytes, with the view and offset they came from. A write no address
+ * claim proves is probed against these words (a handful of candidates, a few words each);
+ * a candidate becomes a claim that source.c proves like any other, always by comparing
+ * every byte with the file, whatever AUTOSENDFILE_VERIFY says (the address gives no
+ * evidence). Nothing here hashes or passes over the write's data: the prefix scan for a
+ * header (below) looks at its first ASF_CONTENT_SCAN bytes only, and a thread whose writes
+ * keep missing stops looking for a while (backoff).
+ *
+ * The probes sit in each thread's state (records.h), written by their owner only and read
+ * across threads seqlock-style, like the records. */
+#ifndef ASF_CONTENT_H
+#define ASF_CONTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ASF_CONTENT_PER_THREAD 16 /* reads remembered by content per thread */
+#define ASF_CONTENT_SCAN 2048     /* bytes of a write searched for a probe (a header before it) */
+#define ASF_CONTENT_CLAIMS 8      /* candidates proven for one write at most */
+
+struct asf_content {
+	uint64_t seq;  /* even: stable; odd: the owner is changing it */
+	uint64_t word; /* the first 8 bytes the read returned */
+	uint64_t view; /* 0: free */
+	off_t off;     /* file offset of those bytes */
+	size_t len;
+};
+
+/* Per thread (inside struct asf_thread). */
+struct asf_content_state {
+	struct asf_content ent[ASF_CONTENT_PER_THREAD];
+	unsigned next; /* ring position of the next probe */
+	/* Where the last content match ended: a write that continues it (chunks of a copied
+	 * mapping, a read written in pieces) is probed there. */
+	uint64_t cont_view;
+	off_t cont_off;
+	/* Backoff: misses in a row; writes still to skip; the current skip length. */
+	uint32_t misses, skip, backoff;
+};
+
+/* A candidate: buf[skip..n) may be the bytes of view at off. */
+struct asf_content_claim {
+	uint64_t view;
+	off_t off;
+	size_t skip;
+};
+
+struct asf_thread;
+/* After a tracked read of len bytes (>= 8) into buf: its probe. */
+void asf_content_note(struct asf_thread *t, uint64_t view, off_t off, const void *buf, size_t len);
+/* Forgets t's probes (thread exit). */
+void asf_content_clear(struct asf_thread *t);
+/* Is a content search worth doing for the next write of t (backoff)? Counts the skip. */
+bool asf_content_wanted(struct asf_thread *t);
+/* Candidates for buf[0..n), most likely first, into out (at most ASF_CONTENT_CLAIMS).
+ * `split`: the file bytes may start after a prefix of the program's own (a header). */
+int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
+		       struct asf_content_claim *out);
+/* The outcome of a search that had candidates: hit (then the match ended at view, end). */
+void asf_content_result(struct asf_thread *t, bool hit, uint64_t view, off_t end);
+/* The file's 8 bytes at off in view, read under the fault guard; false if unreadable. */
+bool asf_content_file_word(uint64_t view, off_t off, uint64_t *word);
+/* Some probe exists (a read or a mapping noted one): until then searches cost nothing. */
+void asf_content_mark_any(void);
+
+#endif

@@ -1,0 +1,14 @@
+;; A hunchentoot static file server on 127.0.0.1:PORT serving ROOT; SIGINT stops it.
+;; usage: sbcl --non-interactive --load hunchentoot.lisp ROOT/ PORT
+(require :asdf)
+(let ((*standard-output* (make-broadcast-stream)) (*error-output* (make-broadcast-stream)))
+  (asdf:load-system :hunchentoot))
+(let* ((args sb-ext:*posix-argv*)
+       (root (second args)) (port (parse-integer (third args)))
+       (acceptor (make-instance 'hunchentoot:easy-acceptor :address "127.0.0.1" :port port
+                                :document-root (pathname root)
+                                :access-log-destination nil :message-log-destination nil)))
+  (hunchentoot:start acceptor)
+  (format t "listening~%") (finish-output)
+  (handler-case (loop (sleep 1))
+    (sb-sys:interactive-interrupt () (hunchentoot:stop acceptor) (sb-ext:exit :code 0))))

@@ -1,0 +1,16 @@
+;; The SBCL copy loop of issue 11: read-sequence / write-sequence with an 8 KiB octet vector
+;; over fd-streams (read into the stream's buffer, write from the Lisp vector).
+;; usage: sbcl --script sbcl-loop.lisp FILE PORT  (connects to 127.0.0.1:PORT)
+(require :sb-bsd-sockets)
+(defun main ()
+  (let* ((args sb-ext:*posix-argv*)
+         (path (second args)) (port (parse-integer (third args)))
+         (s (make-instance 'sb-bsd-sockets:inet-socket :type :stream :protocol :tcp)))
+    (sb-bsd-sockets:socket-connect s #(127 0 0 1) port)
+    (let ((out (sb-bsd-sockets:socket-make-stream s :output t :element-type '(unsigned-byte 8) :buffering :full))
+          (buf (make-array 8192 :element-type '(unsigned-byte 8))))
+      (with-open-file (in path :element-type '(unsigned-byte 8))
+        (loop for n = (read-sequence buf in) while (> n 0) do (write-sequence buf out :end n)))
+      (finish-output out)
+      (close out))))
+(main)
