@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -212,6 +213,94 @@ static void retire_on_last_unlink(void **state)
 	assert_true(id2 != 0 && id2 != id);
 	close_file(c);
 	assert_null(asf_view_get(id2));
+}
+
+/* The caches of views.c and what invalidates each. The mapping of a closed file is kept idle
+ * (ASF_VIEW_LINGER_NS) for the next open: the same mapping, a new private descriptor. */
+static const unsigned char *view_map(asf_view_id id)
+{
+	struct asf_view *v = asf_view_get(id);
+	assert_non_null(v);
+	const unsigned char *m = v->map;
+	asf_view_put(v);
+	return m;
+}
+
+static void idle_mapping_reused_on_reopen(void **state)
+{
+	(void)state;
+	int f = new_file(SIZE, 21);
+	int a = open_file(f);
+	asf_view_id id = asf_view_for_fd(a);
+	const unsigned char *m = view_map(id);
+	int pfd = priv_fd(id);
+	close_file(a);
+	assert_false(fd_open(pfd)); /* no descriptor kept for a closed file */
+	int b = open_file(f);
+	asf_view_id id2 = asf_view_for_fd(b);
+	assert_true(id2 != 0 && id2 != id);
+	assert_ptr_equal(view_map(id2), m); /* the mapping (and its page tables) reused */
+	assert_true(fd_open(priv_fd(id2)));
+	close_file(b);
+}
+
+/* Invalidated: a file deleted while open is not kept past its close. */
+static void deleted_file_not_kept(void **state)
+{
+	(void)state;
+	int f = new_file(SIZE, 22);
+	int a = open_file(f);
+	asf_view_id id = asf_view_for_fd(a);
+	struct asf_view *v = asf_view_get(id);
+	assert_non_null(v);
+	asf_view_put(v);
+	assert_int_equal(unlink(paths[f]), 0);
+	close_file(a);
+	assert_int_equal(v->state, 0); /* VIEW_FREE: mapping and descriptor gone */
+	assert_null(v->map);
+}
+
+/* Invalidated: a file that grew since its view was made gets a new, longer one. */
+static void grown_file_new_view(void **state)
+{
+	(void)state;
+	int f = new_file(SIZE, 23);
+	int a = open_file(f);
+	asf_view_id id = asf_view_for_fd(a);
+	close_file(a);
+	int w = open(paths[f], O_WRONLY | O_APPEND);
+	assert_true(w >= 0);
+	unsigned char more[4096] = { 1 };
+	assert_int_equal(write(w, more, sizeof more), (ssize_t)sizeof more);
+	close(w);
+	int b = open_file(f);
+	asf_view_id id2 = asf_view_for_fd(b);
+	assert_true(id2 != 0 && id2 != id);
+	struct asf_view *v = asf_view_get(id2);
+	assert_non_null(v);
+	assert_int_equal(v->maplen, SIZE + sizeof more);
+	asf_view_put(v);
+	close_file(b);
+}
+
+/* Invalidated: an idle mapping older than the linger time goes at the next housekeeping
+ * (any view lookup or close). */
+static void idle_mapping_expires(void **state)
+{
+	(void)state;
+	int f = new_file(SIZE, 24), g = new_file(SIZE, 25);
+	int a = open_file(f);
+	asf_view_id id = asf_view_for_fd(a);
+	struct asf_view *v = asf_view_get(id);
+	asf_view_put(v);
+	close_file(a);
+	assert_int_equal(v->state, 3); /* VIEW_IDLE */
+	struct timespec wait = { (time_t)(ASF_VIEW_LINGER_NS / 1000000000u), 200000000 };
+	nanosleep(&wait, NULL);
+	int b = open_file(g);
+	assert_true(asf_view_for_fd(b) != 0); /* housekeeping runs here */
+	assert_int_equal(v->state, 0);
+	close_file(b);
 }
 
 static void in_use_view_stays_until_last_put(void **state)
@@ -451,6 +540,10 @@ int main(void)
 		cmocka_unit_test(no_view_for_what_cannot_be_mapped),
 		cmocka_unit_test(get_put_refcounts),
 		cmocka_unit_test(retire_on_last_unlink),
+		cmocka_unit_test(idle_mapping_reused_on_reopen),
+		cmocka_unit_test(deleted_file_not_kept),
+		cmocka_unit_test(grown_file_new_view),
+		cmocka_unit_test(idle_mapping_expires),
 		cmocka_unit_test(in_use_view_stays_until_last_put),
 		cmocka_unit_test(private_fd_above_soft_limit),
 		cmocka_unit_test(private_fd_without_room),
