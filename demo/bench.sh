@@ -56,8 +56,8 @@
 #      entries), BENCH_CHUNK_ROUNDS (5),
 #      BENCH_CHUNK_SECONDS (1.5: timed part of one bench-chunk run),
 #      BENCH_OUT (build/bench), BENCH_DOC (docs/BENCHMARKS.md): where the raw data and the doc go
-# The apache entries are not in docs/BENCHMARKS.md yet (bench-report.py does not know them):
-# bench.sh prints their table at the end (apache_table).
+# The apache entries: bench.sh prints their table at the end (apache_table) and appends it to
+# docs/BENCHMARKS.md.
 # The 16 KiB runs do not fail the >= 90% redirect check (nginx may send a small body in the
 # same writev as the header, which the library does not redirect); their share is reported.
 set -euo pipefail
@@ -532,7 +532,40 @@ if [[ -z $ONLY ]]; then
 else
 	echo "bench: raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
 fi
-grep -q '^load apache' "$RAW" && apache_table
+if grep -q '^load apache' "$RAW"; then
+	tbl=$(apache_table)
+	echo "$tbl"
+	if [[ -z $ONLY ]]; then # into the doc, after what bench-report.py wrote
+		{
+			echo
+			echo "## Apache 2.4: stock (EnableMMAP On, EnableSendfile Off), stock under the library, EnableSendfile On"
+			echo
+			echo "Medians of $ROUNDS interleaved rounds; server CPU summed over Apache's process group;"
+			echo "memory: $STALLED stalled clients on a 16 MiB file (MemAvailable drop)."
+			echo
+			echo '```'
+			echo "$tbl"
+			echo '```'
+		} >>"$DOC"
+	fi
+fi
+# The copying runtimes of issue 11 (SBCL, hunchentoot, Perl, Java, PHP): their own script,
+# its table appended to the doc (BENCH_RUNTIMES=0 skips it).
+if [[ -z $ONLY && ${BENCH_RUNTIMES:-1} != 0 ]]; then
+	if rt=$(bash "$REPO/demo/bench-runtimes.sh" "${BENCH_RUNTIME_ROUNDS:-3}" 2>"$OUT/runtimes.err"); then
+		echo "$rt"
+		{
+			echo
+			echo "## Copying runtimes: plain vs under the library (demo/bench-runtimes.sh ${BENCH_RUNTIME_ROUNDS:-3})"
+			echo
+			echo '```'
+			echo "$rt"
+			echo '```'
+		} >>"$DOC"
+	else
+		FAILS+=("bench-runtimes.sh failed: $(tail -n 3 "$OUT/runtimes.err" | tr '\n' ' ')")
+	fi
+fi
 if ((${#FAILS[@]})); then
 	echo "bench: FAILED checks:" >&2
 	printf '  %s\n' "${FAILS[@]}" >&2
