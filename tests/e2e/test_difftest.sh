@@ -14,17 +14,22 @@ DT="$ASF_TESTBIN/difftest"
 [ -f "$ASF_LIB" ] || fail "$ASF_LIB not built"
 
 cases="${DIFFTEST_CASES:-2000}"
+# Under AddressSanitizer (check-all sets ASF_PRELOAD_PREFIX to its runtime) the fault kind's
+# program itself fails (it hands unmapped and protected buffers to the kernel on purpose,
+# which the sanitizer's interceptors read first): that kind runs in the plain build only.
+skip=()
+[ -n "${ASF_PRELOAD_PREFIX:-}" ] && skip=(--skip-kind fault)
 seed="${DIFFTEST_SEED:-1}"
 export TMPDIR="$ASF_TMP"
 stats="$ASF_TMP/difftest.stats"
 rm -f "$stats"
 
-timeout 60 "$DT" --seed "$seed" --cases "$cases" >"$ASF_TMP/plain.out" 2>"$ASF_TMP/plain.err"
+timeout 60 "$DT" --seed "$seed" --cases "$cases" "${skip[@]}" >"$ASF_TMP/plain.out" 2>"$ASF_TMP/plain.err"
 rc=$?
 [ $rc -eq 0 ] || { grep -m5 '^FAIL' "$ASF_TMP/plain.out"; tail -n3 "$ASF_TMP/plain.err"; fail "plain difftest exited $rc"; }
 
 LD_PRELOAD="$ASF_PRELOAD" AUTOSENDFILE_STATS="$stats" \
-    timeout 60 "$DT" --seed "$seed" --cases "$cases" >"$ASF_TMP/lib.out" 2>"$ASF_TMP/lib.err"
+    timeout 60 "$DT" --seed "$seed" --cases "$cases" "${skip[@]}" >"$ASF_TMP/lib.out" 2>"$ASF_TMP/lib.err"
 rc=$?
 if [ $rc -ne 0 ]; then
     grep -m5 '^FAIL' "$ASF_TMP/lib.out"
