@@ -6,6 +6,9 @@
 # is compared; the share sent by sendfile is printed and must be >= 95% of the body bytes.
 # A runtime that is not installed is skipped (tests/deps.sh installs them); 77 if all are.
 . "$(dirname "$0")/lib.sh"
+# Under check-all the ASan runtime is preloaded too; this program does not run under it
+# (vsftpd: its seccomp sandbox; the runtimes: their own memory managers).
+[ "$ASF_PRELOAD" = "$ASF_LIB" ] || skip "a sanitizer runtime is preloaded with the library ($ASF_PRELOAD)"
 rt="$(cd "$(dirname "$0")" && pwd)/runtimes"
 command -v nc >/dev/null || skip "nc not installed"
 command -v curl >/dev/null || skip "curl not installed"

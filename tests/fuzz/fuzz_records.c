@@ -479,6 +479,10 @@ static void op_repoint(void)
 	}
 	TRACE("repoint: dup2(%d, %d) between the read and its write\n", src, target);
 	do_dup2(src, target);
+	/* The library holds a file only while the program has it open through the fd it was
+	 * read from (records.h): after this re-point the write is the program's to send. */
+	if (target == last_read.fd)
+		last_read.must = false;
 }
 
 /* fcntl(F_SETFL) forgets the classification: the next read classifies afresh. */
@@ -489,6 +493,8 @@ static void op_setfl(void)
 		return;
 	TRACE("fcntl(%d, F_SETFL)\n", fd);
 	asf_fd_forget(fd);
+	if (fd == last_read.fd) /* (the record's fd no longer vouches for its file) */
+		last_read.must = false;
 }
 
 /* A raw close + open behind the library's back (only with ASF_FUZZ_RAW=1). */
@@ -987,8 +993,8 @@ static void check_invariants(void)
 			FAIL("record %d has length %zu", i, a->len);
 		if (a->off < 0)
 			FAIL("record %d has offset %lld", i, (long long)a->off);
-		if (a->view == 0)
-			FAIL("record %d names no view", i);
+		if (a->copy ? a->view == 0 : (a->ino == 0 || a->fd < 0))
+			FAIL("record %d names no file (a read: dev/ino and fd; a copy: a view)", i);
 		for (int j = i + 1; j < ASF_RECORDS_PER_THREAD; j++) {
 			const struct asf_record *b = &T->rec[j];
 			if (b->start && a->start < b->start + b->len && b->start < a->start + a->len)
