@@ -210,9 +210,13 @@ else:
 
 
 # what the library adds per call (besides VERIFY's compare): said the same way everywhere
-COSTS = "one fstat per write, one lseek per read() and, in threaded servers, a dup + close per write to pin the file"
-COSTS_MD = ("one `fstat` per write, one `lseek` per `read()` (none for `pread`) and, in threaded servers "
-            "(python, node), a `dup` + `close` per write to pin the file")
+COSTS = ("per file opened, its classification (fstat + fcntl + fstatfs), one lseek at its first read() and, "
+         "at the first write from it, its view (a dup of the descriptor, fstat, mmap; close and munmap when "
+         "the program closes it, the mapping kept 2 s for a re-open), and the page faults of that mapping")
+COSTS_MD = ("per file opened, its classification (`fstat` + `fcntl` + `fstatfs`), one `lseek` at its first "
+            "`read()` and, at the first write from it, its view (a `dup`, `fstat`, `mmap`; `close` and "
+            "`munmap` when the program closes it, the mapping kept 2 s for a re-open), and the page faults "
+            "of that mapping")
 
 
 def why(g):
@@ -237,9 +241,8 @@ def why(g):
     if "ceiling" in name:
         extra = ""
         if srv and srv.endswith("-16k"):
-            extra = ("; per 16 KiB request (strace of copyserver) the library adds 6 syscalls to the "
-                     "ceiling's ~10: a getsockopt at accept, fstat + fcntl + fstatfs to classify the opened "
-                     "file, the lseek and the fstat")
+            extra = ("; per 16 KiB request the library adds a getsockopt at accept and the per-file work "
+                     "above, where the ceiling makes ~10 syscalls in all")
         return ("what the ceiling does not pay: " + COSTS + ", and the range tracking; with VERIFY=none "
                 "there is no compare, so this is syscall overhead" + extra)
     if "VERIFY=full" in name:
@@ -257,9 +260,9 @@ def why(g):
             extra = ("; a 16 KiB body is one or two writes, so per-request costs dominate: the server's own "
                      "(open, fstat, headers), and the library's classification of each new connection and "
                      "file (a getsockopt; fstat + fcntl + fstatfs)")
-        return ("the server still does its own read() copy; the library adds a copy + compare of each "
-                "write (VERIFY=full), " + COSTS + ", and saves only the cheap copy of a hot buffer into "
-                "the socket" + extra)
+        return ("the server still does its own read() copy; the library adds a compare of each "
+                "write with the page cache (VERIFY=full), " + COSTS + ", and saves only the cheap copy of "
+                "a hot buffer into the socket" + extra)
     if name.startswith("Pass-through"):
         return "the wrapper's fd classification on the hot path"
     return ""
@@ -546,7 +549,7 @@ if tl:
     if lose:
         w("  Losses: " + ", ".join(SNAME[s] for s, _, _ in lose) + ".")
     w("  The program still does its own `read()` into its buffer, the expensive copy; the library saves")
-    w("  only the copy of that hot buffer into the socket, and pays a copy + compare of every write")
+    w("  only the copy of that hot buffer into the socket, and pays a compare of every write with the page cache")
     w("  (VERIFY=full), " + COSTS_MD + ".")
     if bad:
         w("  Below the 0.90x bar (in throughput, or in GB per CPU second): " + ", ".join(SNAME[s] for s, _, _ in bad) + ".")
@@ -566,7 +569,7 @@ if ("copy", "lib-none", 1) in load:
          rx(ratios(load, "copy", "lib-none", "base", "tput"))))
     w("  of the baseline throughput; the read + sendfile ceiling is %s, native sendfile %s. Against the"
       % (rx(ratios(load, "copy", "ceil", "base", "tput")), rx(ratios(load, "copy", "native", "base", "tput"))))
-    w("  ceiling: VERIFY=full %s, VERIFY=none %s (what is left between full and none is the copy + compare)."
+    w("  ceiling: VERIFY=full %s, VERIFY=none %s (what is left between full and none is the compare)."
       % (rx(ratios(load, "copy", "lib", "ceil", "tput")), rx(ratios(load, "copy", "lib-none", "ceil", "tput"))))
     if vm:
         w("  Throughput vs each baseline by VERIFY mode: " + "; ".join(vm) + ".")
