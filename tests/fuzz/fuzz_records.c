@@ -28,7 +28,15 @@
  * read and its write), another process rewriting a file in place (a few bytes, or all of
  * it) or truncating it (the view's pages past the new end then fault: the guard must catch
  * it), re-pointing an fd number between a read and its write (dup2 of another file over
- * it), and mprotect(PROT_NONE) of half the arena and back.
+ * it), and mprotect(PROT_NONE) of half the arena and back. Mappings: the program mmaps
+ * one or two pages of a file read-only (MAP_SHARED or MAP_PRIVATE, through a program fd)
+ * into one of two slots with MAP_FIXED, as wrap_mmap.c's bookkeeping does around the real
+ * call (asf_mapping_remove, then asf_mapping_add), or behind the library's back (raw: its
+ * entry goes on claiming the old file), munmaps (told or raw), and writes from a slot: the
+ * bytes the engine claims must be the ones the mapping shows now (the file's current
+ * bytes; zeros up to the end of the page holding the file's end; unreadable past it). And
+ * content: the program copies mapped bytes or the last read's bytes elsewhere in the arena
+ * and writes the copy (a content match must be byte-exact, like any redirect).
  *
  * Invariants checked after every operation: live records lie in the arena, never overlap,
  * 0 < len <= ASF_RECORD_MAX_BYTES, have a view, even seq; the fd table agrees with the
@@ -69,6 +77,7 @@
 #include "config.h"
 #include "fdclass.h"
 #include "fdtable.h"
+#include "mappings.h"
 #include "real.h"
 #include "records.h"
 #include "redirect.h"
@@ -119,6 +128,19 @@ static bool prot[2];                 /* arena halves made PROT_NONE */
 static struct prov prov[ARENA];
 static struct asf_thread *T;
 static bool raw_mode, trace, table_trustworthy, armed;
+
+/* the program's mappings of its files (see op_map) */
+#define NMAPS 2
+#define MAP_PAGES 2 /* FILE_MAX: a window maps one or two pages of a file */
+
+static unsigned char *mapzone; /* NMAPS slots of MAP_PAGES pages, PROT_NONE when unmapped */
+static struct {
+	bool live;
+	int file;    /* the file the memory maps now (whatever the library was told) */
+	size_t moff; /* its file offset (a page multiple) */
+	size_t len;  /* bytes mapped (<= MAP_PAGES pages) */
+	bool shared;
+} maps[NMAPS];
 
 static struct {
 	size_t k, n;
@@ -270,6 +292,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (m == MAP_FAILED)
 		HARNESS("mmap");
 	arena = (unsigned char *)m + PAGE - HALF;
+	mapzone = mmap(NULL, NMAPS * MAP_PAGES * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mapzone == MAP_FAILED)
+		HARNESS("mmap");
 	atexit(print_stats);
 	return 0;
 }
@@ -974,6 +999,181 @@ static void op_write_last_read(void)
 	do_write(last_read.k, last_read.n, must);
 }
 
+/* ---- mappings: the program mmaps its files (wrap_mmap.c's bookkeeping around real calls) ---- */
+
+
+static unsigned char *slot_addr(int m)
+{
+	return mapzone + (size_t)m * MAP_PAGES * PAGE;
+}
+
+/* The slot's memory back to a PROT_NONE reservation (raw: the library is not told). */
+static void slot_clear(int m, bool tell)
+{
+	if (mmap(slot_addr(m), MAP_PAGES * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+	    MAP_FAILED)
+		HARNESS("mmap reservation");
+	if (tell)
+		asf_mapping_remove(slot_addr(m), MAP_PAGES * PAGE); /* munmap / MAP_FIXED over it */
+	maps[m].live = false;
+}
+
+/* Byte j of slot m as the program sees it: 1 readable (*b set), 0 unreadable (SIGBUS past
+ * the page holding the file's end, or unmapped). */
+static int slot_byte(int m, size_t j, unsigned char *b)
+{
+	if (!maps[m].live || j >= (maps[m].len + PAGE - 1) / PAGE * PAGE)
+		return 0;
+	const struct mfile *f = &files[maps[m].file];
+	size_t pos = maps[m].moff + j;
+	if (pos < f->size) {
+		*b = f->data[pos];
+		return 1;
+	}
+	if (pos < (f->size + PAGE - 1) / PAGE * PAGE) {
+		*b = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* mmap(slot, len, PROT_READ, MAP_SHARED or MAP_PRIVATE | MAP_FIXED, fd, moff): through a
+ * program fd (the wrapper's bookkeeping unless raw: then the library's entry, if any, goes
+ * on claiming what was there before). */
+static void do_map(int m, int fd, size_t moff, size_t len, bool shared, bool raw)
+{
+	struct ofd *o = ofd_of(fd);
+	if (!o)
+		return;
+	if (!raw)
+		asf_mapping_remove(slot_addr(m), len); /* MAP_FIXED: whatever was there is replaced */
+	void *r = mmap(slot_addr(m), len, PROT_READ, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd,
+		       (off_t)moff);
+	if (r == MAP_FAILED) { /* a write-only fd (EACCES): nothing changed but the forgetting */
+		TRACE("mmap(slot %d, fd %d) failed: %s\n", m, fd, strerror(errno));
+		return;
+	}
+	if (r != slot_addr(m))
+		HARNESS("mmap of fd %d moved", fd);
+	/* the rest of the slot, if the new mapping is shorter, keeps whatever was there: make
+	 * it the reservation again (and the model never looks past len) */
+	size_t plen = (len + PAGE - 1) / PAGE * PAGE;
+	if (plen < MAP_PAGES * PAGE &&
+	    mmap(slot_addr(m) + plen, MAP_PAGES * PAGE - plen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		 0) == MAP_FAILED)
+		HARNESS("mmap reservation");
+	if (!raw && plen < MAP_PAGES * PAGE)
+		asf_mapping_remove(slot_addr(m) + plen, MAP_PAGES * PAGE - plen);
+	maps[m] = (__typeof__(maps[m])){ true, o->file, moff, len, shared };
+	TRACE("mmap(slot %d, %zu, %s, fd %d = file %d, %zu)%s\n", m, len, shared ? "SHARED" : "PRIVATE", fd,
+	      o->file, moff, raw ? " [raw]" : "");
+	if (raw)
+		return;
+	uint32_t w = asf_fd_word(fd);
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
+		w = asf_fd_classify(fd);
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_FILE && !(w & ASF_FDF_NO_SENDFILE))
+		asf_mapping_add(r, len, shared, fd, (off_t)moff);
+}
+
+static void op_map(void)
+{
+	int m = u8() % NMAPS;
+	int fd = FD_BASE + u8() % NFD;
+	uint8_t sel = u8();
+	size_t moff = (sel & 1) ? PAGE : 0;
+	size_t len = (sel & 2) && !moff ? 2 * PAGE : (sel & 4) ? PAGE : 1 + u16() % PAGE;
+	do_map(m, fd, moff, len, sel & 8, sel & 16 ? (raw_mode || (sel & 32)) : false);
+}
+
+static void op_unmap(void)
+{
+	int m = u8() % NMAPS;
+	bool raw = u8() & 1;
+	TRACE("munmap(slot %d)%s\n", m, raw ? " [raw]" : "");
+	slot_clear(m, !raw);
+}
+
+/* write(slot + j, n): whatever asf_source_open claims must be the bytes the mapping shows. */
+static void op_map_write(void)
+{
+	int m = u8() % NMAPS;
+	size_t j = u16() % (MAP_PAGES * PAGE), n = 1 + u16() % 3000;
+	if (j + n > MAP_PAGES * PAGE)
+		n = MAP_PAGES * PAGE - j;
+	unsigned char *buf = slot_addr(m) + j;
+	stats.writes++;
+	TRACE("write(slot %d + %zu, %zu)\n", m, j, n);
+	struct asf_source s;
+	T->busy = 1;
+	bool ok = asf_source_open(T, buf, n, &s);
+	if (ok) {
+		struct stat st;
+		if (s.buf != (const char *)buf || fstat(asf_view_fd(s.view), &st) != 0)
+			FAIL("asf_source_open said yes but the source is not what was asked for");
+		struct mfile *f = file_by_id(st.st_dev, st.st_ino);
+		if (!f)
+			FAIL("redirect from a file that is none of the model's");
+		off_t o = s.off;
+		size_t upto = o < 0 || (uint64_t)o >= f->size ? 0 : f->size - (size_t)o < n ? f->size - (size_t)o : n;
+		TRACE("  -> redirected from file %td at %lld (%zu bytes of the file)\n", f - files, (long long)o, upto);
+		if (o < 0)
+			FAIL("redirect from offset %lld", (long long)o);
+		for (size_t i = 0; i < upto; i++) {
+			unsigned char b;
+			if (!slot_byte(m, j + i, &b))
+				FAIL("WRONG BYTES: write(slot %d + %zu, %zu) sent from file %td at %lld, but byte %zu "
+				     "of the buffer is unreadable (the real write stops there)",
+				     m, j, n, f - files, (long long)o, i);
+			if (b != f->data[o + (off_t)i])
+				FAIL("WRONG BYTES: write(slot %d + %zu, %zu) sent from file %td at %lld, but byte %zu "
+				     "differs (memory 0x%02x: file %d at %zu%s; file 0x%02x)",
+				     m, j, n, f - files, (long long)o, i, b, maps[m].file, maps[m].moff + j + i,
+				     maps[m].shared ? " shared" : " private", f->data[o + (off_t)i]);
+		}
+		stats.redirects++;
+		asf_source_close(&s);
+	} else {
+		TRACE("  -> passed through (miss %d)\n", s.miss);
+	}
+	T->busy = 0;
+}
+
+/* The program copies mapped bytes (or the last read's) elsewhere in its buffer and writes
+ * the copy (PHP, runtimes): a content match, if any, must be byte-exact (do_write checks). */
+static void op_copy_write(void)
+{
+	uint8_t sel = u8();
+	size_t k = u16() % ARENA, n = 1 + u16() % 1200;
+	if (n > ARENA - k)
+		n = ARENA - k;
+	if (touches_protected(k, n))
+		return;
+	unsigned char tmp[ARENA];
+	if (sel & 1) {
+		int m = u8() % NMAPS;
+		size_t j = u16() % (MAP_PAGES * PAGE);
+		for (size_t i = 0; i < n; i++)
+			if (!slot_byte(m, j + i, &tmp[i]))
+				n = i; /* stops at the first unreadable byte */
+		if (!n)
+			return;
+		TRACE("memcpy(arena+%zu, slot %d + %zu, %zu)\n", k, m, j, n);
+	} else {
+		if (!last_read.valid || touches_protected(last_read.k, last_read.n))
+			return;
+		if (n > last_read.n)
+			n = last_read.n;
+		memcpy(tmp, marena + last_read.k, n);
+		TRACE("memcpy(arena+%zu, last read at arena+%zu, %zu)\n", k, last_read.k, n);
+	}
+	program_store(k, tmp, n);
+	if (last_read.valid && k < last_read.k + last_read.n && last_read.k < k + n)
+		last_read.must = false; /* its bytes changed (maybe to equal ones) */
+	if (sel & 2)
+		do_write(k, n, false);
+}
+
 /* ---- invariants after every operation ---- */
 
 static void check_invariants(void)
@@ -987,14 +1187,17 @@ static void check_invariants(void)
 			FAIL("record %d left with an odd seq", i);
 		if (!a->start)
 			continue;
-		if (a->start < (uintptr_t)arena || a->start + a->len > (uintptr_t)(arena + ARENA))
-			FAIL("record %d outside the arena", i);
+		/* (a content match from a mapping leaves a copy record there) */
+		if ((a->start < (uintptr_t)arena || a->start + a->len > (uintptr_t)(arena + ARENA)) &&
+		    (a->start < (uintptr_t)mapzone || a->start + a->len > (uintptr_t)(mapzone + NMAPS * MAP_PAGES * PAGE)))
+			FAIL("record %d outside the arena and the mappings", i);
 		if (a->len == 0 || a->len > ASF_RECORD_MAX_BYTES)
 			FAIL("record %d has length %zu", i, a->len);
 		if (a->off < 0)
 			FAIL("record %d has offset %lld", i, (long long)a->off);
-		if (a->copy ? a->view == 0 : (a->ino == 0 || a->fd < 0))
-			FAIL("record %d names no file (a read: dev/ino and fd; a copy: a view)", i);
+		if (a->copy ? a->view == 0 : (a->view != 0 || a->ino == 0 || a->fd < 0))
+			FAIL("record %d names no file (a read: dev/ino and fd, no view; a copy: a view)",
+			     i);
 		for (int j = i + 1; j < ASF_RECORDS_PER_THREAD; j++) {
 			const struct asf_record *b = &T->rec[j];
 			if (b->start && a->start < b->start + b->len && b->start < a->start + a->len)
@@ -1052,6 +1255,8 @@ static void reset(uint8_t mode)
 	}
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
 		asf_record_drop(&T->rec[i]);
+	for (int m = 0; m < NMAPS; m++)
+		slot_clear(m, true);
 	for (int s = 0; s < NFD; s++) {
 		if (fdmap[s] >= 0)
 			close(FD_BASE + s);
@@ -1100,11 +1305,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		stats.ops++;
 		/* "right after the read": only writes, re-pointing, protection and the signal
 		 * handler (which cancels the "must") may come in between */
-		switch (op % 24) {
-		case 17: case 18: case 20: case 21: case 22: case 23: break;
+		switch (op % 30) {
+		case 17: case 18: case 20: case 21: case 22: case 23: case 27: case 28: case 29: break;
 		default: last_read.valid = false;
 		}
-		switch (op % 24) {
+		switch (op % 30) {
 		case 0: op_open(); break;
 		case 1: case 2: op_read(false); break;
 		case 3: op_read(true); break;
@@ -1127,6 +1332,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 20: op_signal_handler(); break;
 		case 21: op_repoint(); break;
 		case 22: case 23: op_protect(); break;
+		case 24: op_map(); break;
+		case 25: op_unmap(); break;
+		case 26: case 27: op_map_write(); break;
+		case 28: case 29: op_copy_write(); break;
 		}
 		check_invariants();
 	}
