@@ -79,12 +79,37 @@ static bool lock_soon(void)
 	return false;
 }
 
-void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off)
+void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd, off_t off)
 {
 	if (len == 0 || !lock_soon())
 		return;
 	uintptr_t lo = (uintptr_t)addr;
 	drop_overlapping(lo, lo + len);
+	if (writable) { /* a guard: no view, no probe */
+		uint64_t dev, ino;
+		struct asf_mapping *g = NULL;
+		for (int i = 0; i < ASF_MAPPINGS_MAX && !g; i++)
+			if (!table[i].start)
+				g = &table[i];
+		if (g && asf_fd_identity(fd, &dev, &ino)) {
+			if (g - table >= __atomic_load_n(&hwm, __ATOMIC_RELAXED))
+				__atomic_store_n(&hwm, (int)(g - table) + 1, __ATOMIC_RELEASE);
+			change_begin(g);
+			PUBLISH(g->len, len);
+			PUBLISH(g->view, (uint64_t)0);
+			PUBLISH(g->off, off);
+			PUBLISH(g->shared, true);
+			PUBLISH(g->writable, true);
+			PUBLISH(g->dev, dev);
+			PUBLISH(g->ino, ino);
+			PUBLISH(g->has_word, false);
+			PUBLISH(g->start, lo);
+			change_end(g);
+			__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
+		}
+		unlock();
+		return;
+	}
 	asf_view_id view = asf_view_for_fd(fd);
 	uint64_t dev = 0, ino = 0;
 	struct asf_mapping *slot = NULL;
@@ -104,6 +129,7 @@ void asf_mapping_add(void *addr, size_t len, bool shared, int fd, off_t off)
 		PUBLISH(slot->view, view);
 		PUBLISH(slot->off, off);
 		PUBLISH(slot->shared, shared);
+		PUBLISH(slot->writable, false);
 		PUBLISH(slot->dev, dev);
 		PUBLISH(slot->ino, ino);
 		PUBLISH(slot->word, word);
@@ -144,7 +170,8 @@ bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out)
 		uint64_t s1 = __atomic_load_n(&m->seq, __ATOMIC_ACQUIRE);
 		uintptr_t start = __atomic_load_n(&m->start, __ATOMIC_RELAXED);
 		size_t len = __atomic_load_n(&m->len, __ATOMIC_RELAXED);
-		if ((s1 & 1) || !start || start > lo || lo - start > len || n > len - (lo - start))
+		if ((s1 & 1) || !start || start > lo || lo - start > len || n > len - (lo - start) ||
+		    __atomic_load_n(&m->writable, __ATOMIC_RELAXED))
 			continue;
 		out->start = start;
 		out->len = len;
@@ -165,7 +192,8 @@ int asf_mapping_list(struct asf_mapping *out, int max)
 	int k = 0;
 	if (!__atomic_load_n(&live, __ATOMIC_RELAXED))
 		return 0;
-	for (int i = 0; i < ASF_MAPPINGS_MAX && k < max; i++) {
+	int end = __atomic_load_n(&hwm, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < end && k < max; i++) {
 		struct asf_mapping *m = &table[i];
 		uint64_t s1 = __atomic_load_n(&m->seq, __ATOMIC_ACQUIRE);
 		struct asf_mapping *o = &out[k];
@@ -183,6 +211,64 @@ int asf_mapping_list(struct asf_mapping *out, int max)
 			k++;
 	}
 	return k;
+}
+
+static int kernel_writable(const void *buf, size_t n, uint64_t dev, uint64_t ino);
+
+bool asf_mapping_alias(const void *buf, size_t n, uint64_t dev, uint64_t ino)
+{
+	if (!__atomic_load_n(&live, __ATOMIC_RELAXED))
+		return false;
+	uintptr_t lo = (uintptr_t)buf, hi = lo + n;
+	bool ask = false;
+	int end = __atomic_load_n(&hwm, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < end; i++) {
+		struct asf_mapping *m = &table[i];
+		uintptr_t start = __atomic_load_n(&m->start, __ATOMIC_RELAXED);
+		size_t len = __atomic_load_n(&m->len, __ATOMIC_RELAXED);
+		if (!start || start >= hi || lo >= start + len ||
+		    __atomic_load_n(&m->dev, __ATOMIC_RELAXED) != dev ||
+		    __atomic_load_n(&m->ino, __ATOMIC_RELAXED) != ino ||
+		    !__atomic_load_n(&m->shared, __ATOMIC_RELAXED))
+			continue;
+		/* (a torn read can only make this say yes: a redirect missed, never a wrong one) */
+		if (__atomic_load_n(&m->writable, __ATOMIC_ACQUIRE))
+			return true;
+		ask = true; /* read-only as mapped; made writable behind our back since? */
+	}
+	return ask && kernel_writable(buf, n, dev, ino) != 0;
+}
+
+void asf_mapping_made_writable(const void *addr, size_t len)
+{
+	if (!__atomic_load_n(&live, __ATOMIC_RELAXED) || len == 0)
+		return;
+	int spins = 0;
+	while (!lock_try())
+		if (++spins > 10000)
+			return;
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+	int end = __atomic_load_n(&hwm, __ATOMIC_RELAXED);
+	for (int i = 0; i < end; i++) {
+		struct asf_mapping *m = &table[i];
+		if (!m->start || m->start >= hi || lo >= m->start + m->len || m->writable)
+			continue;
+		if (!m->shared) {
+			drop(m);
+			continue;
+		}
+		/* The whole entry becomes a guard (a part made writable taints the rest too:
+		 * simpler, and only costs redirects). */
+		uint64_t view = m->view;
+		change_begin(m);
+		PUBLISH(m->writable, true);
+		PUBLISH(m->view, (uint64_t)0);
+		PUBLISH(m->has_word, false);
+		change_end(m);
+		if (view)
+			asf_view_unlink(view);
+	}
+	unlock();
 }
 
 /* PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h); Debian 12's headers predate it. */
@@ -222,6 +308,12 @@ int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, o
 			break;
 		}
 		off_t here = off + (off_t)(at - (uintptr_t)buf);
+		if (q.vma_start <= at && (q.vma_flags & ASF_PROCMAP_VMA_SHARED) &&
+		    (q.vma_flags & ASF_PROCMAP_VMA_WRITE) && q.inode == ino &&
+		    makedev(q.dev_major, q.dev_minor) == dev) {
+			verdict = 2; /* the file's page cache, writable: never send from it */
+			break;
+		}
 		if (q.vma_start > at || !(q.vma_flags & ASF_PROCMAP_VMA_READ) ||
 		    (q.vma_flags & ASF_PROCMAP_VMA_WRITE) ||
 		    !(q.vma_flags & ASF_PROCMAP_VMA_SHARED) || q.inode != ino ||
@@ -247,4 +339,40 @@ void asf_mappings_after_fork_child(void)
 	live = 0;
 	hwm = 0;
 	table_lock = 0;
+}
+
+/* Is some part of [buf, buf+n) a writable shared mapping of (dev, ino) right now? 1 yes,
+ * 0 no, -1 cannot tell (taken as yes by the caller: only a redirect is lost). */
+static int kernel_writable(const void *buf, size_t n, uint64_t dev, uint64_t ino)
+{
+	if (__atomic_load_n(&no_procmap, __ATOMIC_RELAXED))
+		return -1;
+	int saved_errno = errno;
+	int mfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (mfd < 0) {
+		errno = saved_errno;
+		return -1;
+	}
+	int verdict = 0;
+	uintptr_t at = (uintptr_t)buf, end = at + n;
+	while (at < end) {
+		struct asf_procmap_query q = { .size = sizeof q, .query_addr = at,
+					       .query_flags = 0x10 /* covering or next */ };
+		if (ioctl(mfd, ASF_PROCMAP_QUERY, &q) != 0) {
+			if (errno != ENOENT)
+				verdict = -1;
+			break;
+		}
+		if (q.vma_start >= end)
+			break;
+		if ((q.vma_flags & ASF_PROCMAP_VMA_SHARED) && (q.vma_flags & ASF_PROCMAP_VMA_WRITE) &&
+		    q.inode == ino && makedev(q.dev_major, q.dev_minor) == dev) {
+			verdict = 1;
+			break;
+		}
+		at = q.vma_end;
+	}
+	(void)syscall(SYS_close, mfd);
+	errno = saved_errno;
+	return verdict;
 }

@@ -130,8 +130,12 @@ static int gather_content_claims(struct asf_thread *t, const void *buf, size_t n
 static int prove_claim(const struct claim *c, const struct asf_view *v, const void *buf,
 		       const unsigned char *file, size_t n, size_t *first, bool *confirmed)
 {
-	*confirmed = c->kind == CLAIM_MAP && c->shared_map &&
-		     asf_mapping_confirm(buf, n, v->dev, v->ino, c->off) == 1;
+	int kernel = c->kind == CLAIM_MAP && c->shared_map
+			     ? asf_mapping_confirm(buf, n, v->dev, v->ino, c->off)
+			     : -1;
+	if (kernel == 2)
+		return -3; /* the file's own page cache, writable: mappings.h (asf_mapping_alias) */
+	*confirmed = kernel == 1;
 	if (*confirmed)
 		return 1;
 	if (c->kind == CLAIM_CONTENT || *first > n)
@@ -158,6 +162,8 @@ static int try_claims(const struct claim *claims, int k, const char *buf, size_t
 		size_t first = asf_cfg.chunk;
 		if (__atomic_load_n(&v->refused, __ATOMIC_RELAXED) || asf_refused(v->dev, v->ino))
 			s->miss = ASF_MISS_REFUSED;
+		else if (c->kind != CLAIM_MAP && asf_mapping_alias(from, len, v->dev, v->ino))
+			s->miss = ASF_MISS_ALIAS;
 		else if (!file)
 			s->miss = c->kind == CLAIM_CONTENT ? s->miss : ASF_MISS_FILE_GONE;
 		else

@@ -22,6 +22,7 @@ enum asf_miss {
 	ASF_MISS_UNREADABLE,  /* the buffer faulted: the real call reports it */
 	ASF_MISS_FILE_GONE,   /* the file is shorter than the range, or faulted (truncated) */
 	ASF_MISS_REFUSED,     /* the file refused sendfile before */
+	ASF_MISS_ALIAS,       /* the buffer is the file's own page cache, writable (mappings.h) */
 };
 
 struct asf_source {

@@ -39,12 +39,12 @@ static void *mmap_seen(void *addr, size_t len, int prot, int flags, int fd, off_
 	int saved_errno = errno;
 	uint32_t w = asf_fd_word_classified(fd);
 	bool shared = (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
-	/* Not a writable shared mapping: the program may store into it once its write has
-	 * returned, and sendfile would send those stores (the queued pages are the same
-	 * pages); a real write sent what was there at the call. */
+	/* A writable shared mapping is no claim, only a guard: the program may store into it
+	 * once its write has returned, and sendfile from that file would send those stores
+	 * (the queued pages are the same pages); a real write sent what was there at the call. */
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_FILE && !(w & ASF_FDF_NO_SENDFILE) &&
-	    !(shared && (prot & PROT_WRITE)) && __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
-		asf_mapping_add(r, len, shared, fd, off);
+	    __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
+		asf_mapping_add(r, len, shared, shared && (prot & PROT_WRITE), fd, off);
 	errno = saved_errno;
 	return r;
 }
@@ -74,7 +74,7 @@ ASF_EARLY_SAFE ASF_EXPORT int munmap(void *addr, size_t len)
 	int (*fn)(void *, size_t) = ASF_REAL_FN(munmap);
 	int r = fn ? fn(addr, len) : (int)syscall(SYS_munmap, addr, len);
 	if (r == 0 && !asf_vfork_child)
-		asf_mapping_remove(addr, len);
+		asf_mapping_made_writable(addr, len);
 	return r;
 }
 
@@ -99,13 +99,14 @@ ASF_EARLY_SAFE ASF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len
 	return r;
 }
 
-/* A range made writable may have been a read-only mapping of a file: forget it (see above). */
+/* A range made writable may have been a read-only mapping of a file: it becomes a guard
+ * (see above). */
 ASF_EARLY_SAFE ASF_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
 	int (*fn)(void *, size_t, int) = ASF_BOUND(mprotect);
 	int r = fn ? fn(addr, len, prot) : (int)syscall(SYS_mprotect, addr, len, prot);
 	if (r == 0 && (prot & PROT_WRITE) && !asf_vfork_child &&
 	    __atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED))
-		asf_mapping_remove(addr, len);
+		asf_mapping_made_writable(addr, len);
 	return r;
 }

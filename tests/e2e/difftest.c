@@ -80,7 +80,7 @@
  *           write returned: the wire must carry the bytes at the write. Stores into a
  *           writable shared window the library cannot know as one (a raw mprotect, or a
  *           read-only "shadow" mapping of the same bytes beside it: a content match)
- *           only with --mmap-alias-stores (the library fails those: see mmap_body).
+ *           too, unless --no-mmap-alias-stores.
  *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
@@ -615,7 +615,7 @@ static void connect_pair(const config_t *c, int *snd, int *rcv)
 /* ---------------------------------------------------------- other kinds -- */
 
 static int g_only = -1; /* --only KIND */
-static int g_mm_alias;   /* --mmap-alias-stores (see mmap_body) */
+static int g_mm_alias = 1; /* --no-mmap-alias-stores clears it (see mmap_body) */
 static unsigned g_skip;  /* --skip-kind KIND (repeatable): bit per kind not run */
 
 /* share of the cases (percent) turned into the later kinds (see pick_kind) */
@@ -2636,11 +2636,10 @@ static void mmap_body(sender_t *s, int fd, fault_status_t *st)
                 int vec = rpct(r, 30);
                 size_t hl = vec ? pick_hlen(r) : 0;
                 mm_send(s, prog_slice(r, prog, hl), hl, p + pos, n, vec, call, vc);
-                /* the write returned: a store into what it sent (it must have gone as it was).
-                 * Into a writable shared mapping the library cannot see as one (a raw mprotect)
-                 * or whose bytes match a read-only mapping's (shadow), only with
-                 * --mmap-alias-stores: the library sends those from the page cache the store
-                 * then changes (a known bug, see the report of the mmap kind). */
+                /* the write returned: a store into what it sent (it must have gone as it was),
+                 * also into a writable shared mapping the library cannot see as one (a raw
+                 * mprotect) or whose bytes match a read-only mapping's (shadow).
+                 * --no-mmap-alias-stores leaves those two out. */
                 int may_store = rw && (g_mm_alias || (ev != ME_SHADOW && ev != ME_MPROTECT_RAW));
                 if (rpct(r, 70) && may_store)
                     mutate(r, p + pos, n);
@@ -3310,8 +3309,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_skip |= 1u << j;
-        } else if (!strcmp(argv[i], "--mmap-alias-stores"))
-            g_mm_alias = 1;
+        } else if (!strcmp(argv[i], "--no-mmap-alias-stores"))
+            g_mm_alias = 0;
         else if (!strcmp(argv[i], "--mutate-file"))
             mutate_file = 1;
         else if (!strcmp(argv[i], "--mutate-file=before"))
@@ -3319,7 +3318,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mutate-file=after"))
             mutate_file = 1, g_filemut_when = 2;
         else {
-            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--mmap-alias-stores]\n");
+            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--no-mmap-alias-stores]\n");
             return 2;
         }
     }

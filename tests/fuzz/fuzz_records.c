@@ -1073,7 +1073,7 @@ static void do_map(int m, int fd, size_t moff, size_t len, bool shared, bool raw
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN)
 		w = asf_fd_classify(fd);
 	if ((w & ASF_FD_KIND_MASK) == ASF_FD_FILE && !(w & ASF_FDF_NO_SENDFILE))
-		asf_mapping_add(r, len, shared, fd, (off_t)moff);
+		asf_mapping_add(r, len, shared, false, fd, (off_t)moff);
 }
 
 static void op_map(void)
