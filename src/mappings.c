@@ -2,6 +2,7 @@
  * an address maps right now (PROCMAP_QUERY). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/ioctl.h>
 #include <stdint.h>
@@ -76,12 +77,26 @@ static bool lock_soon(void)
 	for (int spins = 0; spins < 512; spins++)
 		if (lock_try())
 			return true;
+	/* Held by another thread doing real work (Apache: 200 connections mapping at once):
+	 * let it run. Still bounded: a holder interrupted in this thread never lets go. */
+	for (int yields = 0; yields < 64; yields++) {
+		sched_yield();
+		if (lock_try())
+			return true;
+	}
 	return false;
 }
 
 void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd, off_t off)
 {
-	if (len == 0 || !lock_soon())
+	if (len == 0)
+		return;
+	/* The file's view and the probe word first, outside the table's lock (they may make
+	 * system calls): the lock is held only for the table's own stores. */
+	asf_view_id view = writable ? 0 : asf_view_for_fd(fd);
+	uint64_t word = 0;
+	bool has_word = view && asf_content_file_word(view, off, &word);
+	if (!lock_soon())
 		return;
 	uintptr_t lo = (uintptr_t)addr;
 	drop_overlapping(lo, lo + len);
@@ -110,7 +125,6 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 		unlock();
 		return;
 	}
-	asf_view_id view = asf_view_for_fd(fd);
 	uint64_t dev = 0, ino = 0;
 	struct asf_mapping *slot = NULL;
 	for (int i = 0; i < ASF_MAPPINGS_MAX && !slot; i++)
@@ -120,10 +134,8 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 		__atomic_store_n(&hwm, (int)(slot - table) + 1, __ATOMIC_RELEASE);
 	if (view && slot && asf_fd_identity(fd, &dev, &ino)) {
 		asf_view_link(view); /* the mapping keeps the file's view after close(fd) */
-		/* Read from the library's view, not the program's mapping (which may be
-		 * PROT_NONE for now): a copy of the mapping is found by this word. */
-		uint64_t word = 0;
-		bool has_word = asf_content_file_word(view, off, &word);
+		/* (the word was read from the library's view, not the program's mapping, which
+		 * may be PROT_NONE for now: a copy of the mapping is found by this word) */
 		change_begin(slot);
 		PUBLISH(slot->len, len);
 		PUBLISH(slot->view, view);

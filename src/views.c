@@ -4,6 +4,7 @@
  * is never torn down under it. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -55,6 +56,11 @@ static bool lock_soon(void)
 	for (int spins = 0; spins < 512; spins++)
 		if (lock_try())
 			return true;
+	for (int yields = 0; yields < 64; yields++) { /* the holder makes system calls */
+		sched_yield();
+		if (lock_try())
+			return true;
+	}
 	return false;
 }
 
@@ -313,7 +319,23 @@ asf_view_id asf_view_for_fd(int fd)
 	if (id && alive(id))
 		return id;
 	uint64_t dev, ino;
-	if (!asf_fd_identity(fd, &dev, &ino) || !lock_soon())
+	if (!asf_fd_identity(fd, &dev, &ino))
+		return 0;
+	/* The common case, without the lock: the file already has a live view (another fd
+	 * of it, another request for the same file). A view retired meanwhile is caught by
+	 * its users (asf_view_get), who then look again. */
+	uint64_t size = asf_fd_size(fd);
+	for (int i = 0; i < ASF_VIEWS_MAX; i++) {
+		struct asf_view *v = &views[i];
+		uint32_t gen = LOAD(v->gen);
+		if (LOAD(v->state) == VIEW_LIVE && v->dev == dev && v->ino == ino && v->maplen >= size &&
+		    LOAD(v->gen) == gen) {
+			id = make_id(i, gen);
+			asf_fd_set_view(fd, id);
+			return id;
+		}
+	}
+	if (!lock_soon())
 		return 0;
 	housekeeping(now_ns());
 	struct asf_view *found = NULL;
