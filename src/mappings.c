@@ -79,7 +79,7 @@ static bool lock_soon(void)
 			return true;
 	/* Held by another thread doing real work (Apache: 200 connections mapping at once):
 	 * let it run. Still bounded: a holder interrupted in this thread never lets go. */
-	for (int yields = 0; yields < 64; yields++) {
+	for (int yields = 0; yields < 4096; yields++) {
 		sched_yield();
 		if (lock_try())
 			return true;

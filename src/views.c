@@ -56,7 +56,7 @@ static bool lock_soon(void)
 	for (int spins = 0; spins < 512; spins++)
 		if (lock_try())
 			return true;
-	for (int yields = 0; yields < 64; yields++) { /* the holder makes system calls */
+	for (int yields = 0; yields < 4096; yields++) { /* the holder makes system calls */
 		sched_yield();
 		if (lock_try())
 			return true;
