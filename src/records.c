@@ -154,6 +154,9 @@ static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, uint64
 		    r->off + (off_t)r->len == off && r->len + len <= ASF_RECORD_MAX_BYTES) {
 			asf_record_forget_range(t, buf, len);
 			change_begin(r);
+			/* The file is reached through the fd of the newest read: an older fd of it
+			 * may have been closed or re-pointed since (source.c resolves through it). */
+			PUBLISH(r->fd, fd);
 			PUBLISH(r->len, r->len + len);
 			PUBLISH(r->born, __atomic_add_fetch(&read_clock, 1, __ATOMIC_RELAXED));
 			r->last_use = t->clock;

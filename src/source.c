@@ -7,6 +7,7 @@
 #include "autosendfile.h"
 #include "config.h"
 #include "content.h"
+#include "fdclass.h"
 #include "fdtable.h"
 #include "mappings.h"
 #include "ownmem.h"
@@ -79,7 +80,9 @@ static uint64_t record_view(const struct asf_record *r)
 	if (r->copy)
 		return r->view;
 	uint64_t dev, ino;
-	if ((asf_fd_word(r->fd) & ASF_FD_KIND_MASK) != ASF_FD_FILE ||
+	/* (a number closed and opened again since the read is classified afresh: if it names
+	 * the same file, its bytes are still the claim's) */
+	if ((asf_fd_word_classified(r->fd) & ASF_FD_KIND_MASK) != ASF_FD_FILE ||
 	    !asf_fd_identity(r->fd, &dev, &ino) || dev != r->dev || ino != r->ino)
 		return 0;
 	return asf_view_for_fd(r->fd);

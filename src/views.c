@@ -283,6 +283,13 @@ static bool revive(struct asf_view *v, int fd)
 	int pfd = dup_private(fd);
 	if (pfd < 0)
 		return false;
+	/* The number may name another file by now (a dup2 in another thread since the fd
+	 * table said otherwise): the new descriptor must be the mapping's file. */
+	struct stat st;
+	if (fstat(pfd, &st) != 0 || (uint64_t)st.st_dev != v->dev || (uint64_t)st.st_ino != v->ino) {
+		(void)syscall(SYS_close, pfd);
+		return false;
+	}
 	STORE(v->fd, pfd);
 	STORE(v->links, 0);
 	STORE(v->idle_since, 0);

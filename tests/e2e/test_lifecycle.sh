@@ -38,11 +38,12 @@ red=$(stat_sum "$st" redirected_bytes)
 echo "library run: redirected_bytes=$red over $(grep -c . "$st" 2>/dev/null) stats lines"
 
 # 3. Each scenario alone under the library: which must redirect, which must not.
-# The library holds its own reference to a file only while the program has the file open
-# (src/views.h): once the program closed its last descriptor of it (close, dup2 over it,
-# close_range), the file's bytes go out by the real call, whatever the number names now.
-must_redirect="dup_shared_offset fcntl_dupfd lseek_between fork_child_writes threads signals sigpipe_write"
-must_not="close_reuse_same_file close_reuse_other_file dup2_over_source close_range_reuse proc_source"
+# The library reaches a file through the fd it was read from (src/records.h): once the
+# program closed it or re-pointed the number to another file (close, dup2 over it,
+# close_range), the file's bytes go out by the real call; the same file opened again on that
+# number is the file again.
+must_redirect="dup_shared_offset fcntl_dupfd lseek_between fork_child_writes threads signals sigpipe_write close_reuse_same_file"
+must_not="close_reuse_other_file dup2_over_source close_range_reuse proc_source"
 for s in $must_redirect $must_not; do
 	st="$ASF_TMP/stats.$s"
 	LD_PRELOAD="$ASF_PRELOAD" AUTOSENDFILE_STATS="$st" timeout 40 "$bin" "$s" >"$ASF_TMP/one.out" 2>&1

@@ -291,8 +291,8 @@ static void contiguous_read_extends(void **state)
 	assert_int_equal(asf_record_offset(r, buf + 150000), 151000);
 	assert_true(r->born > born); /* an extension is a newer read */
 	assert_int_equal(r->seq % 2, 0);
-	/* Continuing through another fd of the same file (view) still extends: the view, not
-	 * the fd number, names the file. */
+	/* Continuing through another fd of the same file still extends: (dev, ino), not the fd
+	 * number, names the file; the record then reaches it through the newest fd. */
 	static unsigned char two[8192];
 	asf_record_drop(r);
 	add(two, 4096, 0);
@@ -301,7 +301,7 @@ static void contiguous_read_extends(void **state)
 	r = own(two, sizeof two);
 	assert_non_null(r);
 	assert_int_equal(r->len, sizeof two);
-	assert_int_equal(r->fd, FD); /* the first read's fd stays */
+	assert_int_equal(r->fd, FD + 9); /* the newest read's fd: the file is reached through it */
 }
 
 static void noncontiguous_read_does_not_extend(void **state)
