@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "trylock.h"
 #include "content.h"
 #include "fdtable.h"
 #include "mappings.h"
@@ -23,16 +24,6 @@ static int hwm;   /* no entry at or above this index is in use: lookups stop the
 static int table_lock;
 
 #define PUBLISH(field, value) __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
-
-static bool lock_try(void)
-{
-	return !__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE);
-}
-
-static void unlock(void)
-{
-	__atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
-}
 
 static void change_begin(struct asf_mapping *m)
 {
@@ -69,24 +60,6 @@ static void drop_overlapping(uintptr_t lo, uintptr_t hi)
 	}
 }
 
-/* A few hundred tries: threads that map at once (Apache's workers) each get in; a signal
- * handler that interrupted the holder in its own thread gives up (a mapping not noted is
- * only a redirect missed). */
-static bool lock_soon(void)
-{
-	for (int spins = 0; spins < 512; spins++)
-		if (lock_try())
-			return true;
-	/* Held by another thread doing real work (Apache: 200 connections mapping at once):
-	 * let it run. Still bounded: a holder interrupted in this thread never lets go. */
-	for (int yields = 0; yields < 4096; yields++) {
-		sched_yield();
-		if (lock_try())
-			return true;
-	}
-	return false;
-}
-
 void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd, off_t off)
 {
 	if (len == 0)
@@ -96,7 +69,7 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 	asf_view_id view = writable ? 0 : asf_view_for_fd(fd);
 	uint64_t word = 0;
 	bool has_word = view && asf_content_file_word(view, off, &word);
-	if (!lock_soon())
+	if (!asf_lock_soon(&table_lock))
 		return;
 	uintptr_t lo = (uintptr_t)addr;
 	drop_overlapping(lo, lo + len);
@@ -122,7 +95,7 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 			change_end(g);
 			__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
 		}
-		unlock();
+		asf_unlock(&table_lock);
 		return;
 	}
 	uint64_t dev = 0, ino = 0;
@@ -152,7 +125,7 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 		if (has_word)
 			asf_content_mark_any();
 	}
-	unlock();
+	asf_unlock(&table_lock);
 }
 
 void asf_mapping_remove(const void *addr, size_t len)
@@ -162,13 +135,11 @@ void asf_mapping_remove(const void *addr, size_t len)
 	/* The lock is held only for a few stores; but a signal handler may have interrupted its
 	 * holder in this very thread: after a bounded wait the entry is left (it is only a
 	 * claim: the proof in source.c never trusts it alone). */
-	int spins = 0;
-	while (!lock_try())
-		if (++spins > 10000)
-			return;
+	if (!asf_lock_soon(&table_lock))
+		return;
 	/* (hwm only grows: a table that emptied is scanned as far as it once reached) */
 	drop_overlapping((uintptr_t)addr, (uintptr_t)addr + len);
-	unlock();
+	asf_unlock(&table_lock);
 }
 
 bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out)
@@ -255,10 +226,8 @@ void asf_mapping_made_writable(const void *addr, size_t len)
 {
 	if (!__atomic_load_n(&live, __ATOMIC_RELAXED) || len == 0)
 		return;
-	int spins = 0;
-	while (!lock_try())
-		if (++spins > 10000)
-			return;
+	if (!asf_lock_soon(&table_lock))
+		return;
 	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
 	int end = __atomic_load_n(&hwm, __ATOMIC_RELAXED);
 	for (int i = 0; i < end; i++) {
@@ -280,7 +249,7 @@ void asf_mapping_made_writable(const void *addr, size_t len)
 		if (view)
 			asf_view_unlink(view);
 	}
-	unlock();
+	asf_unlock(&table_lock);
 }
 
 /* PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h); Debian 12's headers predate it. */
@@ -296,16 +265,30 @@ struct asf_procmap_query {
 #define ASF_PROCMAP_VMA_SHARED 0x08
 static int no_procmap; /* the kernel said it does not know the ioctl */
 
-int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, off_t off)
+/* /proc/self/maps for PROCMAP_QUERY, or -1 (known to be missing, or no /proc). The caller
+ * gives it back with maps_close, which restores errno. */
+static int maps_open(void)
 {
 	if (__atomic_load_n(&no_procmap, __ATOMIC_RELAXED))
 		return -1;
 	int saved_errno = errno;
 	int mfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (mfd < 0) {
-		errno = saved_errno;
+	errno = saved_errno;
+	return mfd;
+}
+
+static void maps_close(int mfd, int saved_errno)
+{
+	(void)syscall(SYS_close, mfd);
+	errno = saved_errno;
+}
+
+int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, off_t off)
+{
+	int saved_errno = errno;
+	int mfd = maps_open();
+	if (mfd < 0)
 		return -1;
-	}
 	int verdict = 1;
 	uintptr_t at = (uintptr_t)buf, end = at + n;
 	while (at < end && verdict == 1) {
@@ -334,8 +317,7 @@ int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, o
 			verdict = 0;
 		at = q.vma_end;
 	}
-	(void)syscall(SYS_close, mfd);
-	errno = saved_errno;
+	maps_close(mfd, saved_errno);
 	return verdict;
 }
 
@@ -357,14 +339,10 @@ void asf_mappings_after_fork_child(void)
  * 0 no, -1 cannot tell (taken as yes by the caller: only a redirect is lost). */
 static int kernel_writable(const void *buf, size_t n, uint64_t dev, uint64_t ino)
 {
-	if (__atomic_load_n(&no_procmap, __ATOMIC_RELAXED))
-		return -1;
 	int saved_errno = errno;
-	int mfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	if (mfd < 0) {
-		errno = saved_errno;
+	int mfd = maps_open();
+	if (mfd < 0)
 		return -1;
-	}
 	int verdict = 0;
 	uintptr_t at = (uintptr_t)buf, end = at + n;
 	while (at < end) {
@@ -384,7 +362,6 @@ static int kernel_writable(const void *buf, size_t n, uint64_t dev, uint64_t ino
 		}
 		at = q.vma_end;
 	}
-	(void)syscall(SYS_close, mfd);
-	errno = saved_errno;
+	maps_close(mfd, saved_errno);
 	return verdict;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trylock.h"
 #include "ownmem.h"
 #include "fdtable.h"
 #include "views.h"
@@ -44,30 +45,6 @@ static void note_private(int fd)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
-
-static bool lock_try(void)
-{
-	return !__atomic_exchange_n(&table_lock, 1, __ATOMIC_ACQUIRE);
-}
-
-/* A few hundred tries (threads opening files at once); never an unbounded wait. */
-static bool lock_soon(void)
-{
-	for (int spins = 0; spins < 512; spins++)
-		if (lock_try())
-			return true;
-	for (int yields = 0; yields < 4096; yields++) { /* the holder makes system calls */
-		sched_yield();
-		if (lock_try())
-			return true;
-	}
-	return false;
-}
-
-static void unlock(void)
-{
-	__atomic_store_n(&table_lock, 0, __ATOMIC_RELEASE);
-}
 
 static uint64_t now_ns(void)
 {
@@ -342,7 +319,7 @@ asf_view_id asf_view_for_fd(int fd)
 			return id;
 		}
 	}
-	if (!lock_soon())
+	if (!asf_lock_soon(&table_lock))
 		return 0;
 	housekeeping(now_ns());
 	struct asf_view *found = NULL;
@@ -365,7 +342,7 @@ asf_view_id asf_view_for_fd(int fd)
 			found = v;
 	}
 	id = found ? make_id((int)(found - views), LOAD(found->gen)) : 0;
-	unlock();
+	asf_unlock(&table_lock);
 	if (id)
 		asf_fd_set_view(fd, id);
 	return id;
@@ -387,10 +364,10 @@ struct asf_view *asf_view_get(asf_view_id id)
 void asf_view_put(struct asf_view *v)
 {
 	if (__atomic_sub_fetch(&v->refs, 1, __ATOMIC_SEQ_CST) == 0 && LOAD(v->state) == VIEW_DYING &&
-	    lock_try()) {
+	    asf_trylock(&table_lock)) {
 		if (LOAD(v->state) == VIEW_DYING && LOAD(v->refs) == 0)
 			finalize(v);
-		unlock();
+		asf_unlock(&table_lock);
 	}
 }
 
@@ -424,12 +401,12 @@ void asf_view_unlink(asf_view_id id)
 		return;
 	/* The program closed its last descriptor of the file: so do we (go_idle), so the process
 	 * never holds a descriptor for a file the program no longer has open. */
-	if (lock_try()) {
+	if (asf_trylock(&table_lock)) {
 		uint64_t now = now_ns();
 		if (LOAD(v->gen) == gen && LOAD(v->links) <= 0 && LOAD(v->state) == VIEW_LIVE)
 			go_idle(v, now);
 		housekeeping(now);
-		unlock();
+		asf_unlock(&table_lock);
 	} else {
 		STORE(v->idle_since, now_ns()); /* the next housekeeping retires it */
 	}
@@ -458,9 +435,9 @@ void asf_view_vacate_fd(int fd)
 		/* A new number for the same file; without one the view can no longer send. */
 		int moved = dup_private(fd);
 		__atomic_store_n(&v->fd, moved, __ATOMIC_SEQ_CST);
-		if (moved < 0 && lock_try()) {
+		if (moved < 0 && asf_trylock(&table_lock)) {
 			retire(v);
-			unlock();
+			asf_unlock(&table_lock);
 		}
 	}
 	errno = saved_errno;
@@ -496,5 +473,5 @@ void asf_views_after_fork_child(void)
 		STORE(v->refs, 0);
 		STORE(v->gen, v->gen + 1);
 	}
-	unlock();
+	asf_unlock(&table_lock);
 }
