@@ -210,13 +210,16 @@ else:
 
 
 # what the library adds per call (besides VERIFY's compare): said the same way everywhere
-COSTS = ("per file opened, its classification (fstat + fcntl + fstatfs), one lseek at its first read() and, "
-         "at the first write from it, its view (a dup of the descriptor, fstat, mmap; close and munmap when "
-         "the program closes it, the mapping kept 2 s for a re-open), and the page faults of that mapping")
-COSTS_MD = ("per file opened, its classification (`fstat` + `fcntl` + `fstatfs`), one `lseek` at its first "
-            "`read()` and, at the first write from it, its view (a `dup`, `fstat`, `mmap`; `close` and "
-            "`munmap` when the program closes it, the mapping kept 2 s for a re-open), and the page faults "
-            "of that mapping")
+COSTS = ("per file opened, its classification (one statx; an fstatfs per mount, an fcntl and one lseek at "
+         "its first read() only for a file the program did not open through a wrapped open) and, at the "
+         "first write from it, its view (a dup of the descriptor and an fstat, plus an mmap unless the "
+         "file's mapping is still kept from its last open within 2 s; an fstat and a close when the "
+         "program closes it), and the page faults of a new mapping")
+COSTS_MD = ("per file opened, its classification (one `statx`; an `fstatfs` per mount, an `fcntl` and one "
+            "`lseek` at its first `read()` only for a file the program did not open through a wrapped "
+            "`open`) and, at the first write from it, its view (a `dup` and an `fstat`, plus an `mmap` unless "
+            "the file's mapping is still kept from its last open within 2 s; an `fstat` and a `close` when "
+            "the program closes it), and the page faults of a new mapping")
 
 
 def why(g):
@@ -241,8 +244,8 @@ def why(g):
     if "ceiling" in name:
         extra = ""
         if srv and srv.endswith("-16k"):
-            extra = ("; per 16 KiB request the library adds a getsockopt at accept and the per-file work "
-                     "above, where the ceiling makes ~10 syscalls in all")
+            extra = ("; per 16 KiB request the library adds the per-file work above (5 syscalls for a "
+                     "file re-opened within 2 s), where the ceiling makes ~10 syscalls in all")
         return ("what the ceiling does not pay: " + COSTS + ", and the range tracking; with VERIFY=none "
                 "there is no compare, so this is syscall overhead" + extra)
     if "VERIFY=full" in name:
@@ -258,8 +261,8 @@ def why(g):
                      "difference, with nothing else to hide it")
         elif srv and srv.endswith("-16k"):
             extra = ("; a 16 KiB body is one or two writes, so per-request costs dominate: the server's own "
-                     "(open, fstat, headers), and the library's classification of each new connection and "
-                     "file (a getsockopt; fstat + fcntl + fstatfs)")
+                     "(open, fstat, headers), and the library's per-file work above (5 syscalls for a file "
+                     "re-opened within 2 s)")
         return ("the server still does its own read() copy; the library adds a compare of each "
                 "write with the page cache (VERIFY=full), " + COSTS + ", and saves only the cheap copy of "
                 "a hot buffer into the socket" + extra)

@@ -11,6 +11,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include <sys/time.h>
 
 #include "config.h"
@@ -113,13 +116,57 @@ void asf_fd_classify_accepted(int fd)
 	errno = saved_errno;
 }
 
-static uint32_t classify_file(int fd, off_t size)
+/* Whether a file system may be a source, by mount: one fstatfs per mount, not per file.
+ * Keyed by the kernel's unique mount id (statx STATX_MNT_ID_UNIQUE, Linux 6.8+), which is
+ * never handed to another mount while the system runs, so a cached answer cannot outlive
+ * its mount's file system type (st_dev could: an unmount frees it for the next mount).
+ * Each slot is one word, mount id << 1 | eligible, so a reader never sees half an entry. */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x4000U
+#endif
+#define MOUNT_SLOTS 16
+static uint64_t mount_verdicts[MOUNT_SLOTS];
+
+static int mount_cached(uint64_t mnt)
 {
-	int fl = ASF_REAL_FN(fcntl) ? asf_real.fcntl(fd, F_GETFL) : -1;
-	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY)
-		return ASF_FD_OTHER;
+	if (!mnt || mnt >> 62)
+		return -1;
+	uint64_t e = __atomic_load_n(&mount_verdicts[mnt % MOUNT_SLOTS], __ATOMIC_RELAXED);
+	return e >> 1 == mnt ? (int)(e & 1) : -1;
+}
+
+static void mount_remember(uint64_t mnt, bool eligible)
+{
+	if (mnt && !(mnt >> 62))
+		__atomic_store_n(&mount_verdicts[mnt % MOUNT_SLOTS], mnt << 1 | eligible,
+				 __ATOMIC_RELAXED);
+}
+
+static bool fs_eligible(int fd, uint64_t mnt)
+{
+	int known = mount_cached(mnt);
+	if (known >= 0)
+		return known;
 	struct statfs sfs;
-	if ((fl & O_DIRECT) || fstatfs(fd, &sfs) != 0 || !asf_fs_is_eligible((int64_t)sfs.f_type)) {
+	if (fstatfs(fd, &sfs) != 0)
+		return false;
+	bool ok = asf_fs_is_eligible((int64_t)sfs.f_type);
+	mount_remember(mnt, ok);
+	return ok;
+}
+
+/* A regular file. fresh: opened by a wrapped open for reading without O_DIRECT, so the open
+ * flags need not be asked for. mnt: its unique mount id, 0 if unknown. */
+static uint32_t classify_file(int fd, off_t size, bool fresh, uint64_t mnt)
+{
+	bool direct = false;
+	if (!fresh) {
+		int fl = ASF_REAL_FN(fcntl) ? asf_real.fcntl(fd, F_GETFL) : -1;
+		if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY)
+			return ASF_FD_OTHER;
+		direct = fl & O_DIRECT;
+	}
+	if (direct || !fs_eligible(fd, mnt)) {
 		/* Its reads are never looked at again (zero cost): a write of its bytes is
 		 * explained now, unless it is too small to matter (proc files say 0). */
 		if ((uint64_t)size >= asf_cfg.min_bytes)
@@ -129,17 +176,52 @@ static uint32_t classify_file(int fd, off_t size)
 	return ASF_FD_FILE;
 }
 
+/* fstat, and the unique mount id where the kernel gives it: statx, falling back to fstat
+ * for good when statx is missing or filtered (seccomp). */
+static int statx_usable = 1;
+
+static int stat_fd(int fd, struct stat *st, uint64_t *mnt)
+{
+	*mnt = 0;
+#ifdef SYS_statx
+	if (__atomic_load_n(&statx_usable, __ATOMIC_RELAXED)) {
+		struct statx sx;
+		if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
+			    STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_CTIME |
+				    STATX_MNT_ID_UNIQUE,
+			    &sx) == 0) {
+			memset(st, 0, sizeof *st);
+			st->st_mode = sx.stx_mode;
+			st->st_ino = sx.stx_ino;
+			st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+			st->st_size = (off_t)sx.stx_size;
+			st->st_ctim.tv_sec = sx.stx_ctime.tv_sec;
+			st->st_ctim.tv_nsec = sx.stx_ctime.tv_nsec;
+			if (sx.stx_mask & STATX_MNT_ID_UNIQUE)
+				*mnt = sx.stx_mnt_id;
+			return 0;
+		}
+		if (errno != ENOSYS && errno != EPERM && errno != EINVAL)
+			return -1;
+		__atomic_store_n(&statx_usable, 0, __ATOMIC_RELAXED);
+	}
+#endif
+	return fstat(fd, st);
+}
+
 uint32_t asf_fd_classify(int fd)
 {
 	int saved_errno = errno;
+	bool fresh = asf_fd_word(fd) & ASF_FDF_FRESH;
 	struct stat st;
+	uint64_t mnt;
 	uint32_t word;
-	if (fstat(fd, &st) != 0) {
+	if (stat_fd(fd, &st, &mnt) != 0) {
 		errno = saved_errno;
 		return ASF_FD_OTHER; /* not cached: a bad fd number now may be valid later */
 	}
 	if (S_ISREG(st.st_mode)) {
-		word = classify_file(fd, st.st_size);
+		word = classify_file(fd, st.st_size, fresh, mnt);
 		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim)); /* (informational) */
 		asf_fd_set_size(fd, (uint64_t)st.st_size); /* what a view maps (views.c) */
 	}

@@ -156,7 +156,9 @@ void asf_fd_copy(int oldfd, int newfd)
 		return;
 	struct asf_fd_entry *src = asf_fd_entry(oldfd, false);
 	uint32_t word = src ? __atomic_load_n(&src->word, __ATOMIC_ACQUIRE) : ASF_FD_UNKNOWN;
-	if (word == ASF_FD_UNKNOWN) {
+	if ((word & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN) {
+		if (word & ASF_FDF_FRESH) /* its offset is shared now: moves through newfd unseen */
+			asf_fd_forget(oldfd);
 		asf_fd_forget(newfd);
 		return;
 	}

@@ -31,6 +31,8 @@ enum asf_fd_kind {
 #define ASF_FDF_PENDING_ERR 0x80u /* a socket error we consumed is owed to the next call */
 #define ASF_FDF_SNDTIMEO 0x100u   /* a stream socket with a send timeout: passed through */
 #define ASF_FDF_RESYNC 0x200u     /* a file whose offset guess failed: the next read proves it */
+#define ASF_FDF_FRESH 0x400u /* not classified yet, but a wrapped open made it for reading,
+			      * without O_DIRECT: its offset is 0 and its flags are known */
 
 #define ASF_FD_PAGE_BITS 12
 #define ASF_FD_PAGE_SIZE (1u << ASF_FD_PAGE_BITS)

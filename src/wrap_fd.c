@@ -27,8 +27,13 @@
 static off_t lseek_seen(int fd, off_t off, int whence)
 {
 	off_t r = real_lseek(fd, off, whence);
-	if (r >= 0 && !asf_vfork_child && (asf_fd_word(fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE)
+	if (r < 0 || asf_vfork_child)
+		return r;
+	uint32_t w = asf_fd_word(fd);
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_FILE)
 		asf_fd_set_next_off(fd, r);
+	else if (w & ASF_FDF_FRESH)
+		asf_fd_forget(fd); /* no longer at offset 0: its first read is proven */
 	return r;
 }
 
@@ -137,7 +142,8 @@ static int after_fcntl(int fd, int cmd, int r)
 		return r;
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		asf_fd_copy(fd, r);
-	else if (cmd == F_SETFL && (asf_fd_word(fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE)
+	else if (cmd == F_SETFL && ((asf_fd_word(fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE ||
+				    (asf_fd_word(fd) & ASF_FDF_FRESH)))
 		forget(fd); /* O_DIRECT may have changed: classify again */
 	return r;
 }
@@ -261,13 +267,20 @@ ASF_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 }
 
 /* A connection accept() returned: a number that may have been closed behind our back. It
- * inherits the listener's send timeout (the kernel copies it). */
+ * inherits the listener's send timeout (the kernel copies it). A stream listener's
+ * connections are stream sockets of its family, without kernel TLS (the "tls" upper layer
+ * needs an established socket and is never cloned from a listener): no need to ask. */
 static void accepted(int lfd, int fd)
 {
 	if (asf_vfork_child)
 		return;
 	if (asf_active()) {
 		uint32_t lw = asf_fd_word_classified(lfd);
+		if ((lw & ASF_FD_KIND_MASK) == ASF_FD_STREAM) {
+			asf_fd_set(fd, ASF_FD_STREAM | (lw & ASF_FDF_SNDTIMEO), 0, 0);
+			asf_note_stream_socket();
+			return;
+		}
 		asf_fd_classify_accepted(fd);
 		if (lw & ASF_FDF_SNDTIMEO)
 			asf_fd_or_flags(fd, ASF_FDF_SNDTIMEO);

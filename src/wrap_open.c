@@ -25,9 +25,16 @@
 		va_end(ap_);                                                                \
 	}
 
-static int opened(int fd)
+/* A file opened for reading without O_DIRECT starts at offset 0 with flags we know: its
+ * first read needs no lseek to prove where it started, nor an fcntl to classify it
+ * (ASF_FDF_FRESH; a seek, an F_SETFL or a dup before that read takes the flag away). */
+static int opened(int fd, int flags)
 {
-	if (fd >= 0 && !asf_vfork_child)
+	if (fd < 0 || asf_vfork_child)
+		return fd;
+	if ((flags & O_ACCMODE) != O_WRONLY && !(flags & (O_PATH | O_DIRECT)))
+		asf_fd_set(fd, ASF_FD_UNKNOWN | ASF_FDF_FRESH, 0, 0);
+	else
 		asf_fd_forget(fd);
 	return fd;
 }
@@ -36,7 +43,8 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	int (*fn)(int, const char *, int, ...) = ASF_REAL_FN(openat);
 	return opened(fn ? fn(dirfd, path, flags, mode)
-			 : (int)syscall(SYS_openat, dirfd, path, flags | O_LARGEFILE, mode));
+			 : (int)syscall(SYS_openat, dirfd, path, flags | O_LARGEFILE, mode),
+		      flags);
 }
 
 ASF_EXPORT int open(const char *path, int flags, ...)
@@ -67,7 +75,7 @@ ASF_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 ASF_EXPORT int __open_2(const char *path, int flags)
 {
 	if (ASF_REAL_FN(open_2))
-		return opened(asf_real.open_2(path, flags)); /* reports a missing mode as glibc does */
+		return opened(asf_real.open_2(path, flags), flags); /* reports a missing mode as glibc does */
 	return do_openat(AT_FDCWD, path, flags, 0);
 }
 
@@ -79,7 +87,7 @@ ASF_EXPORT int __open64_2(const char *path, int flags)
 ASF_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
 	if (ASF_REAL_FN(openat_2))
-		return opened(asf_real.openat_2(dirfd, path, flags));
+		return opened(asf_real.openat_2(dirfd, path, flags), flags);
 	return do_openat(dirfd, path, flags, 0);
 }
 
@@ -98,11 +106,11 @@ ASF_EXPORT int creat64(const char *path, mode_t mode)
 	return do_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
 }
 
-/* stdio opens with glibc's internal __open, which no preload sees. */
+/* stdio opens with glibc's internal __open, which no preload sees (and may seek: "a+"). */
 static FILE *opened_stream(FILE *fp)
 {
-	if (fp)
-		opened(fileno(fp));
+	if (fp && !asf_vfork_child)
+		asf_fd_forget(fileno(fp));
 	return fp;
 }
 

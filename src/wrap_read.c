@@ -92,8 +92,8 @@ static ssize_t read_slow(int fd, void *buf, size_t n, uint32_t w)
 		return owed_after(fd, w, real_read(fd, buf, n));
 	int saved_errno = errno;
 	uint64_t gen = asf_fd_gen(fd); /* before anything is learnt about fd */
-	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN) /* first sight: no guess to trust yet */
-		w = asf_fd_classify(fd) | ASF_FDF_RESYNC;
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_UNKNOWN) /* first sight: no guess to trust yet, */
+		w = asf_fd_classify(fd) | (w & ASF_FDF_FRESH ? 0 : ASF_FDF_RESYNC); /* unless fresh */
 	if (!track_file(w, n)) {
 		ssize_t r = real_read(fd, buf, n);
 		if (r > 0) {

@@ -6,11 +6,14 @@
  *   copyloop --file F [--port-file P] [--bufsize N] [--nonblock] [--sndbuf N]
  *            [--timer-us N] [--no-restart]
  *            [--call write|send|sendto|send-nosignal] [--pread] [--connections K]
- *            [--offset N]
+ *            [--offset N [--seek-how libc|raw|dup]] [--direct]
  *   Binds 127.0.0.1:0, publishes the port in P (written to P.tmp then renamed;
  *   printed on stdout when --port-file is absent), accepts K connections one
  *   after another and, for each, copies F (from offset N with --offset) to the socket with a plain
- *   read(file, buf, N) / write-all loop.
+ *   read(file, buf, N) / write-all loop. --seek-how: the offset is reached by lseek (libc,
+ *   the default), by a raw lseek system call no wrapper sees (raw), or by lseek on a dup of
+ *   the descriptor, which shares its offset (dup). --direct: F_SETFL O_DIRECT on the file
+ *   before its first read (an aligned buffer; exit 77 when the file system refuses).
  *
  * Client:
  *   copyloop --client PORT --out FILE [--slow-reader]
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -56,7 +60,7 @@ static void usage(void)
             "usage: copyloop --file F [--port-file P] [--bufsize N] [--nonblock] [--sndbuf N]\n"
             "                [--timer-us N] [--no-restart]\n"
             "                [--call write|send|sendto|send-nosignal] [--pread] [--connections K]\n"
-            "                [--offset N]\n"
+            "                [--offset N [--seek-how libc|raw|dup]] [--direct]\n"
             "       copyloop --client PORT --out FILE [--slow-reader]\n");
     exit(2);
 }
@@ -183,6 +187,8 @@ static int run_server(int argc, char **argv)
     long bufsize = 65536, sndbuf = 0, timer_us = 0, connections = 1;
     int nonblock = 0, restart = 1, use_pread = 0;
     long start_off = 0; /* --offset: lseek there first, like an FTP REST or a resumed download */
+    const char *seek_how = "libc";
+    int direct = 0;
     enum call_kind call = CALL_WRITE;
 
     for (int i = 1; i < argc; i++) {
@@ -199,6 +205,8 @@ static int run_server(int argc, char **argv)
         else if (!strcmp(a, "--no-restart")) restart = 0;
         else if (!strcmp(a, "--pread")) use_pread = 1;
         else if (!strcmp(a, "--offset")) { NEEDV(); start_off = parse_num(v, a, 0, 1L << 40); }
+        else if (!strcmp(a, "--seek-how")) { NEEDV(); seek_how = v; }
+        else if (!strcmp(a, "--direct")) direct = 1;
         else if (!strcmp(a, "--call")) {
             NEEDV();
             if (!strcmp(v, "write")) call = CALL_WRITE;
@@ -215,9 +223,11 @@ static int run_server(int argc, char **argv)
     /* A vanished client must give an error message, not a silent SIGPIPE death. */
     signal(SIGPIPE, SIG_IGN);
 
-    char *buf = malloc((size_t)bufsize);
-    if (!buf)
-        die("malloc(%ld)", bufsize);
+    char *buf = NULL;
+    if (posix_memalign((void **)&buf, 4096, (size_t)bufsize) != 0) /* (O_DIRECT wants it) */
+        die("posix_memalign(%ld)", bufsize);
+    if (strcmp(seek_how, "libc") && strcmp(seek_how, "raw") && strcmp(seek_how, "dup"))
+        usage();
 
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     if (lfd < 0)
@@ -276,8 +286,28 @@ static int run_server(int argc, char **argv)
             die("open %s", file);
 
         off_t off = start_off;
-        if (start_off && !use_pread && lseek(fd, off, SEEK_SET) != off)
-            die("lseek %s", file);
+        if (direct) {
+            int fl = fcntl(fd, F_GETFL);
+            if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) != 0) {
+                fprintf(stderr, "copyloop: F_SETFL O_DIRECT refused here: %s\n", strerror(errno));
+                exit(77);
+            }
+        }
+        if (start_off && !use_pread) {
+            off_t r;
+            if (!strcmp(seek_how, "raw")) {
+                r = (off_t)syscall(SYS_lseek, fd, off, SEEK_SET);
+            } else if (!strcmp(seek_how, "dup")) {
+                int d = dup(fd);
+                r = d < 0 ? -1 : lseek(d, off, SEEK_SET);
+                if (d >= 0)
+                    close(d);
+            } else {
+                r = lseek(fd, off, SEEK_SET);
+            }
+            if (r != off)
+                die("lseek %s", file);
+        }
         for (;;) {
             ssize_t n = use_pread ? pread(fd, buf, (size_t)bufsize, off)
                                   : read(fd, buf, (size_t)bufsize);
