@@ -25,11 +25,17 @@
 #           same under the library, VERIFY=full (lib) | EnableSendfile On (native);
 #           apache-20m: the same on a 20 MB file (no memory runs). Server CPU = the sum over
 #           the parent and its workers (its process group).
+#           apache-mss, apache-20m-mss: apache and apache-20m loaded by a stand-in for a remote
+#           client: loadclient --mss BENCH_MSS (1460: the SYN advertises Ethernet's MSS, the
+#           server's segments carry 1448 bytes, `ss -tin` shows mss:1448) --trunc (the body is
+#           discarded with recv(MSG_TRUNC), not copied) (no memory runs).
 # "under the library" = LD_PRELOAD=build/libautosendfile.so AUTOSENDFILE_STATS=FILE
 # AUTOSENDFILE_VERIFY=MODE, nothing else set.
 # Workloads:
 #   load  build/demo/loadclient, CLIENTS clients fetching a 1 MiB (16 KiB, 100 MiB for the -16k,
-#         -100m entries) file again and again for SECS (HTTP servers); for nc/socat one 256 MiB transfer received by `nc -d` into /dev/null.
+#         -100m entries) file again and again for SECS (HTTP servers), copying every body byte
+#         into user space, on loopback's MSS (the -mss entries: --mss BENCH_MSS --trunc, see
+#         apache above); for nc/socat one 256 MiB transfer received by `nc -d` into /dev/null.
 #         Throughput = body bytes / seconds; server CPU = utime+stime of the server process
 #         (/proc/PID/stat; for nc/socat the shell's `times` of the exited child; for apache the
 #         sum over its process group) per 10^9 bytes.
@@ -47,14 +53,17 @@
 # Output: docs/BENCHMARKS.md (generated from the raw results), raw data in build/bench/.
 #
 # Usage: demo/bench.sh [--report-only]   (--report-only: regenerate the doc from build/bench)
-#        BENCH_ONLY=apache demo/bench.sh   (only the apache entries, ~2 min: prints their table,
-#        raw data in build/bench-apache/, leaves docs/BENCHMARKS.md alone)
+#        BENCH_ONLY=apache demo/bench.sh   (only the apache entries: apache, apache-20m,
+#        apache-mss, apache-20m-mss, ~4 min: prints their table, raw data in
+#        build/bench-apache/, leaves docs/BENCHMARKS.md alone)
 # Env: BENCH_ROUNDS (5), BENCH_SECONDS (2), BENCH_CLIENTS (8), BENCH_STALLED (200),
 #      BENCH_SERVERS (every entry above, e.g. "copy nginx-100m nc"), BENCH_PTCOST (1; 0 skips
 #      valgrind), BENCH_PY_MEM_ROUNDS (ROUNDS: rounds with python memory runs, ~30 s each),
 #      BENCH_PIPE_ROUNDS (5: nc, socat), BENCH_SIZE_ROUNDS (ROUNDS: the 16 KiB / 100 MiB
 #      entries), BENCH_CHUNK_ROUNDS (5),
 #      BENCH_CHUNK_SECONDS (1.5: timed part of one bench-chunk run),
+#      BENCH_MSS (1460: loadclient --mss of the -mss entries; the segments carry 12 bytes less,
+#      the TCP timestamp option),
 #      BENCH_OUT (build/bench), BENCH_DOC (docs/BENCHMARKS.md): where the raw data and the doc go
 # The apache entries: bench.sh prints their table at the end (apache_table) and appends it to
 # docs/BENCHMARKS.md.
@@ -71,8 +80,9 @@ OUT=${BENCH_OUT:-$REPO/build/bench${ONLY:+-$ONLY}}
 DOC=${BENCH_DOC:-$REPO/docs/BENCHMARKS.md}
 ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8}
 STALLED=${BENCH_STALLED:-200}
-SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python python-16k python-100m node node-16k node-100m nc socat chunk apache apache-20m"}
-[[ $ONLY == apache ]] && SERVERS=${BENCH_SERVERS:-"apache apache-20m"}
+SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python python-16k python-100m node node-16k node-100m nc socat chunk apache apache-20m apache-mss apache-20m-mss"}
+[[ $ONLY == apache ]] && SERVERS=${BENCH_SERVERS:-"apache apache-20m apache-mss apache-20m-mss"}
+MSS=${BENCH_MSS:-1460}
 SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-$ROUNDS} CHUNK_ROUNDS=${BENCH_CHUNK_ROUNDS:-5} CHUNK_SECS=${BENCH_CHUNK_SECONDS:-1.5}
 PTCOST=${BENCH_PTCOST:-1}
 [[ -n $ONLY ]] && PTCOST=${BENCH_PTCOST:-0}
@@ -89,9 +99,11 @@ report() {
 apache_table() {
 	python3 - "$RAW" "$STALLED" <<-'PYEOF'
 	import statistics as st, sys
-	load, mem = {}, {}
+	load, mem, segs = {}, {}, {}
 	for line in open(sys.argv[1]):
 	    f = line.split()
+	    if f[0] == "mss":  # mss ENTRY CFG ROUND SEEN: the server's `ss -tin` mss during the run
+	        segs.setdefault(f[1], set()).add(f[4])
 	    if f[0] == "load" and f[1].startswith("apache"):
 	        b, secs, cpu = float(f[4]), float(f[5]), float(f[6])
 	        red = float(f[7]) if f[7] != "-" else None
@@ -103,15 +115,19 @@ apache_table() {
 	def ratio(d, c, k):
 	    rs = [d[c][r][k] / d["base"][r][k] for r in d.get(c, {}) if r in d.get("base", {}) and d["base"][r][k] > 0]
 	    return " (%.2fx)" % st.median(rs) if rs and c != "base" else ""
-	print("%-46s %-10s %16s %18s %10s" % ("Apache 2.4, mpm_event", "file", "MB/s", "CPU s/GB", "redirected"))
-	for s, fname in (("apache", "1 MiB"), ("apache-20m", "20 MB")):
+	fmt = "%-46s %-7s %-14s %16s %18s %10s"
+	print(fmt % ("Apache 2.4, mpm_event", "file", "client", "MB/s", "CPU s/GB", "redirected"))
+	for s, fname in (("apache", "1 MiB"), ("apache-20m", "20 MB"), ("apache-mss", "1 MiB"), ("apache-20m-mss", "20 MB")):
+	    # the client: copying on loopback's MSS, or discarding (MSG_TRUNC) with the segment
+	    # size the server used, as `ss -tin` showed it during the runs
+	    cl = "MSS %s, TRUNC" % "/".join(sorted(segs.get(s, {"?"}))) if s.endswith("-mss") else "loopback, copy"
 	    d = {c: load[(s2, c)] for (s2, c) in load if s2 == s}
 	    for c in ("base", "lib", "native"):
 	        if c not in d:
 	            continue
 	        v = list(d[c].values())
 	        reds = [x[2] for x in v if x[2] is not None]
-	        print("%-46s %-10s %16s %18s %10s" % (name[c], fname,
+	        print(fmt % (name[c], fname, cl,
 	              "%.0f%s" % (st.median(x[0] for x in v), ratio(d, c, 0)),
 	              "%.2f%s" % (st.median(x[1] for x in v), ratio(d, c, 1)),
 	              "%.1f %%" % (100 * st.median(reds)) if reds else "-"))
@@ -334,15 +350,27 @@ check_redirect() { # SERVER CFG ROUND TAG BYTES [nofail] -> sets RED PASS
 	fi
 }
 
-run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER or SERVER-16k / SERVER-100m)
-	local e=$1 s=${1%%-*} c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3 f=f1m nf=
-	case $e in *-16k) f=f16k nf=nofail ;; *-100m) f=f100m ;; *-20m) f=f20m ;; esac
+run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER, SERVER-16k / -20m / -100m, any of them + -mss)
+	local e=$1 s=${1%%-*} c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3 f=f1m nf= ssp=
+	local remote=()
+	case ${e%-mss} in *-16k) f=f16k nf=nofail ;; *-100m) f=f100m ;; *-20m) f=f20m ;; esac
+	[[ $e == *-mss ]] && remote=(--mss "$MSS" --trunc)
 	start_srv "$s" "$c" "$tag"
-	rm -f "$WD"/body.*
+	rm -f "$WD"/body.* "$WD/ss"
+	if ((${#remote[@]})); then # the server's segment size, seen once mid-run
+		( sleep "$(awk -v s="$SECS" 'BEGIN { print s / 2 }')"; ss -tinH "sport = :$PORT" >"$WD/ss" ) &
+		ssp=$!
+	fi
 	t0=$(srv_ticks "$s")
 	line=$("$LOAD" --port "$PORT" --path /$f --clients "$CLIENTS" --seconds "$SECS" \
-		--save "$WD/body" --save-count 2 2>"$WD/load.err") || st=$?
+		--save "$WD/body" --save-count 2 "${remote[@]}" 2>"$WD/load.err") || st=$?
 	t1=$(srv_ticks "$s")
+	if [[ -n $ssp ]]; then
+		wait "$ssp" || true
+		local seen # the most common mss: over the server's connections (none: no sample)
+		seen=$(grep -o ' mss:[0-9]*' "$WD/ss" 2>/dev/null | cut -d: -f2 | sort -n | uniq -c | sort -rn | awk 'NR == 1 {print $2}') || true
+		echo "mss $e $c $r ${seen:-none}" >>"$RAW"
+	fi
 	stop_srv "$s" "$c"
 	if ((st != 0)); then
 		echo "bench: loadclient failed ($s $c round $r): $line $(cat "$WD/load.err")" >&2
@@ -442,6 +470,8 @@ CFGS[socat]="base lib lib-sample lib-none";            MEMCFGS[socat]=""
 CFGS[chunk]="base lib lib-sample lib-none ceil native"; MEMCFGS[chunk]=""
 CFGS[apache]="base lib native";                        MEMCFGS[apache]="base lib native"
 CFGS[apache-20m]="base lib native";                    MEMCFGS[apache-20m]=""
+CFGS[apache-mss]="base lib native";                    MEMCFGS[apache-mss]=""
+CFGS[apache-20m-mss]="base lib native";                MEMCFGS[apache-20m-mss]=""
 # Other file sizes: every configuration but VERIFY=sample (measured at 1 MiB), for time.
 for s in copy nginx python node; do
 	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]/ lib-sample/}; MEMCFGS[$s-$z]=""; done
@@ -463,7 +493,7 @@ for s in $SERVERS; do
 	fi
 	nrounds=$ROUNDS
 	[[ $s == nc || $s == socat ]] && nrounds=$PIPE_ROUNDS
-	[[ $s == *-16k || $s == *-100m || $s == *-20m ]] && nrounds=$SIZE_ROUNDS
+	[[ ${s%-mss} == *-16k || ${s%-mss} == *-100m || ${s%-mss} == *-20m ]] && nrounds=$SIZE_ROUNDS
 	[[ $s == chunk ]] && nrounds=$CHUNK_ROUNDS
 	for ((r = 1; r <= nrounds; r++)); do
 		printf '  %-6s round %d:' "$s" "$r" >&2
@@ -521,6 +551,7 @@ fi
 	echo "sizerounds $SIZE_ROUNDS"
 	echo "chunkrounds $CHUNK_ROUNDS"
 	echo "chunksecs $CHUNK_SECS"
+	echo "mss $MSS"
 	echo "elapsed $((SECONDS - T_START))"
 	for f in "${FAILS[@]}"; do echo "fail $f"; done
 } >"$WD/meta"
@@ -541,7 +572,9 @@ if grep -q '^load apache' "$RAW"; then
 			echo "## Apache 2.4: stock (EnableMMAP On, EnableSendfile Off), stock under the library, EnableSendfile On"
 			echo
 			echo "Medians of $ROUNDS interleaved rounds; server CPU summed over Apache's process group;"
-			echo "memory: $STALLED stalled clients on a 16 MiB file (MemAvailable drop)."
+			echo "memory: $STALLED stalled clients on a 16 MiB file (MemAvailable drop). Client \"loopback, copy\":"
+			echo "loadclient copying every body byte, loopback's MSS; \"MSS N, TRUNC\": loadclient --mss $MSS --trunc"
+			echo "(body discarded with recv(MSG_TRUNC); N = the server's segment size as \`ss -tin\` showed it)."
 			echo
 			echo '```'
 			echo "$tbl"

@@ -12,9 +12,20 @@
  * than their Content-Length.
  *
  * Usage: loadclient --port P --path /name [--clients N (4)] [--seconds SECS (3)]
- *                   [--save PREFIX] [--save-count K (2)]
+ *                   [--save PREFIX] [--save-count K (2)] [--mss MSS] [--trunc]
  *   --save PREFIX  the first K clients each write the body of their first download to
  *                  PREFIX.<client> (for a byte-for-byte check with cmp).
+ *   --mss MSS      setsockopt(TCP_MAXSEG, MSS) on each client socket before connect: the SYN
+ *                  advertises MSS, so the server cuts its segments to that size, as for a
+ *                  client on Ethernet (1448) instead of loopback's ~65483. (On loopback the
+ *                  kernel still hands GSO batches of such segments across unsplit.)
+ *   --trunc        read the body with recv(..., MSG_TRUNC): the kernel discards the bytes
+ *                  and returns how many it discarded, so nothing is copied into user space
+ *                  (a stand-in for a remote client, whose reading costs the server nothing).
+ *                  The count stays exact: the header's read may carry the first body bytes
+ *                  (copied, counted), and each discard asks for at most what Content-Length
+ *                  leaves. A download being saved (--save) is copied, not discarded.
+ * With --mss or --trunc the summary line gains " mss=MSS trunc=0|1".
  * Exit status: 0 ok, 1 some request failed (or none completed), 2 usage.
  */
 #define _GNU_SOURCE
@@ -40,6 +51,8 @@ static int g_port;
 static const char *g_path;
 static const char *g_save;
 static int g_save_count = 2;
+static int g_mss;    /* --mss: 0 = the kernel's choice */
+static bool g_trunc; /* --trunc: discard the body with MSG_TRUNC */
 static double g_deadline; /* monotonic seconds */
 static char g_req[4200];
 static size_t g_req_len;
@@ -92,6 +105,11 @@ static bool fetch(struct result *r, char *buf, int out)
 	struct timeval tmo = { .tv_sec = 20 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof tmo);
+	if (g_mss > 0 && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &g_mss, sizeof g_mss) != 0) {
+		note(r, "setsockopt(TCP_MAXSEG): %s", strerror(errno));
+		close(fd);
+		return false;
+	}
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)g_port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	bool ok = false;
@@ -135,11 +153,14 @@ static bool fetch(struct result *r, char *buf, int out)
 		note(r, "saving the body: %s", strerror(errno));
 		goto out;
 	}
+	/* MSG_TRUNC on TCP: the bytes are dropped from the receive queue, not copied; the
+	 * return value is the count dropped (at most want), so the accounting stays exact. */
+	int rflags = g_trunc && out < 0 ? MSG_TRUNC : 0;
 	while (clen < 0 || got < clen) {
 		size_t want = BUFSZ;
 		if (clen >= 0 && (long long)want > clen - got)
 			want = (size_t)(clen - got);
-		ssize_t n = recv(fd, buf, want, 0);
+		ssize_t n = recv(fd, buf, want, rflags);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -203,7 +224,7 @@ static void *client(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadclient --port P --path /name [--clients N] [--seconds SECS] "
-			"[--save PREFIX] [--save-count K]\n");
+			"[--save PREFIX] [--save-count K] [--mss MSS] [--trunc]\n");
 	exit(2);
 }
 
@@ -212,6 +233,10 @@ int main(int argc, char **argv)
 	int clients = 4;
 	double secs = 3;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--trunc")) {
+			g_trunc = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		const char *a = argv[i], *v = argv[++i];
@@ -227,11 +252,14 @@ int main(int argc, char **argv)
 			g_save = v;
 		else if (!strcmp(a, "--save-count"))
 			g_save_count = atoi(v);
+		else if (!strcmp(a, "--mss"))
+			g_mss = atoi(v);
 		else
 			usage();
 	}
 	if (g_port <= 0 || g_port > 65535 || !g_path || g_path[0] != '/' || clients <= 0 ||
-	    clients > 1000 || !(secs > 0) || g_save_count < 0)
+	    clients > 1000 || !(secs > 0) || g_save_count < 0 || g_mss < 0 ||
+	    g_mss > 65535)
 		usage();
 	int rl = snprintf(g_req, sizeof g_req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", g_path);
 	if (rl <= 0 || (size_t)rl >= sizeof g_req)
@@ -268,8 +296,11 @@ int main(int argc, char **argv)
 				res[i].errors);
 	}
 	double el = now() - t0;
-	printf("loadclient: clients=%d seconds=%.3f bytes=%llu requests=%llu errors=%llu saved=%d\n",
+	printf("loadclient: clients=%d seconds=%.3f bytes=%llu requests=%llu errors=%llu saved=%d",
 	       clients, el, bytes, reqs, errs, saved);
+	if (g_mss > 0 || g_trunc)
+		printf(" mss=%d trunc=%d", g_mss, g_trunc);
+	printf("\n");
 	fflush(stdout);
 	return errs == 0 && reqs > 0 ? 0 : 1;
 }
