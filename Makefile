@@ -50,7 +50,7 @@ $(B)/tests/%: tests/e2e/%.c tests/e2e/testutil.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(OPT) $(WARN) -pthread -Iinclude $(EXTRA_CFLAGS) -o $@ $<
 
-$(B)/demo/%: demo/%.c
+$(B)/demo/%: demo/%.c demo/benchutil.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -O2 -g $(WARN) -pthread -Iinclude -o $@ $<
 

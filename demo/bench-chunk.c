@@ -57,40 +57,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
+
 enum mode { M_RW, M_RSF, M_RSF_VERIFY, M_SF };
 static const char *mode_names[] = { "rw", "rsf", "rsf-verify", "sf" };
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static size_t parse_size(const char *s)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s) {
-		fprintf(stderr, "bad size: %s\n", s);
-		exit(2);
-	}
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (*end) {
-		fprintf(stderr, "bad size: %s\n", s);
-		exit(2);
-	}
-	return (size_t)v;
-}
 
 static double now(void)
 {
@@ -102,92 +72,6 @@ static double now(void)
 static double tv2s(struct timeval tv)
 {
 	return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			die("write(sock)");
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/* sendfile [off, off+n) in sub-calls of at most cap bytes */
-static void sendfile_all(int sock, int file, off_t off, size_t n, size_t cap)
-{
-	while (n > 0) {
-		size_t want = n < cap ? n : cap;
-		ssize_t s = sendfile(sock, file, &off, want);
-		if (s < 0) {
-			if (errno == EINTR)
-				continue;
-			die("sendfile");
-		}
-		if (s == 0) {
-			fprintf(stderr, "sendfile returned 0 (file shrank?)\n");
-			exit(1);
-		}
-		n -= (size_t)s;
-	}
-}
-
-static void ensure_file(const char *path, size_t size)
-{
-	struct stat st;
-	if (stat(path, &st) == 0 && (size_t)st.st_size == size)
-		return;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		die("open(create)");
-	size_t bl = 1 << 20;
-	unsigned char *b = malloc(bl);
-	if (!b)
-		die("malloc");
-	uint32_t x = 2463534242u;
-	for (size_t i = 0; i < bl; i++) {
-		x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-		b[i] = (unsigned char)x;
-	}
-	for (size_t done = 0; done < size;) {
-		size_t n = size - done < bl ? size - done : bl;
-		b[0] = (unsigned char)(done >> 20); /* make blocks differ */
-		write_all(fd, (char *)b, n);
-		done += n;
-	}
-	free(b);
-	if (close(fd))
-		die("close");
-}
-
-/* receiver: accept one connection, discard everything, report the byte count on rep */
-static void receiver(int lfd, int rep)
-{
-	int c = accept(lfd, NULL, NULL);
-	if (c < 0)
-		die("accept");
-	size_t big = 4 << 20;
-	char *sink = malloc(big);
-	unsigned long long total = 0;
-	for (;;) {
-		ssize_t r = recv(c, sink, big, MSG_TRUNC);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			die("recv");
-		}
-		if (r == 0)
-			break;
-		total += (unsigned long long)r;
-	}
-	if (write(rep, &total, sizeof total) != sizeof total)
-		die("write(report)");
-	_exit(0);
 }
 
 int main(int argc, char **argv)
@@ -216,10 +100,10 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
-		case 'B': B = parse_size(optarg); break;
-		case 'C': C = parse_size(optarg); break;
+		case 'B': B = parse_size(optarg, NULL); break;
+		case 'C': C = parse_size(optarg, NULL); break;
 		case 'f': path = optarg; break;
-		case 's': fsize = parse_size(optarg); break;
+		case 's': fsize = parse_size(optarg, NULL); break;
 		case 'p': passes = strtoul(optarg, NULL, 10); break;
 		case 't': tbound = atof(optarg); break;
 		case 'w': warm = atof(optarg); break;
@@ -260,38 +144,9 @@ int main(int argc, char **argv)
 		free(tmp);
 	}
 
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0)
-		die("socket");
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) || listen(lfd, 1))
-		die("bind/listen");
-	socklen_t sl = sizeof sa;
-	if (getsockname(lfd, (struct sockaddr *)&sa, &sl))
-		die("getsockname");
-	int rep[2];
-	if (pipe(rep))
-		die("pipe");
-	pid_t kid = fork();
-	if (kid < 0)
-		die("fork");
-	if (kid == 0) {
-		close(rep[0]);
-		close(file);
-		receiver(lfd, rep[1]);
-	}
-	close(rep[1]);
-	close(lfd);
-	int sock = socket(AF_INET, SOCK_STREAM, 0);
-	if (sock < 0)
-		die("socket");
-	if (mss > 0 && setsockopt(sock, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss))
-		die("setsockopt(TCP_MAXSEG)");
-	if (nodelay && setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay))
-		die("setsockopt(TCP_NODELAY)");
-	if (connect(sock, (struct sockaddr *)&sa, sizeof sa))
-		die("connect");
+	pid_t kid;
+	int report;
+	int sock = discard_peer(mss, nodelay, file, &kid, &report);
 
 	/* untimed warm-up of the connection (sendfile 64K pieces), counted separately */
 	unsigned long long warm_bytes = 0;
@@ -383,7 +238,7 @@ int main(int argc, char **argv)
 	if (shutdown(sock, SHUT_WR))
 		die("shutdown");
 	unsigned long long got = 0;
-	if (read(rep[0], &got, sizeof got) != sizeof got)
+	if (read(report, &got, sizeof got) != sizeof got)
 		die("read(report)");
 	int status;
 	waitpid(kid, &status, 0);

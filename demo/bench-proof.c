@@ -77,6 +77,7 @@
 #include <unistd.h>
 
 #include "autosendfile.h" /* AUTOSENDFILE_SAMPLE_SPAN, AUTOSENDFILE_SAMPLE_STRIDE */
+#include "benchutil.h"
 
 enum cand { K_NONE, K_SHADOW, K_SHADOW_4K, K_MAP_FILE, K_MAP_KEPT, K_PREAD, K_SAMPLE, K_RSF,
 	    K_RW, NCAND };
@@ -86,40 +87,6 @@ static const char *cand_exact[NCAND] = { "-", "yes", "yes", "yes", "yes", "yes",
 
 #define MAXC 8
 #define MAXREP 64
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static size_t parse_size(const char *s, char **endp)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s) {
-		fprintf(stderr, "bad size: %s\n", s);
-		exit(2);
-	}
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end == 'i')
-		end++;
-	if (*end == 'B')
-		end++;
-	if (endp)
-		*endp = end;
-	else if (*end) {
-		fprintf(stderr, "bad size: %s\n", s);
-		exit(2);
-	}
-	return (size_t)v;
-}
 
 static inline uint64_t now_ns(void)
 {
@@ -135,65 +102,6 @@ static uint64_t cpu_ns(void)
 		die("getrusage");
 	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
 	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			die("write(sock)");
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void sendfile_all(int sock, int file, off_t off, size_t n)
-{
-	while (n > 0) {
-		ssize_t s = sendfile(sock, file, &off, n);
-		if (s < 0) {
-			if (errno == EINTR)
-				continue;
-			die("sendfile");
-		}
-		if (s == 0) {
-			fprintf(stderr, "sendfile returned 0 (file shrank?)\n");
-			exit(1);
-		}
-		n -= (size_t)s;
-	}
-}
-
-static void ensure_file(const char *path, size_t size)
-{
-	struct stat st;
-	if (stat(path, &st) == 0 && (size_t)st.st_size == size)
-		return;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		die("open(create)");
-	size_t bl = 1 << 20;
-	unsigned char *b = malloc(bl);
-	if (!b)
-		die("malloc");
-	uint32_t x = 2463534242u;
-	for (size_t i = 0; i < bl; i++) {
-		x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-		b[i] = (unsigned char)x;
-	}
-	for (size_t done = 0; done < size;) {
-		size_t n = size - done < bl ? size - done : bl;
-		b[0] = (unsigned char)(done >> 20); /* make blocks differ */
-		write_all(fd, (char *)b, n);
-		done += n;
-	}
-	free(b);
-	if (close(fd))
-		die("close");
 }
 
 /* ---- a fault guard like the library's (src/signals.c): a compare that faults returns ---- */
@@ -353,7 +261,7 @@ static struct fig run(const struct ctx *x, enum cand k, size_t C)
 				break;
 			}
 			case K_RSF:
-				sendfile_all(x->sock, fd, off, (size_t)n);
+				sendfile_all(x->sock, fd, off, (size_t)n, SIZE_MAX);
 				break;
 			case K_RW:
 				write_all(x->sock, (char *)x->buf, (size_t)n);
@@ -389,31 +297,6 @@ static double median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_dbl);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* a receiver: accept one connection, discard everything, report the byte count on rep */
-static void receiver(int lfd, int rep)
-{
-	int c = accept(lfd, NULL, NULL);
-	if (c < 0)
-		die("accept");
-	size_t big = 4 << 20;
-	char *sink = malloc(big);
-	unsigned long long total = 0;
-	for (;;) {
-		ssize_t r = recv(c, sink, big, MSG_TRUNC);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			die("recv");
-		}
-		if (r == 0)
-			break;
-		total += (unsigned long long)r;
-	}
-	if (write(rep, &total, sizeof total) != sizeof total)
-		die("write(report)");
-	_exit(0);
 }
 
 static unsigned char *region(size_t len)
@@ -515,35 +398,9 @@ int main(int argc, char **argv)
 	x.kept = kept;
 
 	pid_t kid = -1;
-	int rep[2] = { -1, -1 };
-	if (!nosock) {
-		int lfd = socket(AF_INET, SOCK_STREAM, 0);
-		if (lfd < 0)
-			die("socket");
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = 0 };
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) || listen(lfd, 1))
-			die("bind/listen");
-		socklen_t sl = sizeof sin;
-		if (getsockname(lfd, (struct sockaddr *)&sin, &sl))
-			die("getsockname");
-		if (pipe(rep))
-			die("pipe");
-		kid = fork();
-		if (kid < 0)
-			die("fork");
-		if (kid == 0) {
-			close(rep[0]);
-			receiver(lfd, rep[1]);
-		}
-		close(rep[1]);
-		close(lfd);
-		x.sock = socket(AF_INET, SOCK_STREAM, 0);
-		if (x.sock < 0)
-			die("socket");
-		if (connect(x.sock, (struct sockaddr *)&sin, sizeof sin))
-			die("connect");
-	}
+	int report = -1;
+	if (!nosock)
+		x.sock = discard_peer(0, 0, -1, &kid, &report);
 
 	int ncand = nosock ? K_RSF : NCAND;
 	static double proof[MAXC][NCAND][MAXREP], wall[MAXC][NCAND][MAXREP], cpu[MAXC][NCAND][MAXREP];
@@ -576,7 +433,7 @@ int main(int argc, char **argv)
 		if (shutdown(x.sock, SHUT_WR))
 			die("shutdown");
 		unsigned long long got = 0;
-		if (read(rep[0], &got, sizeof got) != sizeof got)
+		if (read(report, &got, sizeof got) != sizeof got)
 			die("read(report)");
 		waitpid(kid, NULL, 0);
 		if (got != sent) {
