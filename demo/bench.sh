@@ -181,7 +181,7 @@ threads_table() {
 	    return [d[c][r][k] / d[ref][r][k] for r in d.get(c, {}) if r in d.get(ref, {}) and d[ref][r][k] > 0]
 	def rx(xs):
 	    return "%.2fx [%.2f-%.2f]" % (st.median(xs), min(xs), max(xs)) if xs else "-"
-	fmt = "%-42s %-23s %15s %15s %24s %11s"
+	fmt = "%-58s %-23s %15s %15s %24s %11s"
 	print(fmt % ("entry", "configuration", "MB/s", "CPU s/GB", "CPU full/none per round", "redirected"))
 	for e in order:
 	    d = load[e]
