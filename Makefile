@@ -78,7 +78,7 @@ check-extra: deps
 demo: all $(B)/demo/copyserver $(B)/demo/stallclient $(B)/demo/loadclient
 	bash demo/demo.sh
 
-# `make bench`: the before/after suite on real servers (~22 min); writes docs/BENCHMARKS.md.
+# `make bench`: the before/after suite on real servers (~25 min); writes docs/BENCHMARKS.md.
 bench: all $(B)/demo/copyserver $(B)/demo/stallclient $(B)/demo/loadclient
 	bash demo/bench.sh
 

@@ -14,6 +14,13 @@
 #           three library configurations
 #   SERVER-16k, SERVER-100m (copy, nginx, python, node): the same on a 16 KiB and a 100 MiB
 #           file, every configuration but VERIFY=sample (BENCH_SIZE_ROUNDS rounds)
+#   copy-t4, copy-100m-t4: copyserver --threads 4 (4 poll loops in one process, 4 threads),
+#           1 MiB and 100 MiB (BENCH_SIZE_ROUNDS rounds) files: base | lib | lib-none only
+#   nginx-t4, nginx-100m-t4: nginx `sendfile off;` with `master_process on; worker_processes 4;`
+#           (a master and 4 worker PROCESSES, not threads; run as root the workers are nobody,
+#           the library's stats line of a worker is written by the master): base | lib |
+#           lib-none only. Server CPU = the sum over the master and its workers (its process
+#           group, as for apache).
 #   chunk   build/demo/bench-chunk (receiver discards with recv(MSG_TRUNC), a stand-in for a
 #           NIC), -B 64K -M 1448 on the 256 MiB file: -m rw (base) | rw under the library,
 #           VERIFY=full / sample / none | -m rsf (ceil) | -m sf (native); BENCH_CHUNK_ROUNDS
@@ -37,8 +44,8 @@
 #         into user space, on loopback's MSS (the -mss entries: --mss BENCH_MSS --trunc, see
 #         apache above); for nc/socat one 256 MiB transfer received by `nc -d` into /dev/null.
 #         Throughput = body bytes / seconds; server CPU = utime+stime of the server process
-#         (/proc/PID/stat; for nc/socat the shell's `times` of the exited child; for apache the
-#         sum over its process group) per 10^9 bytes.
+#         (/proc/PID/stat, all its threads; for nc/socat the shell's `times` of the exited
+#         child; for apache and nginx-*-t4 the sum over its process group) per 10^9 bytes.
 #   mem   200 build/demo/stallclient connections that read 1 byte of a 16 MiB file and stop
 #         reading (default receive buffer); once the send queues stop growing, the drop of
 #         MemAvailable (median of 5 samples) - copy, nginx, python, apache only.
@@ -56,6 +63,9 @@
 #        BENCH_ONLY=apache demo/bench.sh   (only the apache entries: apache, apache-20m,
 #        apache-mss, apache-20m-mss, ~4 min: prints their table, raw data in
 #        build/bench-apache/, leaves docs/BENCHMARKS.md alone)
+#        BENCH_ONLY=threads demo/bench.sh   (only the 4-way entries: copy-t4, copy-100m-t4,
+#        nginx-t4, nginx-100m-t4, ~3 min at 5 rounds: prints their table (threads_table),
+#        raw data in build/bench-threads/, leaves docs/BENCHMARKS.md alone)
 # Env: BENCH_ROUNDS (5), BENCH_SECONDS (2), BENCH_CLIENTS (8), BENCH_STALLED (200),
 #      BENCH_SERVERS (every entry above, e.g. "copy nginx-100m nc"), BENCH_PTCOST (1; 0 skips
 #      valgrind), BENCH_PY_MEM_ROUNDS (ROUNDS: rounds with python memory runs, ~30 s each),
@@ -75,13 +85,14 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 . "$REPO/demo/measure.sh"
 ONLY=${BENCH_ONLY:-}
-[[ -z $ONLY || $ONLY == apache ]] || { echo "bench: BENCH_ONLY=$ONLY: only 'apache' is known" >&2; exit 2; }
+[[ -z $ONLY || $ONLY == apache || $ONLY == threads ]] || { echo "bench: BENCH_ONLY=$ONLY: only 'apache' and 'threads' are known" >&2; exit 2; }
 OUT=${BENCH_OUT:-$REPO/build/bench${ONLY:+-$ONLY}}
 DOC=${BENCH_DOC:-$REPO/docs/BENCHMARKS.md}
 ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8}
 STALLED=${BENCH_STALLED:-200}
-SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m nginx nginx-16k nginx-100m python python-16k python-100m node node-16k node-100m nc socat chunk apache apache-20m apache-mss apache-20m-mss"}
+SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m copy-t4 copy-100m-t4 nginx nginx-16k nginx-100m nginx-t4 nginx-100m-t4 python python-16k python-100m node node-16k node-100m nc socat chunk apache apache-20m apache-mss apache-20m-mss"}
 [[ $ONLY == apache ]] && SERVERS=${BENCH_SERVERS:-"apache apache-20m apache-mss apache-20m-mss"}
+[[ $ONLY == threads ]] && SERVERS=${BENCH_SERVERS:-"copy-t4 copy-100m-t4 nginx-t4 nginx-100m-t4"}
 MSS=${BENCH_MSS:-1460}
 SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-$ROUNDS} CHUNK_ROUNDS=${BENCH_CHUNK_ROUNDS:-5} CHUNK_SECS=${BENCH_CHUNK_SECONDS:-1.5}
 PTCOST=${BENCH_PTCOST:-1}
@@ -139,8 +150,64 @@ apache_table() {
 	            print("  %-44s %6.0f   [%.0f-%.0f]" % (name[c], st.median(v), min(v), max(v)))
 	PYEOF
 }
+# threads_table: the entries of the raw data run with base, lib and lib-none (the 4-way
+# entries of BENCH_ONLY=threads, or any others BENCH_SERVERS adds) as a table on stdout:
+# medians over the rounds, ratios per round against that round's plain run and, for
+# VERIFY=full, against that round's VERIFY=none (issue 13's goal: <= 1.05x in CPU per GB)
+threads_table() {
+	python3 - "$RAW" <<-'PYEOF'
+	import statistics as st, sys
+	load, order = {}, []
+	for line in open(sys.argv[1]):
+	    f = line.split()
+	    if f[0] != "load":
+	        continue
+	    b, secs, cpu = float(f[4]), float(f[5]), float(f[6])
+	    red = float(f[7]) if f[7] != "-" else None
+	    if f[1] not in order:
+	        order.append(f[1])
+	    load.setdefault(f[1], {}).setdefault(f[2], {})[f[3]] = (b / secs / 1e6, cpu / (b / 1e9), red / b if red is not None else None)
+	def ename(e):
+	    srv, _, rest = e.partition("-")
+	    if srv not in ("copy", "nginx", "python", "node") or rest.endswith("mss"):
+	        return e
+	    size = "100 MiB" if "100m" in rest else "16 KiB" if "16k" in rest else "1 MiB"
+	    par = ""
+	    if rest.endswith("t4") or rest == "t4":
+	        par = ", --threads 4" if srv == "copy" else ", 4 worker processes"
+	    return "%s %s%s" % ({"copy": "copyserver", "nginx": "nginx sendfile off"}.get(srv, srv), size, par)
+	name = {"base": "plain (base)", "lib": "VERIFY=full (lib)", "lib-none": "VERIFY=none (lib-none)"}
+	def rs(d, c, ref, k):
+	    return [d[c][r][k] / d[ref][r][k] for r in d.get(c, {}) if r in d.get(ref, {}) and d[ref][r][k] > 0]
+	def rx(xs):
+	    return "%.2fx [%.2f-%.2f]" % (st.median(xs), min(xs), max(xs)) if xs else "-"
+	fmt = "%-58s %-23s %15s %15s %24s %11s"
+	print(fmt % ("entry", "configuration", "MB/s", "CPU s/GB", "CPU full/none per round", "redirected"))
+	for e in order:
+	    d = load[e]
+	    if not ("lib" in d and "lib-none" in d):
+	        continue
+	    first = True
+	    for c in ("base", "lib", "lib-none"):
+	        if c not in d:
+	            continue
+	        v = list(d[c].values())
+	        reds = [x[2] for x in v if x[2] is not None]
+	        rt = rs(d, c, "base", 0) if c != "base" else []
+	        rc = rs(d, c, "base", 1) if c != "base" else []
+	        print(fmt % (ename(e) + " (%d rounds)" % len(v) if first else "", name[c],
+	              "%.0f%s" % (st.median(x[0] for x in v), " (%.2fx)" % st.median(rt) if rt else ""),
+	              "%.2f%s" % (st.median(x[1] for x in v), " (%.2fx)" % st.median(rc) if rc else ""),
+	              rx(rs(d, "lib", "lib-none", 1)) if c == "lib" else "",
+	              "%.1f %%" % (100 * st.median(reds)) if reds else "-"))
+	        first = False
+	print("(x): median of per-round ratios against the plain run; CPU full/none: median [min-max] of the")
+	print("per-round ratios of VERIFY=full's CPU per GB to VERIFY=none's (issue 13's goal: <= 1.05x)")
+	PYEOF
+}
 if [[ ${1:-} == --report-only ]]; then
 	if [[ $ONLY == apache ]]; then RAW=$OUT/raw.txt STALLED=$(awk '$1 == "stalled" {print $2}' "$OUT/meta.txt"); apache_table
+	elif [[ $ONLY == threads ]]; then RAW=$OUT/raw.txt threads_table
 	else report; fi
 	exit 0
 fi
@@ -159,7 +226,11 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 PY=$(python3 -c 'import sys; print(sys.executable)') # the real binary, not a pyenv shim
 NODE=$(command -v node || true)
 APACHE=/usr/sbin/apache2 APACHE_MODS=/usr/lib/apache2/modules
-if [[ $ONLY == apache ]]; then
+if [[ $ONLY == threads ]]; then
+	for p in cmp awk python3 "$NGINX"; do
+		command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
+	done
+elif [[ $ONLY == apache ]]; then
 	for p in cmp awk python3; do
 		command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
 	done
@@ -195,7 +266,13 @@ EOF
 RAW=$WD/raw
 : >"$RAW"
 FAILS=()
+SGROUP=0 # set by start_srv
 
+size_of() { # ENTRY -> 16k, 20m, 100m or nothing (1 MiB): the size part of copy-100m-t4 etc.
+	local e=${1%-mss}
+	e=${e%-t4}
+	case $e in *-16k) echo 16k ;; *-20m) echo 20m ;; *-100m) echo 100m ;; esac
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { # PORT PID
 	local hex i
@@ -228,18 +305,21 @@ launch() {
 	( trap - INT QUIT; exec "${PRE[@]}" "$@" ) >"$WD/srv.log" 2>&1 &
 }
 
-# start_srv SERVER CFG TAG -> SPID, PORT (HTTP servers)
+# start_srv SERVER CFG TAG [PAR] -> SPID, PORT, SGROUP (HTTP servers). PAR (default 1): copy
+# runs PAR threads (--threads), nginx a master and PAR worker processes. SGROUP=1: the server
+# runs in its own process group (pgid = SPID), over which srv_ticks sums and stop_srv checks.
 start_srv() {
-	local s=$1 c=$2 tag=$3 mode d
+	local s=$1 c=$2 tag=$3 par=${4:-1} mode d
 	prefix "$c" "$tag"
 	PORT=$(free_port)
+	SGROUP=0
 	case $s in
 	copy)
 		mode=rw
 		[[ $c == ceil ]] && mode=read-sendfile
 		[[ $c == native ]] && mode=sendfile
 		rm -f "$WD/port"
-		launch "$SRV" --root "$WD/www" --port-file "$WD/port" --mode $mode
+		launch "$SRV" --root "$WD/www" --port-file "$WD/port" --mode $mode --threads "$par"
 		SPID=$!
 		local i
 		for ((i = 0; i < 200; i++)); do
@@ -253,10 +333,11 @@ start_srv() {
 	nginx)
 		d=$WD/nginx
 		mkdir -p "$d"
-		local sf=off
+		local sf=off mp=off
 		[[ $c == native ]] && sf=on
+		((par > 1)) && mp=on # worker_processes counts only with a master process
 		cat >"$d/nginx.conf" <<-EOF
-		daemon off; master_process off; worker_processes 1;
+		daemon off; master_process $mp; worker_processes $par;
 		pid $d/nginx.pid; error_log $d/error.log;
 		events { worker_connections 1024; }
 		http {
@@ -266,7 +347,12 @@ start_srv() {
 			server { listen 127.0.0.1:$PORT; root $WD/www; }
 		}
 		EOF
-		launch "$NGINX" -e "$d/error.log" -c "$d/nginx.conf" -p "$d" ;;
+		if ((par > 1)); then # setsid: its own process group (pgid = SPID), as apache
+			SGROUP=1
+			launch setsid "$NGINX" -e "$d/error.log" -c "$d/nginx.conf" -p "$d"
+		else
+			launch "$NGINX" -e "$d/error.log" -c "$d/nginx.conf" -p "$d"
+		fi ;;
 	apache)
 		d=$WD/apache
 		mkdir -p "$d"
@@ -295,12 +381,21 @@ start_srv() {
 		EnableSendfile $sf
 		EOF
 		# setsid: its own process group (pgid = SPID), for srv_ticks and the clean-up
+		SGROUP=1
 		launch setsid "$APACHE" -f "$d/apache2.conf" -DFOREGROUND ;;
 	python) launch "$PY" -m http.server -b 127.0.0.1 -d "$WD/www" "$PORT" ;;
 	node) launch "$NODE" "$WD/server.js" "$WD/www" "$PORT" ;;
 	esac
 	SPID=$!
 	wait_port "$PORT" "$SPID" || { echo "bench: $s $c did not listen: $(cat "$WD/srv.log")" >&2; exit 1; }
+	if [[ $s == nginx ]] && ((par > 1)); then # the master listens before it forks: wait for the workers
+		local i
+		for ((i = 0; i < 200; i++)); do
+			(($(pgrep -c -g "$SPID") >= par + 1)) && break
+			sleep 0.05
+		done
+		(($(pgrep -c -g "$SPID") >= par + 1)) || { echo "bench: $s $c: fewer than $par workers: $(cat "$WD/srv.log")" >&2; exit 1; }
+	fi
 }
 
 stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at exit)
@@ -313,7 +408,7 @@ stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at e
 	done
 	kill -0 "$SPID" 2>/dev/null && { echo "bench: $1 $2 ignored SIG$sig" >&2; kill -KILL "$SPID"; }
 	wait "$SPID" || st=$?
-	if [[ $1 == apache* ]]; then # the parent waits for its workers; none may be left
+	if ((SGROUP)); then # the parent waits for its workers; none may be left
 		for ((i = 0; i < 100; i++)); do pgrep -g "$SPID" >/dev/null || break; sleep 0.05; done
 		pgrep -g "$SPID" >/dev/null && { echo "bench: $1 $2: processes left" >&2; kill -KILL -- "-$SPID"; FAILS+=("$1 $2: processes left"); }
 	fi
@@ -321,10 +416,11 @@ stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at e
 	((st == 0)) || { echo "bench: $1 $2 exited with status $st" >&2; FAILS+=("$1 $2: server exit $st"); }
 }
 
-# srv_ticks SERVER: utime + stime of the server: for apache the sum over its process group
-# (the parent and its workers, which live as long as the server: no MaxConnectionsPerChild)
+# srv_ticks: utime + stime of the server (all its threads): for apache and the nginx -t4
+# entries (SGROUP=1) the sum over its process group (the parent and its workers, which live
+# as long as the server: no MaxConnectionsPerChild, no nginx reload)
 srv_ticks() {
-	if [[ $1 == apache ]]; then
+	if ((SGROUP)); then
 		local p t=0
 		for p in $(pgrep -g "$SPID"); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done
 		echo $t
@@ -350,21 +446,22 @@ check_redirect() { # SERVER CFG ROUND TAG BYTES [nofail] -> sets RED PASS
 	fi
 }
 
-run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER, SERVER-16k / -20m / -100m, any of them + -mss)
-	local e=$1 s=${1%%-*} c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3 f=f1m nf= ssp=
+run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER, SERVER-16k / -20m / -100m, any of them + -mss or -t4)
+	local e=$1 s=${1%%-*} c=$2 r=$3 t0 t1 line st=0 i tag=load.$1.$2.$3 f=f1m nf= ssp= par=1
 	local remote=()
-	case ${e%-mss} in *-16k) f=f16k nf=nofail ;; *-100m) f=f100m ;; *-20m) f=f20m ;; esac
+	case $(size_of "$e") in 16k) f=f16k nf=nofail ;; 100m) f=f100m ;; 20m) f=f20m ;; esac
 	[[ $e == *-mss ]] && remote=(--mss "$MSS" --trunc)
-	start_srv "$s" "$c" "$tag"
+	[[ $e == *-t4 ]] && par=4
+	start_srv "$s" "$c" "$tag" "$par"
 	rm -f "$WD"/body.* "$WD/ss"
 	if ((${#remote[@]})); then # the server's segment size, seen once mid-run
 		( sleep "$(awk -v s="$SECS" 'BEGIN { print s / 2 }')"; ss -tinH "sport = :$PORT" >"$WD/ss" ) &
 		ssp=$!
 	fi
-	t0=$(srv_ticks "$s")
+	t0=$(srv_ticks)
 	line=$("$LOAD" --port "$PORT" --path /$f --clients "$CLIENTS" --seconds "$SECS" \
 		--save "$WD/body" --save-count 2 "${remote[@]}" 2>"$WD/load.err") || st=$?
-	t1=$(srv_ticks "$s")
+	t1=$(srv_ticks)
 	if [[ -n $ssp ]]; then
 		wait "$ssp" || true
 		local seen # the most common mss: over the server's connections (none: no sample)
@@ -476,6 +573,8 @@ CFGS[apache-20m-mss]="base lib native";                MEMCFGS[apache-20m-mss]="
 for s in copy nginx python node; do
 	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]/ lib-sample/}; MEMCFGS[$s-$z]=""; done
 done
+# 4 threads (copy) or 4 worker processes (nginx): full against none, and the plain run
+for s in copy-t4 copy-100m-t4 nginx-t4 nginx-100m-t4; do CFGS[$s]="base lib lib-none"; MEMCFGS[$s]=""; done
 
 rotate() { # R WORDS... -> the words rotated by R-1
 	local r=$1; shift
@@ -493,7 +592,7 @@ for s in $SERVERS; do
 	fi
 	nrounds=$ROUNDS
 	[[ $s == nc || $s == socat ]] && nrounds=$PIPE_ROUNDS
-	[[ ${s%-mss} == *-16k || ${s%-mss} == *-100m || ${s%-mss} == *-20m ]] && nrounds=$SIZE_ROUNDS
+	[[ -n $(size_of "$s") ]] && nrounds=$SIZE_ROUNDS
 	[[ $s == chunk ]] && nrounds=$CHUNK_ROUNDS
 	for ((r = 1; r <= nrounds; r++)); do
 		printf '  %-6s round %d:' "$s" "$r" >&2
@@ -562,6 +661,9 @@ if [[ -z $ONLY ]]; then
 	echo "bench: $DOC written; raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
 else
 	echo "bench: raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
+fi
+if [[ $ONLY == threads ]]; then
+	threads_table
 fi
 if grep -q '^load apache' "$RAW"; then
 	tbl=$(apache_table)
