@@ -142,7 +142,7 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 PY=$(python3 -c 'import sys; print(sys.executable)') # the real binary, not a pyenv shim
 NODE=$(command -v node || true)
-APACHE=/usr/sbin/apache2 APACHE_MODS=/usr/lib/apache2/modules
+APACHE=/usr/sbin/apache2
 if [[ $ONLY == apache ]]; then
 	for p in cmp awk python3; do
 		command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
@@ -253,31 +253,9 @@ start_srv() {
 		launch "$NGINX" -e "$d/error.log" -c "$d/nginx.conf" -p "$d" ;;
 	apache)
 		d=$WD/apache
-		mkdir -p "$d"
-		local sf=Off user=
+		local sf=Off
 		[[ $c == native ]] && sf=On
-		# workers drop privileges to www-data, as in the stock setup (when run as root)
-		[[ $(id -u) == 0 ]] && id www-data >/dev/null 2>&1 && user=$'User www-data\nGroup www-data'
-		cat >"$d/apache2.conf" <<-EOF
-		ServerRoot $d
-		ServerName 127.0.0.1
-		Listen 127.0.0.1:$PORT
-		PidFile $d/apache2.pid
-		DefaultRuntimeDir $d
-		Mutex file:$d default
-		ErrorLog $d/error.log
-		LoadModule mpm_event_module $APACHE_MODS/mod_mpm_event.so
-		LoadModule authz_core_module $APACHE_MODS/mod_authz_core.so
-		LoadModule mime_module $APACHE_MODS/mod_mime.so
-		TypesConfig /etc/mime.types
-		$user
-		DocumentRoot $WD/www
-		<Directory $WD/www>
-			Require all granted
-		</Directory>
-		EnableMMAP On
-		EnableSendfile $sf
-		EOF
+		apache_conf "$d" "$PORT" "$WD/www" $sf
 		# setsid: its own process group (pgid = SPID), for srv_ticks and the clean-up
 		launch setsid "$APACHE" -f "$d/apache2.conf" -DFOREGROUND ;;
 	python) launch "$PY" -m http.server -b 127.0.0.1 -d "$WD/www" "$PORT" ;;
@@ -309,9 +287,7 @@ stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at e
 # (the parent and its workers, which live as long as the server: no MaxConnectionsPerChild)
 srv_ticks() {
 	if [[ $1 == apache ]]; then
-		local p t=0
-		for p in $(pgrep -g "$SPID"); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done
-		echo $t
+		pgrp_ticks "$SPID"
 	else
 		ticks "$SPID"
 	fi

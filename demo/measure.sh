@@ -1,6 +1,6 @@
-# measure.sh - what demo.sh and bench.sh share, sourced by both (bash): their scratch
-# directory and clean-up, and the measurements. The measurements need $WD (made by
-# scratch_dir) and $STALL (build/demo/stallclient).
+# measure.sh - what demo.sh, bench.sh and bench-runtimes.sh share, sourced by them (bash):
+# their scratch directory and clean-up, the measurements, and the private Apache config. The
+# measurements need $WD (made by scratch_dir) and $STALL (build/demo/stallclient).
 
 # scratch_dir NAME: a fresh $WD; at exit it is removed, and the server ($SPID) and client
 # ($CPID) the script has running are stopped.
@@ -26,6 +26,14 @@ kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/meminfo; }
 # ticks PID: utime + stime of a process in clock ticks (fields 14 and 15, counted after
 # the ")", which a process name may contain).
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+
+# pgrp_ticks PGID: utime + stime summed over the processes of a process group (Apache's
+# parent and its workers, which live as long as the server: no MaxConnectionsPerChild).
+pgrp_ticks() {
+	local p t=0
+	for p in $(pgrep -g "$1"); do t=$((t + $(ticks "$p" 2>/dev/null || echo 0))); done
+	echo $t
+}
 
 # txq PORT: bytes queued in the send queues of the established TCP sockets on local PORT
 # (/proc/net/tcp tx_queue: sent or queued, not yet acknowledged by the peer).
@@ -92,4 +100,35 @@ stall_memory() {
 	wait "$CPID" 2>/dev/null || true
 	CPID=
 	STALL_RESULT="$(printf '%s\n' "${smp[@]}" | median) $q0"
+}
+
+# apache_conf DIR PORT DOCROOT On|Off: DIR/apache2.conf, a private config for Debian's Apache
+# 2.4 (/usr/sbin/apache2 -f DIR/apache2.conf -DFOREGROUND): mpm_event, compiled-in worker
+# defaults, stock EnableMMAP On, EnableSendfile as given, serving DOCROOT on 127.0.0.1:PORT.
+# Run as root, the workers drop privileges to www-data as in the stock setup (DOCROOT must be
+# readable by them).
+apache_conf() {
+	local d=$1 port=$2 root=$3 sf=$4 mods=/usr/lib/apache2/modules user=
+	[[ $(id -u) == 0 ]] && id www-data >/dev/null 2>&1 && user=$'User www-data\nGroup www-data'
+	mkdir -p "$d"
+	cat >"$d/apache2.conf" <<-EOF
+	ServerRoot $d
+	ServerName 127.0.0.1
+	Listen 127.0.0.1:$port
+	PidFile $d/apache2.pid
+	DefaultRuntimeDir $d
+	Mutex file:$d default
+	ErrorLog $d/error.log
+	LoadModule mpm_event_module $mods/mod_mpm_event.so
+	LoadModule authz_core_module $mods/mod_authz_core.so
+	LoadModule mime_module $mods/mod_mime.so
+	TypesConfig /etc/mime.types
+	$user
+	DocumentRoot $root
+	<Directory $root>
+		Require all granted
+	</Directory>
+	EnableMMAP On
+	EnableSendfile $sf
+	EOF
 }
