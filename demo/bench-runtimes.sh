@@ -5,8 +5,12 @@
 #         hunchentoot and php -S serving it to loadclient (1 client, SECS): throughput (GB/s)
 #         and the sender's CPU (user+sys) per GB, plain and under the library, and the ratio.
 #   mem   kernel memory held by STALLED clients (build/demo/stallclient: each requests a
-#         16 MiB file, reads 1 byte and stops reading; the drop of MemAvailable, median of 5
-#         samples once the send queues stop growing, as in bench.sh) for the SBCL loop as a
+#         16 MiB file, reads 1 byte and stops reading; once the send queues stop growing, the
+#         drop of MemAvailable + the free pages on the per-CPU lists, median of 5 samples:
+#         stall_memory of measure.sh, as in bench.sh, which reports MemAvailable alone; that
+#         figure is printed too, and so is the growth of the server's own anon memory
+#         (RssAnon, Apache: its process group) over the same samples, and the rest, the
+#         kernel's) for the SBCL loop as a
 #         server (tests/e2e/runtimes/sbcl-server.lisp: a thread per connection, the same
 #         8 KiB read-sequence / write-sequence loop) and hunchentoot, plain and under the
 #         library, and for Apache 2.4 with EnableSendfile On.
@@ -194,16 +198,19 @@ if [[ " $PARTS " == *" mem "* ]]; then
 	command -v sbcl >/dev/null && cfgs+=(sbcl-srv:plain sbcl-srv:lib)
 	((have_ht)) && cfgs+=(hunchentoot:plain hunchentoot:lib)
 	((have_apache)) && cfgs+=(apache:native)
-	declare -A MEMS QS
+	declare -A MEMS MAV QS ANON KERN
 	for r in $(seq "$ROUNDS"); do
 		echo "  mem round $r: $(rotate "$r" "${cfgs[@]}" | tr '\n' ' ')" >&2
 		for sc in $(rotate "$r" "${cfgs[@]}"); do
 			s=${sc%%:*} v=${sc#*:}
 			start "$v" "$s" "mem.$s" || { FAILS+=("mem $s $v: did not start"); continue; }
 			sleep 0.2
+			STALL_SERVER=$SPID
+			[[ $s == apache ]] && STALL_SERVER=-$SPID
 			if stall_memory "$PORT" /f16m "$STALLED" 1200 80 3 5; then
 				read -r dkb q <<<"$STALL_RESULT"
-				MEMS[$sc]+="$((dkb / 1024)) " QS[$sc]+="$((q >> 20)) "
+				MEMS[$sc]+="$((STALL_PCP_DROP_KB / 1024)) " MAV[$sc]+="$((dkb / 1024)) " QS[$sc]+="$((q >> 20)) "
+				ANON[$sc]+="$((STALL_ANON_KB / 1024)) " KERN[$sc]+="$(((STALL_PCP_DROP_KB - STALL_ANON_KB) / 1024)) "
 			else
 				echo "bench-runtimes: stallclient failed ($s $v round $r): $STALL_ERR" >&2
 				FAILS+=("mem $s $v round $r: stallclient failed")
@@ -215,23 +222,31 @@ if [[ " $PARTS " == *" mem "* ]]; then
 			sleep 0.5 # let the freed socket memory come back
 		done
 	done
-	printf '**Kernel memory held by %s stalled clients** (16 MiB file, MemAvailable drop, MB: median [min-max] of %s rounds)\n\n' "$STALLED" "$ROUNDS"
-	printf '| server | plain MB | library MB | library / plain | send queues, plain / library MB | share by sendfile |\n|---|---|---|---|---|---|\n'
+	printf '**Memory held by %s stalled clients** (16 MiB file; drop of MemAvailable + per-CPU free lists, MB: median [min-max] of %s rounds; the other columns: medians)\n\n' "$STALLED" "$ROUNDS"
+	printf '| server | plain MB | library MB | library / plain | server'"'"'s own memory (RssAnon growth), plain / library MB | the rest (mostly kernel), plain / library MB | the rest: library / plain | MemAvailable alone, plain / library MB | send queues, plain / library MB | share by sendfile |\n|---|---|---|---|---|---|---|---|---|---|\n'
 	for s in sbcl-srv hunchentoot; do
 		[[ -n ${MEMS[$s:plain]:-} && -n ${MEMS[$s:lib]:-} ]] || continue
 		read -ra a <<<"${MEMS[$s:plain]}"; read -ra b <<<"${MEMS[$s:lib]}"
 		read -ra qa <<<"${QS[$s:plain]}"; read -ra qb <<<"${QS[$s:lib]}"
+		read -ra ma <<<"${MAV[$s:plain]}"; read -ra mb <<<"${MAV[$s:lib]}"
+		read -ra oa <<<"${ANON[$s:plain]}"; read -ra ob <<<"${ANON[$s:lib]}"
+		read -ra ka <<<"${KERN[$s:plain]}"; read -ra kb_ <<<"${KERN[$s:lib]}"
 		ML["$s plain"]=$(med "${a[@]}") ML["$s lib"]=$(med "${b[@]}")
 		label=$s; [[ $s == sbcl-srv ]] && label="SBCL loop (sbcl-server.lisp)"
 		awk -v l="$label" -v pa="$(range "${a[@]}")" -v la="$(range "${b[@]}")" -v p="${ML["$s plain"]}" -v q="${ML["$s lib"]}" \
-			-v qa="$(med "${qa[@]}")" -v qb="$(med "${qb[@]}")" -v sh="$(share "$WD/st.mem.$s")" 'BEGIN {
-			rat = (q > 0 ? sprintf("%.3fx (1/%.0f)", q / p, p / q) : "library at or below the noise")
-			printf "| %s | %s | %s | %s | %s / %s | %s |\n", l, pa, la, rat, qa, qb, sh }'
+			-v ma="$(med "${ma[@]}")" -v mb="$(med "${mb[@]}")" -v oa="$(med "${oa[@]}")" -v ob="$(med "${ob[@]}")" \
+			-v ka="$(med "${ka[@]}")" -v kb="$(med "${kb_[@]}")" \
+			-v qa="$(med "${qa[@]}")" -v qb="$(med "${qb[@]}")" -v sh="$(share "$WD/st.mem.$s")" '
+			function rat(a, b) { return b > 0 && a > 0 ? sprintf("%.3fx (1/%.0f)", b / a, a / b) : "library at or below the noise" }
+			BEGIN { printf "| %s | %s | %s | %s | %s / %s | %s / %s | %s | %s / %s | %s / %s | %s |\n",
+				l, pa, la, rat(p, q), oa, ob, ka, kb, rat(ka, kb), ma, mb, qa, qb, sh }'
 	done
 	if [[ -n ${MEMS[apache:native]:-} ]]; then
-		read -ra a <<<"${MEMS[apache:native]}"; read -ra qa <<<"${QS[apache:native]}"
+		read -ra a <<<"${MEMS[apache:native]}"; read -ra qa <<<"${QS[apache:native]}"; read -ra ma <<<"${MAV[apache:native]}"
+		read -ra oa <<<"${ANON[apache:native]}"; read -ra ka <<<"${KERN[apache:native]}"
 		ML["apache native"]=$(med "${a[@]}")
-		printf '| Apache 2.4, EnableSendfile On (native) | | %s | | - / %s | native |\n' "$(range "${a[@]}")" "$(med "${qa[@]}")"
+		printf '| Apache 2.4, EnableSendfile On (native) | | %s | | - / %s | - / %s | | - / %s | - / %s | native |\n' \
+			"$(range "${a[@]}")" "$(med "${oa[@]}")" "$(med "${ka[@]}")" "$(med "${ma[@]}")" "$(med "${qa[@]}")"
 	fi
 	echo
 fi
