@@ -61,7 +61,7 @@
 # Last, demo/bench-runtimes.sh (issue 11: the SBCL, Perl, Java, hunchentoot and PHP copy
 # loops; stalled clients of the SBCL loop and hunchentoot; hunchentoot beside Apache with
 # EnableSendfile On) runs with BENCH_RUNTIME_ROUNDS (3) rounds and its tables are appended to
-# docs/BENCHMARKS.md (BENCH_RUNTIMES=0 skips it; ~3 min).
+# docs/BENCHMARKS.md (BENCH_RUNTIMES=0 skips it; ~2 min).
 # The 16 KiB runs do not fail the >= 90% redirect check (nginx may send a small body in the
 # same writev as the header, which the library does not redirect); their share is reported.
 set -euo pipefail
