@@ -464,15 +464,21 @@ static void child_default_bus(void)
 	mark('X');
 }
 
+/* The program's SIGSEGV disposition, set through the library's sigaction (no flags). */
+static void program_segv(void (*handler)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	asf_sig_action(SIGSEGV, &sa, NULL);
+}
+
 /* SIG_IGN does not stop a real fault: the kernel kills anyway. */
 static void child_ignored_fault(void)
 {
 	child_arm();
 	new_fault_page();
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_IGN;
-	asf_sig_action(SIGSEGV, &sa, NULL);
+	program_segv(SIG_IGN);
 	mark('f');
 	touch_fault_page();
 	mark('X');
@@ -482,10 +488,7 @@ static void child_ignored_fault(void)
 static void child_ignored_kill(void)
 {
 	child_arm();
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_IGN;
-	asf_sig_action(SIGSEGV, &sa, NULL);
+	program_segv(SIG_IGN);
 	kill(getpid(), SIGSEGV);
 	mark('k');
 }
@@ -503,10 +506,7 @@ static void child_default_kill(void)
 static void child_handler_kill(void)
 {
 	child_arm();
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_segv_plain;
-	asf_sig_action(SIGSEGV, &sa, NULL);
+	program_segv(on_segv_plain);
 	kill(getpid(), SIGSEGV);
 	mark('X');
 }
@@ -514,36 +514,28 @@ static void child_handler_kill(void)
 static void default_action_kills(void **state)
 {
 	(void)state;
-	char out[16];
-	int st = in_child(child_default_segv, out, sizeof out);
-	assert_true(WIFSIGNALED(st));
-	assert_int_equal(WTERMSIG(st), SIGSEGV);
-	assert_string_equal(out, "f");
-
-	st = in_child(child_default_bus, out, sizeof out);
-	assert_true(WIFSIGNALED(st));
-	assert_int_equal(WTERMSIG(st), SIGBUS);
-	assert_string_equal(out, "f");
-
-	st = in_child(child_ignored_fault, out, sizeof out);
-	assert_true(WIFSIGNALED(st));
-	assert_int_equal(WTERMSIG(st), SIGSEGV);
-	assert_string_equal(out, "f");
-
-	st = in_child(child_ignored_kill, out, sizeof out);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	assert_string_equal(out, "k");
-
-	st = in_child(child_default_kill, out, sizeof out);
-	assert_true(WIFSIGNALED(st));
-	assert_int_equal(WTERMSIG(st), SIGSEGV);
-	assert_string_equal(out, "f");
-
-	st = in_child(child_handler_kill, out, sizeof out);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 42);
-	assert_string_equal(out, "H");
+	/* each child: killed by `sig`, or (sig 0) exited with `code`; what it marked */
+	static const struct {
+		void (*child)(void);
+		int sig, code;
+		const char *out;
+	} cases[] = {
+		{ child_default_segv, SIGSEGV, 0, "f" },  { child_default_bus, SIGBUS, 0, "f" },
+		{ child_ignored_fault, SIGSEGV, 0, "f" }, { child_ignored_kill, 0, 0, "k" },
+		{ child_default_kill, SIGSEGV, 0, "f" },  { child_handler_kill, 0, 42, "H" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char out[16];
+		int st = in_child(cases[i].child, out, sizeof out);
+		if (cases[i].sig) {
+			assert_true(WIFSIGNALED(st));
+			assert_int_equal(WTERMSIG(st), cases[i].sig);
+		} else {
+			assert_true(WIFEXITED(st));
+			assert_int_equal(WEXITSTATUS(st), cases[i].code);
+		}
+		assert_string_equal(out, cases[i].out);
+	}
 }
 
 static volatile sig_atomic_t usr1_seen;
