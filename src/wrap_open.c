@@ -32,7 +32,8 @@ static int opened(int fd, int flags)
 {
 	if (fd < 0 || asf_vfork_child)
 		return fd;
-	if ((flags & O_ACCMODE) != O_WRONLY && !(flags & (O_PATH | O_DIRECT)))
+	/* (Disabled, or before the constructor: only forget, which never allocates.) */
+	if (asf_active() && (flags & O_ACCMODE) != O_WRONLY && !(flags & (O_PATH | O_DIRECT)))
 		asf_fd_set(fd, ASF_FD_UNKNOWN | ASF_FDF_FRESH, 0, 0);
 	else
 		asf_fd_forget(fd);
