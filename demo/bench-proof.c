@@ -22,6 +22,22 @@
  *   pread       pread(fd, scratch, n, off) + memcmp(buf, scratch, n): a syscall-based proof
  *   sample      NOT EXACT: memcmp of the first 64 bytes of each 4 KiB of the file range and
  *               its last 64 bytes, against the kept mapping (AUTOSENDFILE_VERIFY=sample)
+ *   wp-track    BUFFER SIDE ONLY: proves buf was not written since the read without reading
+ *               its bytes. Its own buffer (also at a page + 16) is registered once with a
+ *               userfaultfd in asynchronous write-protect mode (UFFD_FEATURE_WP_ASYNC, Linux
+ *               6.7+). After each read, one PAGEMAP_SCAN ioctl on /proc/self/pagemap with
+ *               PM_SCAN_WP_MATCHING write-protects the buffer's pages again (clearing their
+ *               "written" state); at the write, one PAGEMAP_SCAN asks whether any page of the
+ *               range is written. Both scans are counted in the proof. The next read's copy
+ *               into the buffer then takes a write-protect fault on every page: that cost
+ *               lands in the read, so it shows in loop CPU / dCPU, NOT in proof ns; dCPU vs
+ *               none is this candidate's real cost. Page granular: a write anywhere in a page
+ *               of the range (also outside it) fails the proof. The file side of such a proof
+ *               (that the file's bytes did not change since the read, e.g. a change cookie)
+ *               is not part of it, where map-* and pread check both sides. Each pass checks
+ *               once that the read marked the pages written and that a one-byte write after
+ *               a proof is seen (it exits if not). Where the kernel refuses userfaultfd or
+ *               PAGEMAP_SCAN the row says n/a and why.
  *
  * and, for context, the same read loop followed by the write it stands before:
  *
@@ -42,7 +58,8 @@
  *   CPU ns      the loop's CPU time per chunk (read + proof, or read + write)
  *   dCPU        CPU ns minus the same C's "none" CPU ns
  *   %rsf        proof ns / the CPU ns of rsf at the same C: what the proof adds to a
- *               read+sendfile loop's CPU
+ *               read+sendfile loop's CPU; for wp-track also dCPU / rsf CPU, which includes
+ *               the faults its proof moves into the next read
  *
  * Options:
  *   -f PATH   data file (default $TMPDIR/bench-proof.dat or /tmp/bench-proof.dat)
@@ -66,24 +83,59 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+/* Linux 6.7+ uapi, absent from older headers (the values of linux/userfaultfd.h, linux/fs.h) */
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef PAGEMAP_SCAN
+struct page_region {
+	uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+		category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#endif
+#ifndef PAGE_IS_WRITTEN
+#define PAGE_IS_WRITTEN (1 << 1)
+#endif
+#ifndef PM_SCAN_WP_MATCHING
+#define PM_SCAN_WP_MATCHING (1 << 0)
+#endif
+#ifndef PM_SCAN_CHECK_WPASYNC
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+#endif
+
 #include "autosendfile.h" /* AUTOSENDFILE_SAMPLE_SPAN, AUTOSENDFILE_SAMPLE_STRIDE */
 #include "benchutil.h"
 
-enum cand { K_NONE, K_SHADOW, K_SHADOW_4K, K_MAP_FILE, K_MAP_KEPT, K_PREAD, K_SAMPLE, K_RSF,
-	    K_RW, NCAND };
+enum cand { K_NONE, K_SHADOW, K_SHADOW_4K, K_MAP_FILE, K_MAP_KEPT, K_PREAD, K_SAMPLE, K_WP,
+	    K_RSF, K_RW, NCAND };
 static const char *cand_names[NCAND] = { "none", "shadow", "shadow-4k", "map-file", "map-kept",
-					 "pread", "sample", "rsf", "rw" };
-static const char *cand_exact[NCAND] = { "-", "yes", "yes", "yes", "yes", "yes", "NO", "", "" };
+					 "pread", "sample", "wp-track", "rsf", "rw" };
+static const char *cand_exact[NCAND] = { "-", "yes", "yes", "yes", "yes", "yes", "NO",
+					 "buf only", "", "" };
 
 #define MAXC 8
 #define MAXREP 64
@@ -170,6 +222,131 @@ static void prove_or_die(int (*fn)(const struct cmp *), const struct cmp *c, enu
 	}
 }
 
+/* ---- wp-track: userfaultfd asynchronous write-protect + PAGEMAP_SCAN -------------------- */
+
+#define PAGE 4096u /* chunk sizes are checked to be multiples of it */
+
+/* One PAGEMAP_SCAN over the pages holding [p, p + n), for pages written since they were last
+ * write-protected. wp: write-protect them again (and report nothing); else: the number of
+ * written regions found, stopping at the first. */
+static long wp_scan(int pagemap, const unsigned char *p, size_t n, int wp)
+{
+	struct page_region vec[1];
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
+	uintptr_t e = ((uintptr_t)p + n + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+	struct pm_scan_arg arg = {
+		.size = sizeof arg,
+		.flags = wp ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC : 0,
+		.start = a,
+		.end = e,
+		.vec = wp ? 0 : (uintptr_t)vec,
+		.vec_len = wp ? 0 : 1,
+		.max_pages = wp ? 0 : 1,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+	long r = ioctl(pagemap, PAGEMAP_SCAN, &arg);
+	if (r < 0)
+		die("ioctl(PAGEMAP_SCAN)");
+	if (wp && arg.walk_end != e) {
+		fprintf(stderr, "wp-track: write-protect scan stopped at %#llx of %#llx\n",
+			(unsigned long long)arg.walk_end, (unsigned long long)e);
+		exit(1);
+	}
+	return r;
+}
+
+/* The number of written pages among those holding [p, p + n) (a full report, for the checks) */
+static uint64_t wp_written_pages(int pagemap, const unsigned char *p, size_t n)
+{
+	struct page_region vec[64];
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
+	uintptr_t e = ((uintptr_t)p + n + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+	struct pm_scan_arg arg = {
+		.size = sizeof arg, .start = a, .end = e, .vec = (uintptr_t)vec, .vec_len = 64,
+		.category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN,
+	};
+	long r = ioctl(pagemap, PAGEMAP_SCAN, &arg);
+	if (r < 0)
+		die("ioctl(PAGEMAP_SCAN)");
+	uint64_t pages = 0;
+	for (long i = 0; i < r; i++)
+		pages += (vec[i].end - vec[i].start) / PAGE;
+	return pages;
+}
+
+/* Registers [base, base + len) (page-aligned) for asynchronous write-protect tracking and
+ * opens /proc/self/pagemap. Returns the pagemap fd, or -1 with the reason in why. */
+static int wp_setup(unsigned char *base, size_t len, char *why, size_t whylen)
+{
+	int uffd = -1, user_only = 1;
+	struct uffdio_api api;
+	for (;;) {
+		uffd = (int)syscall(SYS_userfaultfd,
+				    O_CLOEXEC | O_NONBLOCK | (user_only ? UFFD_USER_MODE_ONLY : 0));
+		if (uffd < 0) {
+			if (user_only) { /* root may be allowed kernel-mode faults instead */
+				user_only = 0;
+				continue;
+			}
+			snprintf(why, whylen, "userfaultfd: %s", strerror(errno));
+			return -1;
+		}
+		api = (struct uffdio_api){ .api = UFFD_API,
+					   .features = UFFD_FEATURE_WP_ASYNC |
+						       UFFD_FEATURE_WP_UNPOPULATED };
+		if (ioctl(uffd, UFFDIO_API, &api) == 0)
+			break;
+		int e = errno;
+		close(uffd); /* UFFDIO_API is once per fd: retry on a new one */
+		uffd = (int)syscall(SYS_userfaultfd,
+				    O_CLOEXEC | O_NONBLOCK | (user_only ? UFFD_USER_MODE_ONLY : 0));
+		if (uffd < 0) {
+			snprintf(why, whylen, "userfaultfd: %s", strerror(errno));
+			return -1;
+		}
+		api = (struct uffdio_api){ .api = UFFD_API, .features = UFFD_FEATURE_WP_ASYNC };
+		if (ioctl(uffd, UFFDIO_API, &api) == 0)
+			break;
+		snprintf(why, whylen, "UFFDIO_API(WP_ASYNC): %s (with WP_UNPOPULATED: %s)",
+			 strerror(errno), strerror(e));
+		close(uffd);
+		return -1;
+	}
+	if (!(api.features & UFFD_FEATURE_WP_ASYNC)) {
+		snprintf(why, whylen, "UFFDIO_API: no UFFD_FEATURE_WP_ASYNC");
+		close(uffd);
+		return -1;
+	}
+	struct uffdio_register reg = { .range = { .start = (uintptr_t)base, .len = len },
+				       .mode = UFFDIO_REGISTER_MODE_WP };
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		snprintf(why, whylen, "UFFDIO_REGISTER(WP): %s", strerror(errno));
+		close(uffd);
+		return -1;
+	}
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0) {
+		snprintf(why, whylen, "open(/proc/self/pagemap): %s", strerror(errno));
+		close(uffd);
+		return -1;
+	}
+	/* PAGEMAP_SCAN itself (6.7+): write-protect the region once */
+	struct pm_scan_arg arg = { .size = sizeof arg,
+				   .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+				   .start = (uintptr_t)base, .end = (uintptr_t)base + len,
+				   .category_mask = PAGE_IS_WRITTEN, .return_mask = PAGE_IS_WRITTEN };
+	if (ioctl(pm, PAGEMAP_SCAN, &arg) < 0) {
+		snprintf(why, whylen, "PAGEMAP_SCAN: %s", strerror(errno));
+		close(pm);
+		close(uffd);
+		return -1;
+	}
+	snprintf(why, whylen, "%s, features %#llx", user_only ? "UFFD_USER_MODE_ONLY" : "kernel-mode faults",
+		 (unsigned long long)api.features);
+	return pm; /* the uffd stays open (and registered) for the process's life */
+}
+
 /* ---- one run ---------------------------------------------------------------------------- */
 
 struct ctx {
@@ -177,6 +354,8 @@ struct ctx {
 	size_t fsize;
 	unsigned passes;
 	unsigned char *buf, *shadow, *shadow4k, *scratch;
+	unsigned char *wbuf; /* wp-track's buffer, in the registered region */
+	int pagemap;         /* /proc/self/pagemap, -1 when wp-track is n/a */
 	const unsigned char *kept; /* the kept mapping (map-kept, sample) */
 	int sock;
 };
@@ -203,8 +382,9 @@ static struct fig run(const struct ctx *x, enum cand k, size_t C)
 			f.proof_ns += now_ns() - t0;
 		}
 		off_t off = 0;
+		unsigned char *buf = k == K_WP ? x->wbuf : x->buf;
 		for (;;) {
-			ssize_t n = read(fd, x->buf, C);
+			ssize_t n = read(fd, buf, C);
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
@@ -258,6 +438,37 @@ static struct fig run(const struct ctx *x, enum cand k, size_t C)
 				prove_or_die(equal_full, &c, k);
 				t1 = now_ns();
 				f.proof_ns += t1 - t0;
+				break;
+			}
+			case K_WP: {
+				int check = off == 0; /* once per pass, outside the proof's time */
+				if (check && wp_written_pages(x->pagemap, buf, (size_t)n) !=
+						     ((uintptr_t)buf + (size_t)n + PAGE - 1) / PAGE -
+							     (uintptr_t)buf / PAGE) {
+					fprintf(stderr, "wp-track: the read's copy was not seen as "
+							"written on every page\n");
+					exit(1);
+				}
+				t0 = now_ns();
+				wp_scan(x->pagemap, buf, (size_t)n, 1); /* at the read */
+				/* ... the program runs here, then its write arrives ... */
+				if (wp_scan(x->pagemap, buf, (size_t)n, 0) != 0) {
+					fprintf(stderr, "wp-track: proof failed at offset %lld\n",
+						(long long)off);
+					exit(1);
+				}
+				t1 = now_ns();
+				f.proof_ns += t1 - t0;
+				if (check) { /* a one-byte write after the proof must be seen */
+					volatile unsigned char *v = buf + (size_t)n / 2;
+					*v = (unsigned char)(*v + 1);
+					if (wp_scan(x->pagemap, buf, (size_t)n, 0) != 1 ||
+					    wp_written_pages(x->pagemap, buf, (size_t)n) != 1) {
+						fprintf(stderr, "wp-track: a write into the buffer "
+								"was not seen\n");
+						exit(1);
+					}
+				}
 				break;
 			}
 			case K_RSF:
@@ -374,10 +585,12 @@ int main(int argc, char **argv)
 
 	/* Buffers. buf at a page + 16, where glibc's malloc puts a large block; shadow and
 	 * scratch at 2048 (mod 4096) from buf; shadow4k at buf + C + 16 (set per C below). */
-	struct ctx x = { .path = path, .fsize = fsize, .passes = passes, .sock = -1 };
+	struct ctx x = { .path = path, .fsize = fsize, .passes = passes, .sock = -1, .pagemap = -1 };
+	size_t r4len = maxc + 2 * 4096; /* wp-track's own region, registered below */
 	unsigned char *r1 = region(2 * maxc + 3 * 4096), *r2 = region(maxc + 2 * 4096),
-		      *r3 = region(maxc + 2 * 4096);
+		      *r3 = region(maxc + 2 * 4096), *r4 = region(r4len);
 	x.buf = r1 + 16;
+	x.wbuf = r4 + 16;
 	x.shadow = r2 + 16 + 2048;
 	x.scratch = r3 + 16 + 2048;
 
@@ -401,18 +614,24 @@ int main(int argc, char **argv)
 	int report = -1;
 	if (!nosock)
 		x.sock = discard_peer(0, 0, -1, &kid, &report);
+	/* after the fork: the peer has nothing to do with the registration */
+	char wp_why[256];
+	x.pagemap = wp_setup(r4, r4len, wp_why, sizeof wp_why);
 
 	int ncand = nosock ? K_RSF : NCAND;
 	static double proof[MAXC][NCAND][MAXREP], wall[MAXC][NCAND][MAXREP], cpu[MAXC][NCAND][MAXREP];
 	unsigned long long sent = 0;
 	printf("# file=%s size=%zu passes/run=%u reps=%d (+1 untimed) chunks=%s\n", path, fsize,
 	       passes, reps, clist);
+	printf("# wp-track: %s%s\n", x.pagemap < 0 ? "n/a: " : "", wp_why);
 	for (int r = -1; r < reps; r++) {
 		for (int ci = 0; ci < nchunk; ci++) {
 			size_t C = chunk[ci];
 			x.shadow4k = x.buf + C + 16;
 			for (int j = 0; j < ncand; j++) {
 				enum cand k = (enum cand)((j + (r < 0 ? 0 : r)) % ncand);
+				if (k == K_WP && x.pagemap < 0)
+					continue;
 				struct fig f = run(&x, k, C);
 				if (k == K_RSF || k == K_RW)
 					sent += (unsigned long long)fsize * passes;
@@ -462,6 +681,11 @@ int main(int argc, char **argv)
 				       k == K_RSF ? "read+sendfile" : "read+write", c, c - cpu_none, w);
 				continue;
 			}
+			if (k == K_WP && x.pagemap < 0) {
+				printf("| %s | %s | %s | n/a (%s) | | | | | |\n", cs, cand_names[k],
+				       cand_exact[k], wp_why);
+				continue;
+			}
 			double p = median(proof[ci][k], reps);
 			double lo = proof[ci][k][0] - timer, hi = proof[ci][k][reps - 1] - timer;
 			if (k == K_NONE) {
@@ -471,7 +695,10 @@ int main(int argc, char **argv)
 			}
 			p -= timer;
 			char frac[32] = "";
-			if (!nosock)
+			if (!nosock && k == K_WP) /* its faults land in the read: dCPU too */
+				snprintf(frac, sizeof frac, "%.1f%% (dCPU %.1f%%)", 100.0 * p / cpu_rsf,
+					 100.0 * (c - cpu_none) / cpu_rsf);
+			else if (!nosock)
 				snprintf(frac, sizeof frac, "%.1f%%", 100.0 * p / cpu_rsf);
 			printf("| %s | %s | %s | %.0f (%.0f-%.0f) | %.1f | %.0f | %+.0f | %.0f | %s |\n",
 			       cs, cand_names[k], cand_exact[k], p, lo, hi, (double)C / p, c,
