@@ -90,16 +90,44 @@ static struct asf_view *slot_of(asf_view_id id, uint32_t *gen)
  * noticed, since prlimit returns the limit it replaces). */
 static struct rlimit lim_seen;
 static int lim_known;
+/* Serializes learning the limit and the raise-dup-restore of the soft limit (two threads
+ * doing that at once could leave the limit raised). The table lock is never held across it. */
+static int rlimit_lock;
+/* > 0: the last look found no room above the soft limit, and a private descriptor goes at
+ * or above this number, below it: no lock, one fcntl. 0: unknown, or room above. */
+static int below_from;
 
 /* No room above the soft limit: a high number below it. */
 static int dup_below(int fd, rlim_t soft)
 {
 	rlim_t cur = soft > 8192 ? 8192 : soft;
 	int low = cur > 1100 ? (int)cur - 100 : (int)cur / 2;
-	return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, low < 3 ? 3 : low);
+	if (low < 3)
+		low = 3;
+	__atomic_store_n(&below_from, low, __ATOMIC_RELAXED);
+	return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, low);
 }
 
+static int dup_private_locked(int fd);
+
 static int dup_private(int fd)
+{
+	int low = __atomic_load_n(&below_from, __ATOMIC_RELAXED);
+	if (low > 0) {
+		int pfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, low);
+		if (pfd >= 0) {
+			note_private(pfd);
+			return pfd;
+		}
+	}
+	if (!asf_lock_soon(&rlimit_lock))
+		return -1;
+	int pfd = dup_private_locked(fd);
+	asf_unlock(&rlimit_lock);
+	return pfd;
+}
+
+static int dup_private_locked(int fd)
 {
 	struct rlimit old = lim_seen;
 	if (!__atomic_load_n(&lim_known, __ATOMIC_ACQUIRE) &&
@@ -113,6 +141,7 @@ static int dup_private(int fd)
 			if (pfd < 0 && tries == 0 && prlimit(0, RLIMIT_NOFILE, NULL, &old) == 0)
 				continue; /* the limit we knew may be old: once more with today's */
 		} else {
+			__atomic_store_n(&below_from, 0, __ATOMIC_RELAXED);
 			rlim_t room = old.rlim_max - old.rlim_cur;
 			struct rlimit want = { old.rlim_cur + (room < 2u * ASF_VIEWS_MAX ? room
 											: 2u * ASF_VIEWS_MAX),
@@ -188,26 +217,17 @@ static void housekeeping(uint64_t now)
 	}
 }
 
-/* Makes slot v a view of the file fd names (identity dev/ino). Lock held, v free. */
-static bool create(struct asf_view *v, int fd, uint64_t dev, uint64_t ino)
+/* Makes slot v a view of the file private descriptor pfd names (identity dev/ino, size
+ * len), taking pfd. Lock held, v free. */
+static bool create(struct asf_view *v, int pfd, uint64_t dev, uint64_t ino, size_t len)
 {
 	int saved_errno = errno;
-	int pfd = dup_private(fd);
-	if (pfd < 0) {
+	void *map = asf_mem_map(asf_mem_view_hint((unsigned)(v - views), len), len, PROT_READ,
+				MAP_SHARED, pfd, 0);
+	if (map == MAP_FAILED) {
 		errno = saved_errno;
 		return false;
 	}
-	struct stat st;
-	void *map = NULL;
-	size_t len = 0;
-	if (fstat(pfd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != dev ||
-	    (uint64_t)st.st_ino != ino || st.st_size <= 0)
-		goto fail;
-	len = (size_t)st.st_size;
-	map = asf_mem_map(asf_mem_view_hint((unsigned)(v - views), len), len, PROT_READ, MAP_SHARED,
-			  pfd, 0);
-	if (map == MAP_FAILED)
-		goto fail;
 	int slot = (int)(v - views);
 	if (slot >= top())
 		__atomic_store_n(&views_top, slot + 1, __ATOMIC_SEQ_CST);
@@ -223,10 +243,6 @@ static bool create(struct asf_view *v, int fd, uint64_t dev, uint64_t ino)
 	STORE(v->state, VIEW_LIVE);
 	errno = saved_errno;
 	return true;
-fail:
-	(void)syscall(SYS_close, pfd);
-	errno = saved_errno;
-	return false;
 }
 
 /* A slot for a new view: a free one, else one nobody uses (unlinked first). Lock held. */
@@ -268,48 +284,67 @@ static bool alive(asf_view_id id)
 	return v && LOAD(v->state) == VIEW_LIVE && LOAD(v->gen) == gen;
 }
 
-/* An idle view of the file fd names, made usable again with a new private descriptor: the
- * mapping and its page tables are reused. Lock held. */
-static bool revive(struct asf_view *v, int fd)
+/* An idle view made usable again with pfd, a private descriptor of its file: the mapping
+ * and its page tables are reused. Lock held; takes pfd. */
+static void revive(struct asf_view *v, int pfd)
 {
-	int pfd = dup_private(fd);
-	if (pfd < 0)
-		return false;
-	/* The number may name another file by now (a dup2 in another thread since the fd
-	 * table said otherwise): the new descriptor must be the mapping's file. */
-	struct stat st;
-	if (fstat(pfd, &st) != 0 || (uint64_t)st.st_dev != v->dev || (uint64_t)st.st_ino != v->ino) {
-		(void)syscall(SYS_close, pfd);
-		return false;
-	}
 	STORE(v->fd, pfd);
 	STORE(v->links, 0);
 	STORE(v->idle_since, 0);
 	STORE(v->gen, v->gen + 1);
 	STORE(v->state, VIEW_LIVE);
-	return true;
 }
 
-/* The program closed its last descriptor of the file: the private descriptor goes now, the
- * mapping a moment later (ASF_VIEW_LINGER_NS), or now if the file was deleted (it is not
- * kept on disk by us). Lock held. */
-static void go_idle(struct asf_view *v, uint64_t now)
+/* The program closed its last descriptor of the file: the view stops being usable, and
+ * its private descriptor is handed back to be closed after the lock is let go (-1: none
+ * to close). The mapping is kept a moment (ASF_VIEW_LINGER_NS), unless the file turns out
+ * deleted (view_idle_done). Lock held. */
+static int go_idle(struct asf_view *v, uint64_t now)
 {
-	struct stat st;
-	int pfd = asf_view_fd(v);
-	if (pfd < 0 || fstat(pfd, &st) != 0 || st.st_nlink == 0) {
-		retire(v);
-		return;
-	}
 	STORE(v->state, VIEW_IDLE);
 	if (LOAD(v->refs) != 0) { /* a write still sends from it: its last put tears it down */
 		STORE(v->state, VIEW_DYING);
-		return;
+		return -1;
 	}
 	STORE(v->idle_since, now);
-	pfd = __atomic_exchange_n(&v->fd, -1, __ATOMIC_SEQ_CST);
-	if (pfd >= 0)
+	return __atomic_exchange_n(&v->fd, -1, __ATOMIC_SEQ_CST);
+}
+
+/* After go_idle, without the lock: a deleted file is not kept on disk by our mapping: its
+ * idle view goes now (or, if the lock is busy, at the next housekeeping). */
+static void view_idle_done(struct asf_view *v, uint32_t gen, int pfd)
+{
+	struct stat st;
+	bool deleted = fstat(pfd, &st) != 0 || st.st_nlink == 0;
+	(void)syscall(SYS_close, pfd);
+	if (!deleted)
+		return;
+	if (asf_trylock(&table_lock)) {
+		if (LOAD(v->state) == VIEW_IDLE && LOAD(v->gen) == gen)
+			retire(v);
+		asf_unlock(&table_lock);
+	} else if (LOAD(v->state) == VIEW_IDLE && LOAD(v->gen) == gen) {
+		STORE(v->idle_since, 1); /* long past: the next housekeeping retires it */
+	}
+}
+
+/* A private descriptor of the file fd names, checked to be that file (identity dev/ino: the
+ * number may name another by now, a dup2 in another thread since the fd table said
+ * otherwise), and its size; -1 if none. */
+static int private_of(int fd, uint64_t dev, uint64_t ino, size_t *size)
+{
+	int saved_errno = errno;
+	int pfd = dup_private(fd);
+	struct stat st;
+	if (pfd >= 0 && (fstat(pfd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != dev ||
+			 (uint64_t)st.st_ino != ino || st.st_size <= 0)) {
 		(void)syscall(SYS_close, pfd);
+		pfd = -1;
+	}
+	if (pfd >= 0)
+		*size = (size_t)st.st_size;
+	errno = saved_errno;
+	return pfd;
 }
 
 asf_view_id asf_view_for_fd(int fd)
@@ -334,8 +369,18 @@ asf_view_id asf_view_for_fd(int fd)
 			return id;
 		}
 	}
-	if (!asf_lock_soon(&table_lock))
+	/* Not found: a new descriptor for an idle view or a new one. Its system calls are made
+	 * before the lock is taken: a thread preempted at their return while holding it kept
+	 * other threads waiting for milliseconds, and their writes went out by the real call
+	 * (copyserver --threads 4: up to 6 chunks of 64 KiB per second). */
+	size_t psize = 0;
+	int pfd = private_of(fd, dev, ino, &psize);
+	if (pfd < 0)
 		return 0;
+	if (!asf_lock_soon(&table_lock)) {
+		(void)syscall(SYS_close, pfd);
+		return 0;
+	}
 	housekeeping(now_ns());
 	struct asf_view *found = NULL;
 	for (int i = 0; i < top() && !found; i++) {
@@ -349,15 +394,21 @@ asf_view_id asf_view_for_fd(int fd)
 		retire(found);
 		found = NULL;
 	}
-	if (found && LOAD(found->state) == VIEW_IDLE && !revive(found, fd))
-		found = NULL;
+	if (found && LOAD(found->state) == VIEW_IDLE) {
+		revive(found, pfd);
+		pfd = -1;
+	}
 	if (!found) {
 		struct asf_view *v = free_slot();
-		if (v && create(v, fd, dev, ino))
+		if (v && create(v, pfd, dev, ino, psize)) {
 			found = v;
+			pfd = -1;
+		}
 	}
 	id = found ? make_id((int)(found - views), LOAD(found->gen)) : 0;
 	asf_unlock(&table_lock);
+	if (pfd >= 0) /* a live view was there after all (or none could be made) */
+		(void)syscall(SYS_close, pfd);
 	if (id)
 		asf_fd_set_view(fd, id);
 	return id;
@@ -418,10 +469,14 @@ void asf_view_unlink(asf_view_id id)
 	 * never holds a descriptor for a file the program no longer has open. */
 	if (asf_trylock(&table_lock)) {
 		uint64_t now = now_ns();
+		int pfd = -1;
 		if (LOAD(v->gen) == gen && LOAD(v->links) <= 0 && LOAD(v->state) == VIEW_LIVE)
-			go_idle(v, now);
+			pfd = go_idle(v, now);
+		uint32_t idle_gen = LOAD(v->gen);
 		housekeeping(now);
 		asf_unlock(&table_lock);
+		if (pfd >= 0)
+			view_idle_done(v, idle_gen, pfd);
 	} else {
 		STORE(v->idle_since, now_ns()); /* the next housekeeping retires it */
 	}
@@ -489,4 +544,5 @@ void asf_views_after_fork_child(void)
 		STORE(v->gen, v->gen + 1);
 	}
 	asf_unlock(&table_lock);
+	asf_unlock(&rlimit_lock); /* a thread of the parent may have held it at the fork */
 }

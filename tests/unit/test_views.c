@@ -353,11 +353,12 @@ static void private_fd_above_soft_limit(void **state)
 }
 
 /* Without room above the soft limit (soft == hard), the private descriptor takes a high
- * number below it. In a child: a lowered hard limit cannot be raised again. */
+ * number below it; a limit lowered below that place is noticed. In a child: a lowered hard
+ * limit cannot be raised again. */
 static void private_fd_without_room(void **state)
 {
 	(void)state;
-	int f = new_file(SIZE, 7);
+	int f = new_file(SIZE, 7), f2 = new_file(SIZE, 17);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -380,6 +381,22 @@ static void private_fd_without_room(void **state)
 		struct rlimit now;
 		if (getrlimit(RLIMIT_NOFILE, &now) != 0 || now.rlim_cur != 512 || now.rlim_max != 512)
 			_exit(15);
+		/* The place is remembered (no prlimit per descriptor); a limit lowered below it
+		 * makes the fcntl fail, and the limit is read again: the next one goes below 200. */
+		struct rlimit lower = { 200, 200 };
+		if (setrlimit(RLIMIT_NOFILE, &lower) != 0)
+			_exit(16);
+		int g = open(paths[f2], O_RDONLY);
+		if (g < 0 || (asf_fd_classify(g) & ASF_FD_KIND_MASK) != ASF_FD_FILE)
+			_exit(17);
+		asf_view_id id2 = asf_view_for_fd(g);
+		if (!id2)
+			_exit(18);
+		v = asf_view_get(id2);
+		int pfd2 = asf_view_fd(v);
+		asf_view_put(v);
+		if (pfd2 < 100 || pfd2 >= 200)
+			_exit(19);
 		_exit(0);
 	}
 	int st;
