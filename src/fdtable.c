@@ -128,6 +128,17 @@ void asf_fd_forget(int fd)
 	}
 }
 
+uint64_t asf_fd_forget_detached(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (!e)
+		return 0;
+	__atomic_store_n(&e->word, ASF_FD_UNKNOWN, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&e->view, __ATOMIC_RELAXED) == 0)
+		return 0;
+	return __atomic_exchange_n(&e->view, 0, __ATOMIC_ACQ_REL);
+}
+
 void asf_fd_forget_range(unsigned first, unsigned last)
 {
 	if (last >= ASF_FD_MAX)

@@ -77,6 +77,11 @@ uint32_t asf_fd_or_flags(int fd, uint32_t flags);
 void asf_fd_clear_flags(int fd, uint32_t flags);
 /* Forgets fd (after close), or every fd in [first, last]. */
 void asf_fd_forget(int fd);
+/* The same, but the entry's view link (views.h) is handed back, for the caller to drop with
+ * asf_view_unlink once its generation bracket is closed: dropping the last link closes the
+ * view's descriptor, and the number is "changing" (reads of it untracked) until the bracket
+ * ends. 0: no link. */
+uint64_t asf_fd_forget_detached(int fd);
 void asf_fd_forget_range(unsigned first, unsigned last);
 /* newfd now names what oldfd names (dup family). */
 void asf_fd_copy(int oldfd, int newfd);

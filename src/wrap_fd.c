@@ -66,8 +66,16 @@ static int close_tracked(int fd)
 	}
 	asf_fd_change_begin(fd);
 	int r = real_close(fd);
-	forget(fd); /* even on error: EINTR/EIO still close the fd on Linux */
+	int saved_errno = errno;
+	/* even on error: EINTR/EIO still close the fd on Linux */
+	uint64_t view = asf_fd_forget_detached(fd);
 	asf_fd_change_end(fd);
+	/* The view's own work (its descriptor closed with the program's last one) comes after
+	 * the bracket: another thread may already have this number for a new file, whose reads
+	 * go untracked while the bracket is open (copyserver --threads 4: whole requests). */
+	if (view)
+		asf_view_unlink(view);
+	errno = saved_errno;
 	return r;
 }
 
@@ -88,8 +96,12 @@ ASF_EXPORT int fclose(FILE *stream)
 		asf_fd_change_begin(fd);
 	int r = ASF_REAL_FN(fclose) ? asf_real.fclose(stream) : EOF;
 	if (fd >= 0) {
-		forget(fd);
+		int saved_errno = errno;
+		uint64_t view = asf_fd_forget_detached(fd);
 		asf_fd_change_end(fd);
+		if (view) /* after the bracket, as in close_tracked */
+			asf_view_unlink(view);
+		errno = saved_errno;
 	}
 	return r;
 }
