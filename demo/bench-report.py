@@ -125,7 +125,7 @@ for s in ("copy", "nginx", "python"):
     mb = {c: med(vals(mem, s, c, "mb")) for c in ("base", "lib", "native") if vals(mem, s, c, "mb")}
     if ln:
         ok = med(ln) <= 1.5
-        # Both figures are a few tens of MB, at the noise floor of MemAvailable: say how far apart
+        # Both figures are a few tens of MB, at the noise floor of the memory figure: say how far apart
         # they are in MB, next to the spread of the native runs themselves.
         nat = vals(mem, s, "native", "mb")
         diff = [mem[(s, "lib", r)]["mb"] - mem[(s, "native", r)]["mb"] for r in rounds(mem, s, "lib")
@@ -254,7 +254,7 @@ def why(g):
         return ""
     srv = max((k for k, v in SNAME.items() if v in name), key=lambda k: len(SNAME[k]), default=None)
     if name.startswith("Memory") and "native" in name:
-        return ("both are tens of MB against hundreds for the baseline, at the noise floor of MemAvailable "
+        return ("both are tens of MB against hundreds for the baseline, at the noise floor of the memory figure "
                 "on a shared VM, so the ratio of two small numbers swings; the send queues are the same size, "
                 "and the library's small real extra is the server's own per-connection buffers, which native "
                 "sendfile does not have (copyserver --mode rw: 64 KiB each, nginx: 2 x 32 KiB)")
@@ -441,7 +441,7 @@ def chart(path):
         py0, py1 = y + 40, y + 300
         qx0 = px0
         text(qx0, y + 18, "Kernel memory held by %s stalled clients (MB)" % NST, 15, anchor="start", weight="bold")
-        text(qx0, y + 34, "drop of MemAvailable while the clients' send queues are full; lower is better", 11,
+        text(qx0, y + 34, "drop of MemAvailable + per-CPU free lists while the clients' send queues are full; lower is better", 11,
              anchor="start", fill="#444")
         hi = max(max(b[1] for b in bs) for _, bs in g2)
         step = nice(max(hi, 10) * 1.1)
@@ -574,7 +574,7 @@ if mem_l:
     w("  the library cuts what the send queues pin to: " + "; ".join(mem_l) + ".")
     w("  A copy loop queues private copies of the bytes in the socket buffers; under the library the")
     w("  queues reference page-cache pages, as native sendfile does. The library and native figures are")
-    w("  tens of MB, at the noise floor of MemAvailable on this VM, so their ratio swings from round to round.")
+    w("  tens of MB, at the noise floor of the memory figure on this VM, so their ratio swings from round to round.")
 tl = []
 for s in present:
     t = ratios(load, s, "lib", "base", "tput")
@@ -735,7 +735,7 @@ if mem:
       % meta.get("stalled"))
     w("buffer): each client sends a GET for a 16 MiB file, reads 1 byte and stops reading. Once the")
     w("server has filled the send queues (their total in /proc/net/tcp stops growing), the drop of")
-    w("MemAvailable (median of 5 samples) is the memory held. The library runs use VERIFY=full.")
+    w("MemAvailable plus the free pages on the per-CPU lists (median of 5 samples) is the memory held. The library runs use VERIFY=full.")
     w("")
     msrv = [s for s in MEMSRV if any(k[0] == s for k in mem)]
     pyr = meta.get("pymemrounds", meta.get("rounds"))

@@ -48,7 +48,10 @@
 #         child; for apache and nginx-*-t4 the sum over its process group) per 10^9 bytes.
 #   mem   200 build/demo/stallclient connections that read 1 byte of a 16 MiB file and stop
 #         reading (default receive buffer); once the send queues stop growing, the drop of
-#         MemAvailable (median of 5 samples) - copy, nginx, python, apache only.
+#         MemAvailable + the free pages on the per-CPU lists (median of 5 samples; pages that
+#         closed sockets of an earlier run freed sit on those lists for seconds on 6.18, and
+#         MemAvailable alone then reads up to ~200 MB low: demo/measure.sh, stall_memory)
+#         - copy, nginx, python, apache only.
 # Method: ROUNDS interleaved rounds per server, the order of the configurations rotates every
 # round; medians, min-max, and ratios computed per round against that round's baseline.
 # Checks (the script exits 1 when one fails): every HTTP load run compares the first download
@@ -172,7 +175,7 @@ apache_table() {
 	        st.median(lb), 1 / st.median(lb) if st.median(lb) > 0 else float("inf"), min(lb), max(lb),
 	        "met" if st.median(lb) <= 0.05 else "MISSED"))
 	    if "native" in mem:
-	        print("  memory, library vs native: %.0f vs %.0f MB (both at the noise floor of MemAvailable)" % (
+	        print("  memory, library vs native: %.0f vs %.0f MB (both at the noise floor of the memory figure)" % (
 	            st.median(mem["lib"].values()), st.median(mem["native"].values())))
 	PYEOF
 }
@@ -501,7 +504,7 @@ run_mem() { # SERVER CFG ROUND
 		exit 1
 	fi
 	stop_srv "$s" "$c"
-	echo "mem $s $c $r $STALL_RESULT" >>"$RAW"
+	echo "mem $s $c $r $STALL_PCP_DROP_KB ${STALL_RESULT#* }" >>"$RAW"
 	sleep 0.5 # let the freed socket memory come back
 }
 
@@ -676,7 +679,7 @@ if grep -q '^load apache' "$RAW"; then
 			echo "## Apache 2.4: stock (EnableMMAP On, EnableSendfile Off), stock under the library, EnableSendfile On"
 			echo
 			echo "Medians of $ROUNDS interleaved rounds; server CPU summed over Apache's process group;"
-			echo "memory: $STALLED stalled clients on a 16 MiB file (MemAvailable drop). Client \"loopback, copy\":"
+			echo "memory: $STALLED stalled clients on a 16 MiB file (drop of MemAvailable + per-CPU free lists). Client \"loopback, copy\":"
 			echo "loadclient copying every body byte, loopback's MSS; \"MSS N, TRUNC\": loadclient --mss $MSS --trunc"
 			echo "(body discarded with recv(MSG_TRUNC); N = the server's segment size as \`ss -tin\` showed it)."
 			echo
@@ -691,7 +694,7 @@ if grep -q '^load apache' "$RAW"; then
 			echo "\`statx\`; the view's \`dup\`, \`fstat\`, and \`fstat\` + \`close\` at the program's close);"
 			echo "sending each window in one sendfile call instead of 64 KiB pieces was measured and made no"
 			echo "difference (demo/RESULTS-defaults.md). Memory: both figures are a few tens of MB, at the"
-			echo "noise floor of MemAvailable."
+			echo "noise floor of the memory figure."
 		} >>"$DOC"
 	fi
 fi
