@@ -275,7 +275,9 @@ def why(g):
                 "mapping of the page cache after the program's read() brought the same bytes in, and "
                 "VERIFY=none does not; demo/RESULTS-proof.md measured a full memcmp against the page-cache "
                 "mapping at 12-14% of a read+sendfile loop's CPU at 64 KiB chunks, and the other exact "
-                "candidates measured there (a shadow copy at the read, pread + memcmp) cost more" + extra)
+                "candidates measured there (a shadow copy at the read, pread + memcmp) cost more, as does a proof "
+                "that does not read the buffer (userfaultfd write-protect + PAGEMAP_SCAN: 3-25x the compare, "
+                "its write-protect faults land in the program's next read)" + extra)
     if name.endswith("library vs plain loop"):
         n = ratios(load, srv, "lib-none", "base", "cpu") if srv else []
         extra = ""
