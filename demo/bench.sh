@@ -92,6 +92,14 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 . "$REPO/demo/measure.sh"
 ONLY=${BENCH_ONLY:-}
+# python and node are stopped with SIGINT (so the library's stats line is written at exit); a
+# background job of a non-interactive shell (`make bench &` in a script) starts with SIGINT
+# ignored, which no one below can undo: the servers would ignore it and be killed.
+if (( (0x$(awk '/^SigIgn:/ {print $2}' /proc/$$/status) >> 1) & 1 )); then
+	echo "bench: SIGINT is ignored in this shell (started as a background job without job control?);" >&2
+	echo "bench: python and node could not be stopped with it. Run it in the foreground, or under set -m." >&2
+	exit 2
+fi
 [[ -z $ONLY || $ONLY == apache || $ONLY == threads ]] || { echo "bench: BENCH_ONLY=$ONLY: only 'apache' and 'threads' are known" >&2; exit 2; }
 OUT=${BENCH_OUT:-$REPO/build/bench${ONLY:+-$ONLY}}
 DOC=${BENCH_DOC:-$REPO/docs/BENCHMARKS.md}
