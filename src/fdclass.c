@@ -234,6 +234,21 @@ uint32_t asf_fd_classify(int fd)
 	return word;
 }
 
+void asf_fd_mark_tls(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	if (!e)
+		return;
+	uint32_t old = __atomic_load_n(&e->word, __ATOMIC_ACQUIRE);
+	while ((old & ASF_FD_KIND_MASK) == ASF_FD_STREAM)
+		if (__atomic_compare_exchange_n(&e->word, &old, (old & ~ASF_FD_KIND_MASK) | ASF_FD_TLS,
+						false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			ASF_STAT_ADD(tls_skipped, 1);
+			asf_log(ASF_LOG_INFO, "fd %d got kernel TLS (TCP_ULP): passed through for good", fd);
+			return;
+		}
+}
+
 uint32_t asf_fd_sniff(int fd, uint32_t flag, const void *buf, size_t n)
 {
 	uint32_t old = asf_fd_or_flags(fd, flag);

@@ -40,6 +40,9 @@ bool asf_fs_is_eligible(int64_t f_type);
 /* Inspects the first bytes seen in one direction (flag: ASF_FDF_OUT_SEEN or ASF_FDF_IN_SEEN)
  * of a stream socket; marks it TLS for good if they look like TLS. Returns the new word. */
 uint32_t asf_fd_sniff(int fd, uint32_t flag, const void *buf, size_t n);
+/* The program put kernel TLS on stream socket fd (setsockopt TCP_ULP "tls"): it is passed
+ * through for good, as a socket classified with that ULP is. */
+void asf_fd_mark_tls(int fd);
 
 /* Set once any stream socket has been seen (made, accepted or written to): until then reads
  * are not tracked at all, so programs that never talk over a stream socket pay nothing. */

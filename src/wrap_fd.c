@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -237,11 +239,21 @@ ASF_EXPORT void closefrom(int lowfd)
 }
 
 /* A send timeout makes a socket's writes keep their real call (sendfile has no timeout
- * of its own: redirect.c). */
+ * of its own: redirect.c). Kernel TLS put on a connection after it was classified (an
+ * accepted one is classified at accept, before any handshake) makes it TLS for good: the
+ * handshake's bytes may not have passed through a wrapped call (another process, raw system
+ * calls), and a sendfile there would cut the TLS records differently from the real write. */
 ASF_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	int r = ASF_REAL_FN(setsockopt) ? asf_real.setsockopt(fd, level, name, val, len)
 					: (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+	if (r == 0 && level == IPPROTO_TCP && name == TCP_ULP && val && len >= 3 &&
+	    !memcmp(val, "tls", 3) && asf_active()) {
+		int saved_errno = errno;
+		asf_fd_word_classified(fd);
+		asf_fd_mark_tls(fd);
+		errno = saved_errno;
+	}
 	if (r == 0 && level == SOL_SOCKET && (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW) &&
 	    asf_active()) {
 		int saved_errno = errno;

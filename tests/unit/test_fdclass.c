@@ -30,6 +30,7 @@
 
 #include "fdclass.h"
 #include "fdtable.h"
+#include "stats.h"
 
 /* A connected TCP pair on 127.0.0.1 (domain AF_INET or AF_INET6): *srv is the accepted end. */
 static void tcp_pair(int domain, int *cli, int *srv)
@@ -149,6 +150,37 @@ static const char *tmp_file(void)
 	return p;
 }
 
+/* Kernel TLS put on a connection after its classification (the setsockopt wrapper on
+ * TCP_ULP "tls"): a stream socket becomes TLS for good, keeping its flags, counted once; a
+ * file is left alone. (The wrapper's own path needs the kernel's tls module: e2e
+ * test_ktls.sh, skipped without it.) */
+static void kernel_tls_marked_after_classification(void **state)
+{
+	(void)state;
+	int cli, srv;
+	tcp_pair(AF_INET, &cli, &srv);
+	asf_fd_classify_accepted(srv);
+	asf_fd_or_flags(srv, ASF_FDF_SNDTIMEO);
+	uint64_t before = asf_stats.tls_skipped;
+	asf_fd_mark_tls(srv);
+	assert_int_equal(asf_fd_word(srv) & ASF_FD_KIND_MASK, ASF_FD_TLS);
+	assert_true(asf_fd_word(srv) & ASF_FDF_SNDTIMEO);
+	asf_fd_mark_tls(srv);
+	assert_int_equal(asf_stats.tls_skipped, before + 1);
+	int f = open(tmp_file(), O_RDONLY | O_CLOEXEC);
+	assert_true(f >= 0);
+	asf_fd_forget(f);
+	assert_int_equal(asf_fd_classify(f) & ASF_FD_KIND_MASK, ASF_FD_FILE);
+	asf_fd_mark_tls(f);
+	assert_int_equal(asf_fd_word(f) & ASF_FD_KIND_MASK, ASF_FD_FILE);
+	assert_int_equal(asf_stats.tls_skipped, before + 1);
+	asf_fd_forget(f);
+	asf_fd_forget(srv);
+	close(f);
+	close(cli);
+	close(srv);
+}
+
 /* Answers cached per mount stay apart: a page-cache file, a procfs file (regular, not a
  * source), each asked twice in turn. */
 static void file_verdicts_per_mount(void **state)
@@ -260,6 +292,7 @@ int main(void)
 		cmocka_unit_test(accepted_tcp6_is_stream),
 		cmocka_unit_test(accepted_unix_left_unknown),
 		cmocka_unit_test(udp_left_unknown),
+		cmocka_unit_test(kernel_tls_marked_after_classification),
 		cmocka_unit_test(file_verdicts_per_mount),
 		cmocka_unit_test(new_mount_gets_its_own_verdict),
 		cmocka_unit_test(statx_filtered_falls_back),
