@@ -55,3 +55,13 @@ make_file() {
 		: >"$1" || fail "cannot create $1"
 	fi
 }
+
+# need_copyserver_hammer: sets $server (the demo's copyserver) and $hammer (build/tests/hammer),
+# or fails if they are not built.
+need_copyserver_hammer() {
+	: "${ASF_TESTBIN:?}"
+	hammer="$ASF_TESTBIN/hammer"
+	server="$(dirname "$ASF_TESTBIN")/demo/copyserver"
+	[ -x "$hammer" ] || fail "$hammer not built (make test-bins)"
+	[ -x "$server" ] || fail "$server not built (make test-bins)"
+}

@@ -7,10 +7,7 @@
 # request failed, and the stats show redirected bytes.
 . "$(dirname "$0")/lib.sh"
 : "${ASF_TESTBIN:?}" "${ASF_PRELOAD:?}" "${ASF_TMP:?}"
-hammer="$ASF_TESTBIN/hammer"
-server="$(dirname "$ASF_TESTBIN")/demo/copyserver"
-[ -x "$hammer" ] || fail "$hammer not built (make test-bins)"
-[ -x "$server" ] || fail "$server not built (make test-bins)"
+need_copyserver_hammer
 WARM=10000 TOTAL=100000 LIMIT_KIB=2048
 BUDGET=${RSS_BUDGET:-40} # seconds for all the connections (the first 10,000: at most 12)
 

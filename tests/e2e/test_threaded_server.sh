@@ -12,10 +12,7 @@
 # generation bracket, goes untracked by design; seen at 0.01-0.11% of the bytes here.)
 . "$(dirname "$0")/lib.sh"
 : "${ASF_TESTBIN:?}" "${ASF_PRELOAD:?}" "${ASF_TMP:?}"
-hammer="$ASF_TESTBIN/hammer"
-server="$(dirname "$ASF_TESTBIN")/demo/copyserver"
-[ -x "$hammer" ] || fail "$hammer not built (make test-bins)"
-[ -x "$server" ] || fail "$server not built (make test-bins)"
+need_copyserver_hammer
 
 root="$ASF_TMP/root"
 mkdir -p "$root"

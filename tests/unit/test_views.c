@@ -352,6 +352,22 @@ static void private_fd_above_soft_limit(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 }
 
+/* In a forked child (no cmocka there): the private descriptor of a new view of path, or
+ * _exit(step) if the file cannot be opened and classified, _exit(step + 1) without a view. */
+static int child_private_fd(const char *path, int step)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0 || (asf_fd_classify(fd) & ASF_FD_KIND_MASK) != ASF_FD_FILE)
+		_exit(step);
+	asf_view_id id = asf_view_for_fd(fd);
+	if (!id)
+		_exit(step + 1);
+	struct asf_view *v = asf_view_get(id);
+	int pfd = asf_view_fd(v);
+	asf_view_put(v);
+	return pfd;
+}
+
 /* Without room above the soft limit (soft == hard), the private descriptor takes a high
  * number below it; a limit lowered below that place is noticed. In a child: a lowered hard
  * limit cannot be raised again. */
@@ -365,15 +381,7 @@ static void private_fd_without_room(void **state)
 		struct rlimit lim = { 512, 512 };
 		if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
 			_exit(10);
-		int fd = open(paths[f], O_RDONLY);
-		if (fd < 0 || (asf_fd_classify(fd) & ASF_FD_KIND_MASK) != ASF_FD_FILE)
-			_exit(11);
-		asf_view_id id = asf_view_for_fd(fd);
-		if (!id)
-			_exit(12);
-		struct asf_view *v = asf_view_get(id);
-		int pfd = asf_view_fd(v);
-		asf_view_put(v);
+		int pfd = child_private_fd(paths[f], 11);
 		if (pfd < 256 || pfd >= 512)
 			_exit(13);
 		if (!(fcntl(pfd, F_GETFD) & FD_CLOEXEC))
@@ -386,15 +394,7 @@ static void private_fd_without_room(void **state)
 		struct rlimit lower = { 200, 200 };
 		if (setrlimit(RLIMIT_NOFILE, &lower) != 0)
 			_exit(16);
-		int g = open(paths[f2], O_RDONLY);
-		if (g < 0 || (asf_fd_classify(g) & ASF_FD_KIND_MASK) != ASF_FD_FILE)
-			_exit(17);
-		asf_view_id id2 = asf_view_for_fd(g);
-		if (!id2)
-			_exit(18);
-		v = asf_view_get(id2);
-		int pfd2 = asf_view_fd(v);
-		asf_view_put(v);
+		int pfd2 = child_private_fd(paths[f2], 17);
 		if (pfd2 < 100 || pfd2 >= 200)
 			_exit(19);
 		_exit(0);
