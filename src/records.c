@@ -60,6 +60,7 @@ void asf_thread_free(struct asf_thread *t)
 	t->busy = 0;
 	t->open_src = NULL;
 	t->open_guard = NULL;
+	__atomic_store_n(&t->has_records, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->in_use, 0, __ATOMIC_RELEASE);
 }
 
@@ -178,6 +179,8 @@ static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, uint64
 		if (r->last_use < slot->last_use)
 			slot = r;
 	}
+	if (!t->has_records)
+		__atomic_store_n(&t->has_records, 1, __ATOMIC_RELEASE);
 	change_begin(slot);
 	PUBLISH(slot->fd, fd);
 	PUBLISH(slot->dev, dev);
@@ -284,7 +287,8 @@ int asf_record_candidates(struct asf_thread *t, const void *buf, size_t len, boo
 		count = ASF_THREADS_MAX;
 	for (unsigned i = 0; i < count; i++) {
 		struct asf_thread *o = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
-		if (!o || o == t || !__atomic_load_n(&o->in_use, __ATOMIC_ACQUIRE))
+		if (!o || o == t || !__atomic_load_n(&o->in_use, __ATOMIC_ACQUIRE) ||
+		    !__atomic_load_n(&o->has_records, __ATOMIC_ACQUIRE))
 			continue;
 		for (int j = 0; j < ASF_RECORDS_PER_THREAD; j++) {
 			struct asf_record c;
