@@ -51,6 +51,16 @@ static inline struct asf_live_slot *asf_live_slot_at(void *file, uint32_t i)
 	return (struct asf_live_slot *)((char *)file + h->header_size + (size_t)i * h->slot_size);
 }
 
+/* Are the first n counters all zero (the process counted nothing)? Relaxed loads. */
+static inline bool asf_live_counters_zero(const struct asf_counters *c, uint32_t n)
+{
+	const uint64_t *v = (const uint64_t *)c;
+	for (uint32_t i = 0; i < n && i < ASF_STATS_COUNTERS; i++)
+		if (__atomic_load_n(&v[i], __ATOMIC_RELAXED))
+			return false;
+	return true;
+}
+
 #define ASF_LIVE_FILE_SIZE \
 	(sizeof(struct asf_live_header) + AUTOSENDFILE_LIVE_SLOTS * sizeof(struct asf_live_slot))
 

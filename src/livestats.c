@@ -16,6 +16,7 @@
 #include "ownmem.h"
 #include "autosendfile.h"
 #include "config.h"
+#include "liveclean.h"
 #include "livefile.h"
 #include "livestats.h"
 #include "log.h"
@@ -24,7 +25,10 @@
 static void *live_file;                 /* our mapping; a forked child inherits it */
 static struct asf_live_slot *live_slot; /* where asf_statp points, or NULL */
 static char live_dir[PATH_MAX];
+static char live_name[48];              /* the file's name in live_dir */
+static bool live_made;                  /* this process made it (not inherited by fork) */
 static unsigned live_uid;
+static uint32_t ended_pid;              /* the pid whose end ran here: once per process */
 
 static uint32_t load32(const uint32_t *p)
 {
@@ -76,88 +80,6 @@ static struct asf_live_slot *claim(void *file, uint32_t pid, bool reuse)
 	return NULL;
 }
 
-/* Files of ended processes beyond AUTOSENDFILE_LIVE_KEEP, oldest first. */
-struct cand {
-	uint64_t created;
-	char name[48];
-};
-static struct cand cands[1024]; /* used by one thread: the constructor or a fork child */
-
-static int cand_cmp(const void *a, const void *b)
-{
-	uint64_t x = ((const struct cand *)a)->created, y = ((const struct cand *)b)->created;
-	return x < y ? -1 : x > y;
-}
-
-/* Is every process of this file gone? Sets *created. A file still being made (no magic yet)
- * counts as gone only after a minute. */
-static bool file_gone(int dirfd, const char *name, uint64_t *created)
-{
-	int fd = (int)syscall(SYS_openat, dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct stat st;
-	void *m = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == live_uid &&
-	    st.st_size >= (off_t)sizeof(struct asf_live_header))
-		m = asf_mem_map(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	(void)syscall(SYS_close, fd);
-	if (m == MAP_FAILED)
-		return false;
-	bool gone = true;
-	const struct asf_live_header *h = m;
-	if (!asf_live_header_ok(h, (size_t)st.st_size)) {
-		*created = 0;
-		gone = st.st_mtime + 60 < time(NULL);
-	} else {
-		*created = h->created_ns;
-		for (uint32_t i = 0; i < h->nslots && gone; i++) {
-			struct asf_live_slot *s = asf_live_slot_at(m, i);
-			uint32_t pid = load32(&s->pid);
-			if (pid && load32(&s->state) == ASF_SLOT_RUNNING &&
-			    asf_live_running(pid, s->start, s->start_exact))
-				gone = false;
-		}
-	}
-	asf_mem_unmap(m, (size_t)st.st_size);
-	return gone;
-}
-
-static void prune(int dirfd)
-{
-	char buf[4096];
-	size_t total = 0, ncand = 0;
-	(void)syscall(SYS_lseek, dirfd, 0, SEEK_SET);
-	for (;;) {
-		long n = syscall(SYS_getdents64, dirfd, buf, sizeof buf);
-		if (n <= 0)
-			break;
-		for (long off = 0; off < n;) {
-			struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type;
-				 char name[]; } *d = (void *)(buf + off);
-			off += d->reclen;
-			if (d->name[0] == '.' || strlen(d->name) >= sizeof cands[0].name)
-				continue;
-			total++;
-			if (ncand < sizeof cands / sizeof cands[0]) {
-				strcpy(cands[ncand].name, d->name);
-				ncand++;
-			}
-		}
-	}
-	if (total <= AUTOSENDFILE_LIVE_KEEP)
-		return;
-	size_t gone = 0;
-	for (size_t i = 0; i < ncand; i++)
-		if (file_gone(dirfd, cands[i].name, &cands[i].created))
-			cands[gone++] = cands[i];
-	qsort(cands, gone, sizeof cands[0], cand_cmp);
-	/* Down to half the limit, so that the next starts do not scan again. */
-	for (size_t i = 0; i < gone && total > AUTOSENDFILE_LIVE_KEEP / 2; i++)
-		if (syscall(SYS_unlinkat, dirfd, cands[i].name, 0) == 0)
-			total--;
-}
-
 /* Makes and maps a new file in live_dir, claims its first slot; NULL if it cannot. */
 static struct asf_live_slot *new_file(uint32_t pid, uint64_t start, bool exact, uint64_t born,
 				      const char *comm)
@@ -195,7 +117,9 @@ static struct asf_live_slot *new_file(uint32_t pid, uint64_t start, bool exact, 
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	memcpy(h->magic, ASF_LIVE_MAGIC, 8); /* last: readers and prune skip a file being made */
 	live_file = m;
-	prune(dirfd);
+	live_made = true;
+	memcpy(live_name, name, sizeof live_name);
+	asf_live_prune(dirfd, live_uid, name, pid, start);
 	(void)syscall(SYS_close, dirfd);
 	return s;
 }
@@ -226,8 +150,20 @@ void asf_live_init(void)
 			s = new_file((uint32_t)getpid(), start, exact, born,
 				     program_invocation_short_name);
 	if (!s) {
-		asf_log(ASF_LOG_INFO, "no live counters: no private directory could be made in %s",
-			asf_cfg.live_base[0] ? asf_cfg.live_base : "/dev/shm or /tmp");
+		/* A directory the user named is a mistake to say once; the default ones are
+		 * missing for good reasons (a chroot). */
+		int e = errno;
+		struct stat st;
+		if (asf_cfg.live_base[0])
+			asf_log(ASF_LOG_WARN, "%s=\"%.64s\" %s; no live counters for autosendfile --stat",
+				AUTOSENDFILE_ENV_LIVE, asf_cfg.live_base,
+				stat(asf_cfg.live_base, &st) != 0 ? "does not exist" :
+				!S_ISDIR(st.st_mode) ? "is not a directory" :
+				e == EPERM ? "holds an unsafe autosendfile-UID (not a 0700 directory of this user)" :
+				"cannot hold a private directory");
+		else
+			asf_log(ASF_LOG_INFO, "no live counters: no private directory could be made in %s",
+				"/dev/shm or /tmp");
 		live_dir[0] = '\0';
 		errno = saved_errno;
 		return;
@@ -249,6 +185,7 @@ void asf_live_fork_child(void)
 		return;
 	}
 	int saved_errno = errno;
+	live_made = false; /* counts in the parent's file, unless it makes one below */
 	uint32_t pid = (uint32_t)getpid();
 	uint64_t born, start = asf_live_now_ticks(&born);
 	const char *comm = live_slot ? live_slot->comm : program_invocation_short_name;
@@ -270,15 +207,6 @@ void asf_live_fork_child(void)
 	errno = saved_errno;
 }
 
-static bool all_zero(const struct asf_counters *c)
-{
-	const uint64_t *v = (const uint64_t *)c;
-	for (size_t i = 0; i < ASF_STATS_COUNTERS; i++)
-		if (__atomic_load_n(&v[i], __ATOMIC_RELAXED))
-			return false;
-	return true;
-}
-
 /* The lines of this file's processes that ended without writing theirs. Each line is
  * written once: the writer takes it with a CAS on `line`. */
 static void write_owed_lines(void)
@@ -287,7 +215,8 @@ static void write_owed_lines(void)
 	for (uint32_t i = 0; i < h->nslots; i++) {
 		struct asf_live_slot *s = asf_live_slot_at(live_file, i);
 		uint32_t pid = load32(&s->pid), seq = load32(&s->seq), free_line = 0;
-		if (s == live_slot || pid == 0 || (seq & 1) || load32(&s->line) || all_zero(&s->c))
+		if (s == live_slot || pid == 0 || (seq & 1) || load32(&s->line) ||
+		    asf_live_counters_zero(&s->c, ASF_STATS_COUNTERS))
 			continue;
 		if (load32(&s->state) != ASF_SLOT_EXITED &&
 		    asf_live_running(pid, s->start, s->start_exact))
@@ -300,16 +229,40 @@ static void write_owed_lines(void)
 	}
 }
 
-void asf_live_exit(void)
+/* The end of this process: its line (if quiet, only when it counted something), its slot
+ * marked ended, the lines owed by ended processes of its file, and its own file deleted if
+ * nobody in it counted anything. Once per process. */
+static void end(bool quiet)
 {
-	bool written = asf_stats_emit(live_slot != NULL);
-	if (!live_slot)
+	uint32_t me = (uint32_t)getpid();
+	/* A vfork child, or a child made by a raw clone() (vsftpd's sessions), counts in its
+	 * parent's slot: the end of the process is not its parent's. */
+	if (asf_vfork_child || (live_slot && load32(&live_slot->pid) != me))
+		return;
+	if (__atomic_exchange_n(&ended_pid, me, __ATOMIC_ACQ_REL) == me)
 		return;
 	int saved_errno = errno;
-	if (written)
-		__atomic_store_n(&live_slot->line, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&live_slot->state, ASF_SLOT_EXITED, __ATOMIC_RELEASE);
-	if (asf_cfg.stats_path[0])
-		write_owed_lines();
+	bool zero = asf_live_counters_zero(asf_statp, ASF_STATS_COUNTERS);
+	bool written = quiet && zero ? false : asf_stats_emit(live_slot != NULL);
+	if (live_slot) {
+		if (written)
+			__atomic_store_n(&live_slot->line, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&live_slot->state, ASF_SLOT_EXITED, __ATOMIC_RELEASE);
+		if (asf_cfg.stats_path[0])
+			write_owed_lines();
+		if (live_made && zero)
+			asf_live_drop_if_idle(live_dir, live_uid, live_name, live_file, me,
+					      live_slot->start);
+	}
 	errno = saved_errno;
+}
+
+void asf_live_exit(void)
+{
+	end(false);
+}
+
+void asf_live_quick_exit(void)
+{
+	end(true);
 }

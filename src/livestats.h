@@ -10,7 +10,11 @@ void asf_live_init(void);
 void asf_live_fork_child(void);
 /* At exit: writes the stats line, marks the slot ended, and appends the lines of processes
  * of this file that ended without writing theirs (a worker that could not open
- * AUTOSENDFILE_STATS after dropping privileges, one that ended by _exit or a signal). */
+ * AUTOSENDFILE_STATS after dropping privileges, one that ended by a signal). A process that
+ * counted nothing and made its own file deletes it. */
 void asf_live_exit(void);
+/* The same at _exit/_Exit (exitline.c), except that the line is written only if the
+ * process counted something: fork children that _exit are often helpers. */
+void asf_live_quick_exit(void);
 
 #endif
