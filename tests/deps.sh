@@ -29,6 +29,8 @@ command -v sbcl    >/dev/null 2>&1 || need_pkgs+=(sbcl)
 command -v perl    >/dev/null 2>&1 || need_pkgs+=(perl)
 command -v php     >/dev/null 2>&1 || need_pkgs+=(php-cli)
 command -v javac   >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jdk-headless)
+# h2o ends by _exit from a worker thread (test_h2o.sh).
+command -v h2o     >/dev/null 2>&1 || need_pkgs+=(h2o)
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs: ${need_pkgs[*]}" >&2
