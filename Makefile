@@ -17,7 +17,7 @@ LDLIBS_LIB := -ldl -pthread -Wl,-z,now
 
 LIB_SRC  := $(filter-out src/launcher%.c,$(wildcard src/*.c))
 # The launcher's --stat reads the live counters files with the library's own layout code.
-LAUNCHER_SRC := src/launcher.c src/launcher_stat.c src/livedir.c src/statline.c
+LAUNCHER_SRC := src/launcher.c src/launcher_stat.c src/launcher_prom.c src/livedir.c src/statline.c
 LIB_OBJ  := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
 # The internals the unit tests link against: everything but the exported wrappers.
 CORE_OBJ := $(filter-out $(B)/obj/wrap_%.o $(B)/obj/init.o,$(LIB_OBJ))
@@ -38,7 +38,7 @@ $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/autosendfile.h
 $(B)/libautosendfile.so: $(LIB_OBJ)
 	$(CC) -shared $(EXTRA_CFLAGS) -o $@ $^ $(LDLIBS_LIB)
 
-$(B)/autosendfile: $(LAUNCHER_SRC) src/livefile.h src/statline.h include/autosendfile.h
+$(B)/autosendfile: $(LAUNCHER_SRC) src/launcher_stat.h src/livefile.h src/statline.h include/autosendfile.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -DASF_LIBDIR='"$(LIBDIR)"' -o $@ $(LAUNCHER_SRC)
 

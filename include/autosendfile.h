@@ -79,4 +79,14 @@
 #define AUTOSENDFILE_STAT_WHY_NOT_ELIGIBLE  "why_not_eligible"  /* fs, file type, O_DIRECT, sendfile refused */
 #define AUTOSENDFILE_STAT_WHY_OTHER         "why_other"         /* anything else (busy, EMFILE...) */
 
+/*
+ * `autosendfile --stat --format prometheus`: the same counters in Prometheus' text format.
+ * Each key but the why_* ones is the counter AUTOSENDFILE_PROM_PREFIX KEY "_total"; the
+ * why_* keys are the one counter AUTOSENDFILE_PROM_WHY with a label reason (why_small:
+ * reason="small"); AUTOSENDFILE_PROM_RUNNING is 1 or 0. Labels: pid, comm.
+ */
+#define AUTOSENDFILE_PROM_PREFIX  "autosendfile_"
+#define AUTOSENDFILE_PROM_WHY     "autosendfile_passthrough_why_bytes_total"
+#define AUTOSENDFILE_PROM_RUNNING "autosendfile_running"
+
 #endif

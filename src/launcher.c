@@ -1,7 +1,7 @@
 /* autosendfile: the launcher. Runs a command with the library preloaded:
  *   autosendfile [--stats FILE] [--log LEVEL] [--] COMMAND [ARGS...]
  * or prints the live counters of processes under it (launcher_stat.c):
- *   autosendfile --stat [--watch SECONDS [--count N]] [PID...]
+ *   autosendfile --stat [--format text|prometheus] [--watch SECONDS [--count N]] [PID...]
  * It finds the library next to itself (the build tree), in ../lib (an install), or at the
  * path compiled in, prepends it to LD_PRELOAD, sets the options and execs the command. */
 #define _GNU_SOURCE
@@ -24,7 +24,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: autosendfile [--stats FILE] [--log LEVEL] [--] COMMAND [ARGS...]\n"
-		"       autosendfile --stat [--watch SECONDS [--count N]] [PID...]\n"
+		"       autosendfile --stat [--format text|prometheus] [--watch SECONDS [--count N]]\n"
+		"                           [PID...]\n"
 		"Runs COMMAND with libautosendfile preloaded: its file-to-socket copy loops\n"
 		"are sent with sendfile(2), byte for byte as the program wrote them.\n\n"
 		"  --stats FILE   append a statistics line per process at exit to FILE\n"

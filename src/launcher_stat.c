@@ -1,7 +1,8 @@
-/* autosendfile --stat [--watch SECONDS [--count N]] [PID...]: the counters of processes
- * under the library, read from their live counters files (livefile.h), one stats line per
- * process followed by state= and comm=. The format is documented in usage_stat() and is
- * meant for scripts: keys are only ever added at the end. */
+/* autosendfile --stat [--format text|prometheus] [--watch SECONDS [--count N]] [PID...]: the
+ * counters of processes under the library, read from their live counters files
+ * (livefile.h), one line per pid: the stats line followed by state= and comm=, or the
+ * Prometheus text format (launcher_prom.c). The format is documented in asf_stat_usage()
+ * and is meant for scripts: keys are only ever added at the end. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
@@ -19,26 +20,16 @@
 #include "launcher_stat.h"
 #include "livefile.h"
 
-struct entry {
-	uint32_t pid;
-	uint32_t state;
-	uint64_t start, born;
-	bool exact, running, superseded;
-	char comm[16];
-	size_t ncounters;
-	struct asf_counters c;
-};
-
 struct list {
-	struct entry *v;
+	struct asf_stat_entry *v;
 	size_t n, cap;
 };
 
-static void add(struct list *l, const struct entry *e)
+static void add(struct list *l, const struct asf_stat_entry *e)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct entry *v = realloc(l->v, cap * sizeof *v);
+		struct asf_stat_entry *v = realloc(l->v, cap * sizeof *v);
 		if (!v)
 			return;
 		l->v = v;
@@ -66,7 +57,7 @@ static void read_file(int dirfd, const char *name, unsigned uid, struct list *l)
 			const struct asf_live_slot *s = asf_live_slot_at(buf, i);
 			if (s->pid == 0 || (s->seq & 1) || s->state == ASF_SLOT_FREE)
 				continue;
-			struct entry e = { .pid = s->pid, .state = s->state, .start = s->start,
+			struct asf_stat_entry e = { .pid = s->pid, .state = s->state, .start = s->start,
 					   .born = s->born_ns, .exact = s->start_exact != 0 };
 			memcpy(e.comm, s->comm, sizeof e.comm);
 			e.comm[sizeof e.comm - 1] = '\0';
@@ -119,13 +110,13 @@ static void read_all_users(const char *base, struct list *l)
 
 static int by_pid(const void *a, const void *b)
 {
-	const struct entry *x = a, *y = b;
+	const struct asf_stat_entry *x = a, *y = b;
 	if (x->pid != y->pid)
 		return x->pid < y->pid ? -1 : 1;
 	return x->born < y->born ? -1 : x->born > y->born;
 }
 
-static bool all_zero(const struct entry *e)
+static bool all_zero(const struct asf_stat_entry *e)
 {
 	const uint64_t *v = (const uint64_t *)&e->c;
 	for (size_t i = 0; i < e->ncounters; i++)
@@ -134,16 +125,36 @@ static bool all_zero(const struct entry *e)
 	return true;
 }
 
+/* The directories to read: AUTOSENDFILE_LIVE=/dir, or the defaults. A directory the user
+ * named that does not exist is said once: every --watch round would find it missing. */
+static size_t live_bases(const char **bases)
+{
+	static const char *const defaults[] = { AUTOSENDFILE_LIVE_DIRS };
+	static bool warned;
+	const char *env = getenv(AUTOSENDFILE_ENV_LIVE);
+	if (env && env[0] == '/') {
+		struct stat st;
+		bool exists = stat(env, &st) == 0;
+		if (!warned && (!exists || !S_ISDIR(st.st_mode)))
+			fprintf(stderr, "autosendfile: warning: %s=\"%s\" %s; no live counters there\n",
+				AUTOSENDFILE_ENV_LIVE, env, exists ? "is not a directory" : "does not exist");
+		warned = true;
+		bases[0] = env;
+		return 1;
+	}
+	size_t n = sizeof defaults / sizeof defaults[0];
+	memcpy(bases, defaults, sizeof defaults);
+	return n;
+}
+
+/* Every slot of the live files, then one entry per pid: the process running now with that
+ * pid, or else the last one that had it (pids are reused, and an exec leaves the earlier
+ * image's slot behind). */
 static void collect(struct list *l, bool other_users)
 {
 	l->n = 0;
-	const char *bases[] = { AUTOSENDFILE_LIVE_DIRS };
-	size_t nbases = sizeof bases / sizeof bases[0];
-	const char *env = getenv(AUTOSENDFILE_ENV_LIVE);
-	if (env && env[0] == '/') {
-		bases[0] = env;
-		nbases = 1;
-	}
+	const char *bases[8];
+	size_t nbases = live_bases(bases);
 	for (size_t i = 0; i < nbases; i++) {
 		char path[PATH_MAX];
 		if (asf_live_dir_path(path, sizeof path, bases[i], (unsigned)geteuid()))
@@ -153,36 +164,48 @@ static void collect(struct list *l, bool other_users)
 	}
 	qsort(l->v, l->n, sizeof *l->v, by_pid);
 	for (size_t i = 0; i < l->n; i++) {
-		struct entry *e = &l->v[i];
+		struct asf_stat_entry *e = &l->v[i];
 		e->running = e->state == ASF_SLOT_RUNNING && asf_live_running(e->pid, e->start, e->exact);
 	}
-	/* After an exec the process has a newer slot: the older one is its previous image. */
-	for (size_t i = 0; i + 1 < l->n; i++)
-		if (l->v[i].pid == l->v[i + 1].pid && l->v[i + 1].running) {
-			l->v[i].running = false;
-			l->v[i].superseded = true;
-		}
+	size_t out = 0;
+	for (size_t i = 0; i < l->n;) {
+		size_t pick = i, j = i;
+		for (; j < l->n && l->v[j].pid == l->v[i].pid; j++) /* oldest first */
+			if (l->v[j].running || !l->v[pick].running)
+				pick = j;
+		l->v[out++] = l->v[pick];
+		i = j;
+	}
+	l->n = out;
 }
 
-static bool wanted(const struct entry *e, const long *pids, int npids)
+/* A pid asked for is shown however idle it was; without pids, an ended process is shown
+ * only if it did something (a shell, env or readlink under the library did not). */
+static bool wanted(const struct asf_stat_entry *e, const long *pids, int npids)
 {
 	if (npids == 0)
-		return !(e->superseded && all_zero(e)); /* a fork child that only exec'd */
+		return e->running || !all_zero(e);
 	for (int i = 0; i < npids; i++)
 		if (pids[i] == (long)e->pid)
 			return true;
 	return false;
 }
 
-static void print_entry(const struct entry *e, const struct entry *prev, double secs, bool rates)
+void asf_stat_comm(char out[16], const struct asf_stat_entry *e)
 {
-	char line[1024];
+	for (size_t i = 0; i < sizeof e->comm; i++) /* one word, whatever the program named itself */
+		out[i] = e->comm[i] && !isgraph((unsigned char)e->comm[i]) ? '_' : e->comm[i];
+	out[15] = '\0';
+	if (!out[0])
+		strcpy(out, "?");
+}
+
+static void print_entry(const struct asf_stat_entry *e, const struct asf_stat_entry *prev, double secs, bool rates)
+{
+	char line[1024], comm[16];
 	asf_statline_format(line, sizeof line, (int)e->pid, &e->c, e->ncounters);
-	char comm[sizeof e->comm];
-	for (size_t i = 0; i < sizeof comm; i++) /* one word, whatever the program named itself */
-		comm[i] = e->comm[i] && !isgraph((unsigned char)e->comm[i]) ? '_' : e->comm[i];
-	printf("%s state=%s comm=%s", line, e->running ? "running" : "ended",
-	       comm[0] ? comm : "?");
+	asf_stat_comm(comm, e);
+	printf("%s state=%s comm=%s", line, e->running ? "running" : "ended", comm);
 	if (rates) {
 		double r = 0, p = 0;
 		if (prev && secs > 0) {
@@ -194,7 +217,7 @@ static void print_entry(const struct entry *e, const struct entry *prev, double 
 	putchar('\n');
 }
 
-static const struct entry *find(const struct list *l, const struct entry *e)
+static const struct asf_stat_entry *find(const struct list *l, const struct asf_stat_entry *e)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].pid == e->pid && l->v[i].born == e->born)
@@ -205,11 +228,14 @@ static const struct entry *find(const struct list *l, const struct entry *e)
 void asf_stat_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: autosendfile --stat [--watch SECONDS [--count N]] [PID...]\n"
+		"usage: autosendfile --stat [--format text|prometheus] [--watch SECONDS [--count N]]\n"
+		"                           [PID...]\n"
 		"Prints the counters of processes running, or that ran, under the library,\n"
 		"read from their live counters files (in /dev/shm/" AUTOSENDFILE_LIVE_PREFIX "UID,\n"
 		"else /tmp/" AUTOSENDFILE_LIVE_PREFIX "UID; " AUTOSENDFILE_ENV_LIVE "=/dir: /dir/" AUTOSENDFILE_LIVE_PREFIX "UID).\n"
-		"No PID: every process of this user that still has counters.\n\n"
+		"One process per pid: the one running now, else the last one that had the pid.\n"
+		"No PID: every process of this user that runs, or that ended having sent\n"
+		"socket bytes; a PID given is shown however little it did.\n\n"
 		"One line per process, sorted by pid:\n"
 		"  autosendfile: pid=P redirected_bytes=N ... why_other=N state=running|ended comm=NAME\n"
 		"The keys up to why_other are those of the AUTOSENDFILE_STATS line, in the same\n"
@@ -218,13 +244,19 @@ void asf_stat_usage(FILE *out)
 		"With --watch, every SECONDS: a line '--- time=UNIX processes=N', then the\n"
 		"lines with redirected_per_s=N passthrough_per_s=N (bytes per second) added;\n"
 		"--count N stops after N refreshes.\n"
-		"This format is stable, for scripts: keys are only ever added at the end.\n"
+		"This format is stable, for scripts: keys are only ever added at the end.\n\n"
+		"--format prometheus: the same processes in Prometheus' text exposition format\n"
+		"(for node_exporter's textfile collector): counters autosendfile_KEY_total for\n"
+		"each key above but the why_* ones, autosendfile_passthrough_why_bytes_total\n"
+		"with a reason label for those (why_small: reason=\"small\"), and the gauge\n"
+		"autosendfile_running; labels pid and comm.\n"
 		"Exit status: 0; 1 if a PID given has no counters; 2 on a usage error.\n");
 }
 
 int asf_stat_main(int argc, char **argv)
 {
 	double watch = 0;
+	bool prom = false;
 	long count = 0, *pids = calloc((size_t)argc + 1, sizeof *pids);
 	int npids = 0;
 	for (int i = 0; i < argc; i++) {
@@ -241,6 +273,13 @@ int asf_stat_main(int argc, char **argv)
 				fprintf(stderr, "autosendfile: --count needs a positive number\n");
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (strcmp(f, "prometheus") != 0 && strcmp(f, "text") != 0) {
+				fprintf(stderr, "autosendfile: --format: text or prometheus, not %s\n", f);
+				return 2;
+			}
+			prom = f[0] == 'p';
 		} else if (strcmp(argv[i], "--help") == 0) {
 			asf_stat_usage(stdout);
 			return 0;
@@ -254,14 +293,26 @@ int asf_stat_main(int argc, char **argv)
 			pids[npids++] = p;
 		}
 	}
+	if (prom && watch > 0) {
+		fprintf(stderr, "autosendfile: --format prometheus is read once: no --watch "
+				"(let the scraper or a timer repeat it)\n");
+		return 2;
+	}
 	bool other_users = npids > 0 && geteuid() == 0;
 	struct list now = { 0 }, before = { 0 };
 	collect(&now, other_users);
 	if (watch <= 0) {
 		int rc = 0;
-		for (size_t i = 0; i < now.n; i++)
+		const struct asf_stat_entry **shown = calloc(now.n + 1, sizeof *shown);
+		size_t nshown = 0;
+		for (size_t i = 0; i < now.n && shown; i++)
 			if (wanted(&now.v[i], pids, npids))
-				print_entry(&now.v[i], NULL, 0, false);
+				shown[nshown++] = &now.v[i];
+		if (prom)
+			asf_stat_prometheus(stdout, shown, nshown);
+		else
+			for (size_t i = 0; i < nshown; i++)
+				print_entry(shown[i], NULL, 0, false);
 		for (int k = 0; k < npids; k++) {
 			bool seen = false;
 			for (size_t i = 0; i < now.n && !seen; i++)
@@ -270,6 +321,10 @@ int asf_stat_main(int argc, char **argv)
 				fprintf(stderr, "autosendfile: pid %ld: no live counters\n", pids[k]);
 				rc = 1;
 			}
+		}
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, "autosendfile: --stat: cannot write the output\n");
+			rc = 1;
 		}
 		return rc;
 	}

@@ -18,8 +18,13 @@ static const char *const keys[ASF_STATS_COUNTERS] = {
 	AUTOSENDFILE_STAT_WHY_NOT_ELIGIBLE,
 };
 
+const char *asf_statline_key(size_t k)
+{
+	return k < ASF_STATS_COUNTERS ? keys[k] : "";
+}
+
 /* Printing order: the struct's order, except that why_other ends the line. */
-static size_t print_index(size_t i)
+size_t asf_statline_order(size_t i)
 {
 	const size_t why0 = offsetof(struct asf_counters, why) / sizeof(uint64_t);
 	if (i < why0)
@@ -36,7 +41,7 @@ size_t asf_statline_format(char *buf, size_t size, int pid, const struct asf_cou
 	int n = snprintf(buf, size, "autosendfile: pid=%d", pid);
 	size_t len = n < 0 ? 0 : (size_t)n;
 	for (size_t i = 0; i < ASF_STATS_COUNTERS && len < size; i++) {
-		size_t k = print_index(i);
+		size_t k = asf_statline_order(i);
 		if (k >= ncounters)
 			continue;
 		n = snprintf(buf + len, size - len, " %s=%llu", keys[k],

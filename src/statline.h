@@ -37,6 +37,11 @@ struct asf_counters {
 };
 #define ASF_STATS_COUNTERS (sizeof(struct asf_counters) / sizeof(uint64_t))
 
+/* The key of counter k (the order of struct asf_counters), and the counter printed i-th on
+ * the line (why_other, counter 7, is printed last). */
+const char *asf_statline_key(size_t k);
+size_t asf_statline_order(size_t i);
+
 /* Formats "autosendfile: pid=P key=N ..." (no newline) from the first `ncounters` counters
  * of s (fewer than ASF_STATS_COUNTERS when a file of an older version is read). Loads are
  * relaxed atomics: s may be updated meanwhile. Returns the length, truncated to size-1. */

@@ -31,6 +31,11 @@ command -v php     >/dev/null 2>&1 || need_pkgs+=(php-cli)
 command -v javac   >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jdk-headless)
 # h2o ends by _exit from a worker thread (test_h2o.sh).
 command -v h2o     >/dev/null 2>&1 || need_pkgs+=(h2o)
+# The Prometheus output is parsed by the Prometheus client's own parser (test_prometheus.sh),
+# with Debian's python3: a python3 of pyenv earlier in PATH does not see Debian's modules.
+/usr/bin/python3 -c 'import prometheus_client.parser' >/dev/null 2>&1 || need_pkgs+=(python3-prometheus-client)
+# A pid reused on purpose, in a pid namespace of the test's own (test_stat_pids.sh).
+command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs: ${need_pkgs[*]}" >&2
