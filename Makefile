@@ -7,13 +7,15 @@ MANDIR  ?= $(PREFIX)/share/man
 
 CC      ?= cc
 B       ?= build
+# The Debian multiarch triplet (x86_64-linux-gnu): where a package puts the library.
+MULTIARCH ?= $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN    := -Wall -Wextra -Werror
 CSTD    := -std=gnu11
 OPT     ?= -O2 -g
 CFLAGS_LIB := $(CSTD) $(OPT) $(WARN) -fPIC -fvisibility=hidden -pthread -Iinclude -Isrc $(EXTRA_CFLAGS)
 # -z now: nothing is resolved lazily inside the library, e.g. while asynchronous
 # cancellation is enabled around sendfile (redirect.c).
-LDLIBS_LIB := -ldl -pthread -Wl,-z,now
+LDLIBS_LIB := -ldl -pthread -Wl,-z,now -Wl,-z,relro
 
 LIB_SRC  := $(filter-out src/launcher%.c,$(wildcard src/*.c))
 # The launcher's --stat reads the live counters files with the library's own layout code.
@@ -28,7 +30,7 @@ E2E_BIN  := $(patsubst tests/e2e/%.c,$(B)/tests/%,$(E2E_SRC))
 DEMO_SRC := $(wildcard demo/*.c)
 DEMO_BIN := $(patsubst demo/%.c,$(B)/demo/%,$(DEMO_SRC))
 
-.PHONY: all test test-bins check-all check-extra deps install uninstall clean passthrough-cost demo fuzz bench
+.PHONY: all test test-bins check-all check-extra deps install uninstall clean passthrough-cost demo fuzz bench deb
 all: $(B)/libautosendfile.so $(B)/autosendfile
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/autosendfile.h
@@ -40,7 +42,7 @@ $(B)/libautosendfile.so: $(LIB_OBJ)
 
 $(B)/autosendfile: $(LAUNCHER_SRC) src/launcher_stat.h src/livefile.h src/statline.h include/autosendfile.h
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -DASF_LIBDIR='"$(LIBDIR)"' -o $@ $(LAUNCHER_SRC)
+	$(CC) $(CSTD) $(OPT) $(WARN) -Iinclude -Isrc -DASF_LIBDIR='"$(LIBDIR)"' -DASF_MULTIARCH='"$(MULTIARCH)"' $(LAUNCHER_FLAGS) -o $@ $(LAUNCHER_SRC)
 
 $(B)/tests/unit_%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -96,6 +98,10 @@ install: all
 	install -m 0755 $(B)/autosendfile $(DESTDIR)$(BINDIR)/autosendfile
 	install -m 0644 docs/autosendfile.1 $(DESTDIR)$(MANDIR)/man1/autosendfile.1
 	install -m 0644 include/autosendfile.h $(DESTDIR)$(PREFIX)/include/autosendfile.h
+
+# `make deb`: build/deb/autosendfile_VERSION_ARCH.deb (packaging/build-deb.sh; needs dpkg-dev).
+deb:
+	bash packaging/build-deb.sh
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libautosendfile.so $(DESTDIR)$(BINDIR)/autosendfile \

@@ -2,8 +2,11 @@
  *   autosendfile [--stats FILE] [--log LEVEL] [--] COMMAND [ARGS...]
  * or prints the live counters of processes under it (launcher_stat.c):
  *   autosendfile --stat [--format text|prometheus] [--watch SECONDS [--count N]] [PID...]
- * It finds the library next to itself (the build tree), in ../lib (an install), or at the
- * path compiled in, prepends it to LD_PRELOAD, sets the options and execs the command. */
+ * It finds the library next to itself (the build tree), in ../lib or ../lib/MULTIARCH (an
+ * install), in ../lib/MULTIARCH/autosendfile (the Debian package: a preload library has no
+ * SONAME, so it stays out of the linker's path; found there even when unpacked under another
+ * root), or at the path compiled in, prepends it to LD_PRELOAD, sets the options and execs
+ * the command. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +22,9 @@
 #define ASF_LIBDIR "/usr/local/lib"
 #endif
 #define LIBNAME "libautosendfile.so"
+#ifndef ASF_MULTIARCH
+#define ASF_MULTIARCH "" /* the compiler knew no triplet: ../lib/ is tried twice */
+#endif
 
 static void usage(FILE *out)
 {
@@ -50,8 +56,10 @@ static int find_library(char *path, size_t size)
 		char *slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			const char *rel[] = { "/" LIBNAME, "/../lib/" LIBNAME };
-			for (size_t i = 0; i < 2; i++) {
+			const char *rel[] = { "/" LIBNAME, "/../lib/" LIBNAME,
+					      "/../lib/" ASF_MULTIARCH "/" LIBNAME,
+					      "/../lib/" ASF_MULTIARCH "/autosendfile/" LIBNAME };
+			for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
 				char cand[PATH_MAX];
 				if ((size_t)snprintf(cand, sizeof cand, "%s%s", self, rel[i]) >= sizeof cand)
 					continue;

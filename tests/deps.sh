@@ -36,6 +36,9 @@ command -v h2o     >/dev/null 2>&1 || need_pkgs+=(h2o)
 /usr/bin/python3 -c 'import prometheus_client.parser' >/dev/null 2>&1 || need_pkgs+=(python3-prometheus-client)
 # A pid reused on purpose, in a pid namespace of the test's own (test_stat_pids.sh).
 command -v unshare >/dev/null 2>&1 || need_pkgs+=(util-linux)
+# make deb and its test (test_deb.sh).
+command -v dpkg-shlibdeps >/dev/null 2>&1 || need_pkgs+=(dpkg-dev)
+command -v lintian >/dev/null 2>&1 || need_pkgs+=(lintian)
 [ ${#need_pkgs[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make test needs: ${need_pkgs[*]}" >&2
