@@ -21,10 +21,10 @@
 #define AUTOSENDFILE_ENV_SKIP      "AUTOSENDFILE_SKIP"      /* prog1,prog2: not these      */
 #define AUTOSENDFILE_ENV_LIVE      "AUTOSENDFILE_LIVE"      /* live counters: 1|0|/dir     */
 
-/* Defaults, chosen by measurement (see README.md, "How the defaults were chosen"). */
+/* Defaults, chosen by measurement (see docs/DESIGN.md, "How the defaults were chosen"). */
 #define AUTOSENDFILE_DEFAULT_MIN_BYTES (8u * 1024u)
 #define AUTOSENDFILE_DEFAULT_CHUNK     (64u * 1024u)
-/* AUTOSENDFILE_VERIFY: how a write's buffer is checked against the bytes read (README). */
+/* AUTOSENDFILE_VERIFY: how a write's buffer is checked against the bytes read (docs/DESIGN.md). */
 #define AUTOSENDFILE_VERIFY_FULL   "full"   /* every byte (default)                      */
 #define AUTOSENDFILE_VERIFY_SAMPLE "sample" /* 64 bytes of every 4 KiB, and the last 64  */
 #define AUTOSENDFILE_VERIFY_NONE   "none"   /* no comparison: trust the copy loop        */

@@ -3,7 +3,7 @@
 # parent, workers that drop privileges to www-data, LD_PRELOAD set on the command line and
 # inherited by the workers, AUTOSENDFILE_STATS pointing at a file nobody prepared (the
 # workers can't open the file root made 0600: their lines are appended by the parent when it
-# exits, see README "Operating"). Private config in the temp dir, 127.0.0.1 on a free port.
+# exits, see docs/OPERATING.md). Private config in the temp dir, 127.0.0.1 on a free port.
 #
 # Three setups:
 #  (a) stock: EnableMMAP On, EnableSendfile Off (upstream's default). Apache mmaps the file

@@ -3,7 +3,7 @@
 # then reads the file into a buffer and writes it, no sendfile), LD_PRELOAD on the command
 # line, one process, privileges dropped to www-data when run as root. A process that
 # dropped privileges can't create a stats file in a root directory, and lighttpd has no
-# family member left to append its line (README "Operating"): the stats file is created
+# family member left to append its line (docs/OPERATING.md): the stats file is created
 # beforehand and given to the server's user. Asserted: GET 16 KiB / 1 MiB / 20 MB, a Range
 # request, wrk -t2 -c8 -d2s on the 1 MiB file, every body byte compared; after SIGTERM
 # (pid from server.pid-file) redirected_bytes >= 90% of the body bytes. The issue quotes
