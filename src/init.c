@@ -1,12 +1,15 @@
 /* Start and end of the process: bind the real functions, read the configuration, arrange
- * the live counters and fork handling, and write the stats line at exit. */
+ * the live counters and fork handling, and write the stats line at exit, _exit and _Exit. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "autosendfile.h"
 #include "config.h"
+#include "export.h"
 #include "livestats.h"
 #include "log.h"
 #include "mappings.h"
@@ -86,4 +89,28 @@ __attribute__((constructor(101))) static void asf_init(void)
 __attribute__((destructor)) static void asf_fini(void)
 {
 	asf_live_exit();
+}
+
+/* _exit and _Exit run no exit code (atexit handlers, destructors), from whichever thread
+ * calls them: h2o ends so, from a worker thread, once its last connection closed. The stats
+ * line and the live slot are seen to (livestats.h), then the process ends as glibc's _exit
+ * ends it. A raw exit_group system call runs no user code at all: its counters stay in the
+ * live file, and its line is written by the next process of its family that exits. */
+static __attribute__((noreturn)) void end_now(int status)
+{
+	asf_live_quick_exit();
+	for (;;) {
+		syscall(SYS_exit_group, status);
+		syscall(SYS_exit, status);
+	}
+}
+
+ASF_EXPORT void _exit(int status)
+{
+	end_now(status);
+}
+
+ASF_EXPORT void _Exit(int status)
+{
+	end_now(status);
 }

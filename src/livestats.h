@@ -13,7 +13,7 @@ void asf_live_fork_child(void);
  * AUTOSENDFILE_STATS after dropping privileges, one that ended by a signal). A process that
  * counted nothing and made its own file deletes it. */
 void asf_live_exit(void);
-/* The same at _exit/_Exit (exitline.c), except that the line is written only if the
+/* The same at _exit/_Exit (init.c), except that the line is written only if the
  * process counted something: fork children that _exit are often helpers. */
 void asf_live_quick_exit(void);
 

@@ -6,7 +6,7 @@
 # h2o also drops to user nobody after binding.
 # Asserted: 16 KiB and 1 MiB arrive byte for byte; `autosendfile --stat PID` while it runs;
 # after SIGTERM the stats line of h2o's pid is in AUTOSENDFILE_STATS (written at its _exit,
-# src/exitline.c), once, with redirected_bytes >= 90% of the body bytes.
+# src/init.c), once, with redirected_bytes >= 90% of the body bytes.
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || skip "curl not installed"
 h2o=$(command -v h2o) || skip "h2o not installed"
