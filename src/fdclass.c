@@ -223,7 +223,6 @@ uint32_t asf_fd_classify(int fd)
 	if (S_ISREG(st.st_mode)) {
 		word = classify_file(fd, st.st_size, fresh, mnt);
 		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim)); /* (informational) */
-		asf_fd_set_size(fd, (uint64_t)st.st_size); /* what a view maps (views.c) */
 	}
 	else if (S_ISSOCK(st.st_mode))
 		word = classify_socket(fd);

@@ -100,7 +100,7 @@ static bool file_gone(int dirfd, const char *name, uint64_t *created)
 	void *m = MAP_FAILED;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == live_uid &&
 	    st.st_size >= (off_t)sizeof(struct asf_live_header))
-		m = asf_mem_map(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		m = asf_mem_map((size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	(void)syscall(SYS_close, fd);
 	if (m == MAP_FAILED)
 		return false;
@@ -172,7 +172,7 @@ static struct asf_live_slot *new_file(uint32_t pid, uint64_t start, bool exact, 
 	void *m = MAP_FAILED;
 	if (fd >= 0) {
 		if (ftruncate(fd, (off_t)ASF_LIVE_FILE_SIZE) == 0)
-			m = asf_mem_map(NULL, ASF_LIVE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			m = asf_mem_map(ASF_LIVE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		(void)syscall(SYS_close, fd); /* the program never sees an fd it did not open */
 		if (m == MAP_FAILED)
 			(void)syscall(SYS_unlinkat, dirfd, name, 0);

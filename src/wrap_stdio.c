@@ -213,14 +213,14 @@ static size_t fwrite_tracked(const void *ptr, size_t size, size_t n, FILE *fp)
 		errno = saved_errno;
 		return real_fwrite_unlocked(ptr, size, n, fp);
 	}
-	t->busy = 1;
+	asf_activation_enter(t);
 	t->act_frame = (uintptr_t)__builtin_frame_address(0);
 	size_t done = 0;
 	bool handled;
 	pthread_cleanup_push(asf_activation_abandon_cb, t);
 	handled = fwrite_redirect(t, ptr, size, n, fp, fill, direct, total, &done);
 	pthread_cleanup_pop(0);
-	t->busy = 0;
+	asf_activation_leave(t);
 	if (!handled) {
 		errno = saved_errno;
 		return real_fwrite_unlocked(ptr, size, n, fp);
