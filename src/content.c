@@ -51,7 +51,7 @@ void asf_content_note(struct asf_thread *t, const struct asf_file_ref *f, off_t 
 	uint64_t w;
 	/* Read back from the buffer the kernel just filled, safely: another thread may have
 	 * unmapped it already. */
-	if (len < sizeof w || !asf_read_prog(t, &w, buf, sizeof w))
+	if (len < sizeof w || !asf_read_prog_cached(t, &w, buf, sizeof w))
 		return;
 	struct asf_content_state *c = &t->content;
 	struct asf_content *last = &c->ent[(c->next - 1) % ASF_CONTENT_PER_THREAD];
@@ -125,6 +125,7 @@ void asf_content_result(struct asf_thread *t, bool hit, const struct asf_file_re
 
 struct cand {
 	uint64_t word;
+	uintptr_t at; /* where the word is read from at the search; 0: word known */
 	struct asf_file_ref file;
 	off_t off;
 	size_t len; /* 0: unknown (the continuation) */
@@ -138,6 +139,7 @@ static bool snapshot(struct asf_content *e, struct cand *out)
 		return false;
 	bool used = __atomic_load_n(&e->used, __ATOMIC_RELAXED);
 	out->word = __atomic_load_n(&e->word, __ATOMIC_RELAXED);
+	out->at = 0;
 	out->file.fd = __atomic_load_n(&e->file.fd, __ATOMIC_RELAXED);
 	out->file.dev = __atomic_load_n(&e->file.dev, __ATOMIC_RELAXED);
 	out->file.ino = __atomic_load_n(&e->file.ino, __ATOMIC_RELAXED);
@@ -152,17 +154,17 @@ static int gather(struct asf_thread *t, struct cand *c)
 	struct asf_content_state *s = &t->content;
 	int n = 0;
 	if (s->cont_used)
-		c[n++] = (struct cand){ s->cont_word, s->cont_file, s->cont_off, 0 };
+		c[n++] = (struct cand){ s->cont_word, 0, s->cont_file, s->cont_off, 0 };
 	for (unsigned i = 1; i <= ASF_CONTENT_PER_THREAD; i++) {
 		const struct asf_content *e = &s->ent[(s->next - i) % ASF_CONTENT_PER_THREAD];
 		if (e->used)
-			c[n++] = (struct cand){ e->word, e->file, e->off, e->len };
+			c[n++] = (struct cand){ e->word, 0, e->file, e->off, e->len };
 	}
 	struct asf_mapping m[8];
 	int k = asf_mapping_list(m, 8);
 	for (int i = 0; i < k; i++)
-		if (m[i].has_word)
-			c[n++] = (struct cand){ m[i].word, { m[i].fd, m[i].dev, m[i].ino }, m[i].off,
+		if (!m[i].writable) /* (a guard, not a claim: mappings.h) */
+			c[n++] = (struct cand){ 0, m[i].start, { m[i].fd, m[i].dev, m[i].ino }, m[i].off,
 						m[i].len };
 	unsigned count = asf_threads_registered();
 	for (unsigned i = 0; i < count && n < CANDS_MAX; i++) {
@@ -231,7 +233,13 @@ int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool spl
 	if (n < sizeof(uint64_t))
 		return 0;
 	struct cand c[CANDS_MAX + ASF_CONTENT_PER_THREAD + 9];
-	int nc = gather(t, c);
+	int nc = gather(t, c), kept = 0;
+	/* A mapping's first word, read now from the program's mapping (a mapping made
+	 * PROT_NONE since, or unmapped, is simply no candidate). */
+	for (int i = 0; i < nc; i++)
+		if (!c[i].at || asf_read_prog(t, &c[i].word, (const void *)c[i].at, sizeof c[i].word))
+			c[kept++] = c[i];
+	nc = kept;
 	if (nc == 0)
 		return 0;
 	/* The write's first bytes, copied safely (the buffer may be unreadable: the real call

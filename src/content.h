@@ -3,9 +3,9 @@
  * Runtimes copy: SBCL reads into its stream buffer and writes from a Lisp vector, Java
  * reads into a malloc'd buffer and writes from a direct buffer, PHP copies its mmap of the
  * file into an output buffer. The write's address then says nothing, but its bytes are a
- * file's. Each tracked read (and each mapping of a file) leaves a probe here: the first
- * 8-byte word of its bytes, with the file (the descriptor it was read through, its identity)
- * and offset they came from. A write no address
+ * file's. Each tracked read leaves a probe here: the first 8-byte word of its bytes, with
+ * the file (the descriptor it was read through, its identity) and offset they came from;
+ * each mapping of a file is one too, its first word read at the search. A write no address
  * claim proves is probed against these words (a handful of candidates, a few words each);
  * a candidate becomes a claim that source.c proves like any other, always by comparing
  * every byte with the file, whatever AUTOSENDFILE_VERIFY says (the address gives no
@@ -65,7 +65,9 @@ struct asf_content_claim {
 };
 
 struct asf_thread;
-/* After a tracked read of len bytes (>= 8) into buf: its probe. */
+/* After a tracked read of len bytes (>= 8) into buf: its probe (no system call: the
+ * buffer's first word is read under the fault guard as this thread last found it usable,
+ * proof.h). */
 void asf_content_note(struct asf_thread *t, const struct asf_file_ref *f, off_t off,
 		      const void *buf, size_t len);
 /* Forgets t's probes (thread exit). */

@@ -61,11 +61,6 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 {
 	if (len == 0)
 		return;
-	/* The probe word first, outside the table's lock (a system call): the lock is held
-	 * only for the table's own stores. (Read through fd, not from the program's mapping,
-	 * which may be PROT_NONE for now: a copy of the mapping is found by this word.) */
-	uint64_t word = 0;
-	bool has_word = !writable && asf_file_word(fd, off, &word);
 	if (!asf_lock_soon(&table_lock))
 		return;
 	uintptr_t lo = (uintptr_t)addr;
@@ -87,7 +82,6 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 			PUBLISH(g->writable, true);
 			PUBLISH(g->dev, dev);
 			PUBLISH(g->ino, ino);
-			PUBLISH(g->has_word, false);
 			PUBLISH(g->start, lo);
 			change_end(g);
 			__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
@@ -111,13 +105,10 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 		PUBLISH(slot->writable, false);
 		PUBLISH(slot->dev, dev);
 		PUBLISH(slot->ino, ino);
-		PUBLISH(slot->word, word);
-		PUBLISH(slot->has_word, has_word);
 		PUBLISH(slot->start, lo);
 		change_end(slot);
 		__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
-		if (has_word)
-			asf_content_mark_any();
+		asf_content_mark_any();
 	}
 	asf_unlock(&table_lock);
 }
@@ -178,13 +169,12 @@ int asf_mapping_list(struct asf_mapping *out, int max)
 		if ((s1 & 1) || !o->start)
 			continue;
 		o->len = __atomic_load_n(&m->len, __ATOMIC_RELAXED);
+		o->writable = __atomic_load_n(&m->writable, __ATOMIC_RELAXED);
 		o->fd = __atomic_load_n(&m->fd, __ATOMIC_RELAXED);
 		o->dev = __atomic_load_n(&m->dev, __ATOMIC_RELAXED);
 		o->ino = __atomic_load_n(&m->ino, __ATOMIC_RELAXED);
 		o->off = __atomic_load_n(&m->off, __ATOMIC_RELAXED);
 		o->shared = __atomic_load_n(&m->shared, __ATOMIC_RELAXED);
-		o->word = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
-		o->has_word = __atomic_load_n(&m->has_word, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&m->seq, __ATOMIC_RELAXED) == s1)
 			k++;
@@ -238,7 +228,6 @@ void asf_mapping_made_writable(const void *addr, size_t len)
 		 * simpler, and only costs redirects). */
 		change_begin(m);
 		PUBLISH(m->writable, true);
-		PUBLISH(m->has_word, false);
 		change_end(m);
 	}
 	asf_unlock(&table_lock);

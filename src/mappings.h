@@ -29,8 +29,6 @@ struct asf_mapping {
 	bool shared;      /* MAP_SHARED: the bytes are the page cache's */
 	bool writable;    /* MAP_SHARED and writable: no claim, a guard (asf_mapping_alias) */
 	uint64_t dev, ino;
-	uint64_t word;    /* the file's first 8 bytes there (content.h), if has_word */
-	bool has_word;
 };
 
 /* After a successful mmap of fd (a classified file) at addr. */

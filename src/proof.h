@@ -39,6 +39,11 @@ enum asf_proof asf_prove(struct asf_thread *t, int fd, off_t off, const void *bu
 /* Copies n bytes (a few KiB at most) of the program's memory at src into dst, safely: under
  * the guard, or through the kernel. False if they are unreadable (or cannot be read). */
 bool asf_read_prog(struct asf_thread *t, void *dst, const void *src, size_t n);
+/* The same on the read path, with no system call: the guard as this thread last found it
+ * usable (asked once, and again at every redirected write). What it cannot see: a read
+ * made inside a signal handler whose mask blocks SIGSEGV, whose buffer another thread
+ * unmaps in the moment after the read returned. */
+bool asf_read_prog_cached(struct asf_thread *t, void *dst, const void *src, size_t n);
 /* The file's 8 bytes at off, through fd. */
 bool asf_file_word(int fd, off_t off, uint64_t *word);
 /* The activation's proof buffer, to scan the program's bytes in (content.c): at least

@@ -60,6 +60,7 @@ struct asf_thread {
 	void *open_guard;            /* a SIGPIPE guard (redirect.c) with the signal blocked */
 	int guard;                   /* this activation: 0 not asked yet, 1 the fault guard can
 				      * run, 2 it cannot (signals.h) */
+	int guard_seen;              /* the same, as last asked (kept across activations) */
 	int slot;                    /* this activation's proof buffer (proof.c), 0: none */
 	int armed_fd;                /* a sendfile from this fd is under way (sendwin.h); -1 */
 	struct asf_content_state content; /* probes of this thread's reads (content.h) */
