@@ -65,7 +65,7 @@ void asf_thread_free(struct asf_thread *t)
 	t->open_src = NULL;
 	t->open_guard = NULL;
 	t->slot = 0;
-	t->armed_fd = -1;
+	__atomic_store_n(&t->armed_fd, -1, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->has_records, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->in_use, 0, __ATOMIC_RELEASE);
 }
@@ -112,7 +112,7 @@ static struct asf_thread *new_state(void)
 	struct asf_thread *t = asf_mem_alloc(page_round(sizeof(struct asf_thread)));
 	if (t) {
 		t->in_use = 1;
-		t->armed_fd = -1;
+		__atomic_store_n(&t->armed_fd, -1, __ATOMIC_RELAXED);
 	}
 	/* Published even if NULL: readers skip NULL slots. */
 	__atomic_store_n(&registry[slot], t, __ATOMIC_RELEASE);

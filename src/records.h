@@ -81,7 +81,8 @@ static inline void asf_activation_enter(struct asf_thread *t)
 	t->busy = 1;
 	t->guard = 0;
 	t->slot = 0;
-	t->armed_fd = -1;
+	/* (read by other threads' re-pointers, sendwin.c) */
+	__atomic_store_n(&t->armed_fd, -1, __ATOMIC_RELAXED);
 }
 void asf_activation_leave(struct asf_thread *t);
 /* In a forked child: the states of the parent's other threads are taken back. */

@@ -14,8 +14,9 @@
 #include "real.h"
 #include "signals.h"
 
-/* The library acts on sig: enabled, and SIGSEGV or SIGBUS. */
-static bool ours(int sig)
+/* The library acts on sig: enabled, and SIGSEGV or SIGBUS. (Early safe: a sanitizer runtime
+ * installs its handlers through sigaction before it can run instrumented code.) */
+ASF_EARLY_SAFE static inline __attribute__((always_inline)) bool ours(int sig)
 {
 	return asf_sig_is_fault(sig) && __atomic_load_n(&asf_cfg.enabled, __ATOMIC_RELAXED);
 }

@@ -89,14 +89,18 @@ for c in $cases; do
 	9) run 9 c9; plain_has c9 "obs 9 write=2147479552 received=2147479552" ;;
 	10) run 10 c10; plain_has c10 "obs 10 deleted_still_mapped=no space_given_back=yes wire=ok"
 	    redirected c10 $((64 * 1048576 * 9 / 10)) ;;
-	11) run 11 c11; plain_has c11 "obs 11 rss_growth_under_16MiB=yes maxrss_under_32MiB=yes wire=ok"
+	11) run 11 c11 # (under the sanitizer build the runtime's own memory is in the figures)
+	    [ -n "${ASF_PRELOAD_PREFIX:-}" ] ||
+		plain_has c11 "obs 11 rss_growth_under_16MiB=yes maxrss_under_32MiB=yes wire=ok"
 	    redirected c11 $((256 * 1048576 * 9 / 10)) ;;
 	12) run 12 c12; plain_has c12 "obs 12 most_dropped_by_dontneed=yes wire=ok"
 	    redirected c12 $((128 * 1048576 * 9 / 10)) ;;
 	13) run 13 c13; plain_has c13 "obs 13 reserve_64TiB=ok"; redirected c13 $((256 * 1024 * 9 / 10)) ;;
 	14) run 14 c14; plain_has c14 "obs 14 sigsegv_reported=the new handler" ;;
 	15) run 15 c15 ;;
-	16) run 16 c16; plain_has c16 "obs 16 keys_created=1024"; redirected c16 $((65536 * 9 / 10)) ;;
+	16) run 16 c16 # (the sanitizer runtime takes keys of its own)
+	    [ -n "${ASF_PRELOAD_PREFIX:-}" ] || plain_has c16 "obs 16 keys_created=1024"
+	    redirected c16 $((65536 * 9 / 10)) ;;
 	17) run 17 c17; redirected c17 $((300 * 65536 * 9 / 10)) ;;
 	files)
 		run 1000files c1000; plain_has c1000 "obs 1000files wire=ok"
