@@ -4,12 +4,15 @@
 
 #include "config.h"
 #include "content.h"
+#include "fdtable.h"
 #include "mappings.h"
 #include "proof.h"
 #include "records.h"
 
 /* Set once anything left a probe: a process that never read a file pays one load. */
 static int any;
+/* Orders probes across threads (asf_content.born). */
+static uint64_t probe_clock;
 
 /* Candidates looked at for one write: the continuation, this thread's probes, the mappings,
  * then other threads' probes while room is left. Bounded so that a process with many
@@ -58,8 +61,11 @@ void asf_content_note(struct asf_thread *t, const struct asf_file_ref *f, off_t 
 	if (last->used && same_file(&last->file, f) && last->off == off && last->word == w &&
 	    last->len >= len)
 		return; /* the same bytes read again */
+	if (!last->used || last->file.dev != f->dev || last->file.ino != f->ino)
+		c->misses = c->skip = c->backoff = 0; /* a new file: its copies get their chance */
 	struct asf_content *e = &c->ent[c->next++ % ASF_CONTENT_PER_THREAD];
 	change_begin(e);
+	PUBLISH(e->born, __atomic_add_fetch(&probe_clock, 1, __ATOMIC_RELAXED));
 	PUBLISH(e->word, w);
 	PUBLISH(e->file.fd, f->fd);
 	PUBLISH(e->file.dev, f->dev);
@@ -124,6 +130,7 @@ void asf_content_result(struct asf_thread *t, bool hit, const struct asf_file_re
 /* ---- candidates ------------------------------------------------------------------------ */
 
 struct cand {
+	uint64_t born;
 	uint64_t word;
 	uintptr_t at; /* where the word is read from at the search; 0: word known */
 	struct asf_file_ref file;
@@ -138,6 +145,7 @@ static bool snapshot(struct asf_content *e, struct cand *out)
 	if (s1 & 1)
 		return false;
 	bool used = __atomic_load_n(&e->used, __ATOMIC_RELAXED);
+	out->born = __atomic_load_n(&e->born, __ATOMIC_RELAXED);
 	out->word = __atomic_load_n(&e->word, __ATOMIC_RELAXED);
 	out->at = 0;
 	out->file.fd = __atomic_load_n(&e->file.fd, __ATOMIC_RELAXED);
@@ -149,33 +157,66 @@ static bool snapshot(struct asf_content *e, struct cand *out)
 	return used && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s1;
 }
 
+/* Is the probe's file still open under its descriptor (as far as the fd table knows, no
+ * system call)? A probe of a file closed since is no candidate: a header's bytes may match
+ * it first (tornado's Content-Type against /etc/mime.types). */
+static bool still_open(const struct asf_file_ref *f)
+{
+	uint64_t dev, ino;
+	return (asf_fd_word(f->fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE &&
+	       asf_fd_identity(f->fd, &dev, &ino) && dev == f->dev && ino == f->ino;
+}
+
+/* Other threads' probes, the newest first (node reads in four pool threads: in the order
+ * threads were registered, the last thread's never got a look), into c[n..max). */
+static int gather_foreign(struct asf_thread *t, struct cand *c, int n, int max)
+{
+	unsigned count = asf_threads_registered();
+	int first = n;
+	for (unsigned i = 0; i < count; i++) {
+		struct asf_thread *o = asf_thread_registered(i);
+		if (!o || o == t || !__atomic_load_n(&o->has_records, __ATOMIC_ACQUIRE))
+			continue;
+		for (int j = 0; j < ASF_CONTENT_PER_THREAD; j++) {
+			struct cand x;
+			if (!snapshot(&o->content.ent[j], &x) || !still_open(&x.file))
+				continue;
+			/* insert by born, newest first, keeping at most max */
+			int k;
+			if (n < max)
+				k = n++;
+			else if (c[max - 1].born < x.born)
+				k = max - 1;
+			else
+				continue;
+			while (k > first && c[k - 1].born < x.born) {
+				c[k] = c[k - 1];
+				k--;
+			}
+			c[k] = x;
+		}
+	}
+	return n;
+}
+
 static int gather(struct asf_thread *t, struct cand *c)
 {
 	struct asf_content_state *s = &t->content;
 	int n = 0;
 	if (s->cont_used)
-		c[n++] = (struct cand){ s->cont_word, 0, s->cont_file, s->cont_off, 0 };
+		c[n++] = (struct cand){ 0, s->cont_word, 0, s->cont_file, s->cont_off, 0 };
 	for (unsigned i = 1; i <= ASF_CONTENT_PER_THREAD; i++) {
 		const struct asf_content *e = &s->ent[(s->next - i) % ASF_CONTENT_PER_THREAD];
-		if (e->used)
-			c[n++] = (struct cand){ e->word, 0, e->file, e->off, e->len };
+		if (e->used && still_open(&e->file))
+			c[n++] = (struct cand){ e->born, e->word, 0, e->file, e->off, e->len };
 	}
 	struct asf_mapping m[8];
 	int k = asf_mapping_list(m, 8);
 	for (int i = 0; i < k; i++)
 		if (!m[i].writable) /* (a guard, not a claim: mappings.h) */
-			c[n++] = (struct cand){ 0, m[i].start, { m[i].fd, m[i].dev, m[i].ino }, m[i].off,
-						m[i].len };
-	unsigned count = asf_threads_registered();
-	for (unsigned i = 0; i < count && n < CANDS_MAX; i++) {
-		struct asf_thread *o = asf_thread_registered(i);
-		if (!o || o == t)
-			continue;
-		for (int j = 0; j < ASF_CONTENT_PER_THREAD && n < CANDS_MAX; j++)
-			if (snapshot(&o->content.ent[j], &c[n]))
-				n++;
-	}
-	return n;
+			c[n++] = (struct cand){ 0, 0, m[i].start, { m[i].fd, m[i].dev, m[i].ino },
+						m[i].off, m[i].len };
+	return gather_foreign(t, c, n, CANDS_MAX);
 }
 
 /* Which of 64 bits a word sets in each of the two quick-reject masks (Fibonacci hashing,
@@ -228,8 +269,10 @@ static void probe_positions(struct probe *p)
 }
 
 int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
-		       struct asf_content_claim *out)
+		       struct asf_content_claim *out, size_t *resume)
 {
+	size_t from = *resume;
+	*resume = 0;
 	if (n < sizeof(uint64_t))
 		return 0;
 	struct cand c[CANDS_MAX + ASF_CONTENT_PER_THREAD + 9];
@@ -260,13 +303,15 @@ int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool spl
 		p.mask1 |= BIT1(h);
 		p.mask2 |= BIT2(h);
 	}
-	/* The write starts where a read (or a mapping, or the last match) started. */
-	probe_positions(&p);
-	if (p.nout)
-		return p.nout;
+	if (from == 0) {
+		/* The write starts where a read (or a mapping, or the last match) started. */
+		probe_positions(&p);
+		if (p.nout)
+			return p.nout;
+	}
 	/* The write is the tail of one of this thread's newest reads (a retry of the rest of a
 	 * copy): its first word is the file's at end - n. */
-	for (int i = 0, tails = 0; i < nc && tails < TAIL_PROBES; i++) {
+	for (int i = 0, tails = 0; from == 0 && i < nc && tails < TAIL_PROBES; i++) {
 		uint64_t w;
 		if (c[i].len <= n)
 			continue;
@@ -278,14 +323,17 @@ int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool spl
 	if (p.nout || !split)
 		return p.nout;
 	/* A prefix of the program's own (a header) before the file's bytes: the rest must
-	 * still be worth a sendfile. */
-	size_t floor = asf_cfg.min_bytes > sizeof(uint64_t) ? asf_cfg.min_bytes : sizeof(uint64_t);
+	 * still be worth a sendfile (at least as much as a tracked read: FastCGI writes an
+	 * 8-byte record header and 8184 file bytes). */
+	size_t floor = asf_track_min() > sizeof(uint64_t) ? asf_track_min() : sizeof(uint64_t);
 	if (n <= floor + 1)
 		return 0;
-	p.from = 1;
+	p.from = from ? from : 1;
 	p.lim = n - floor < ASF_CONTENT_SCAN ? n - floor : ASF_CONTENT_SCAN;
 	if (p.lim + sizeof(uint64_t) > scan)
 		p.lim = scan - sizeof(uint64_t);
 	probe_positions(&p);
+	if (p.nout)
+		*resume = p.out[0].skip + 1 < p.lim ? p.out[0].skip + 1 : 0;
 	return p.nout;
 }

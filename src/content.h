@@ -35,6 +35,7 @@ struct asf_file_ref {
 
 struct asf_content {
 	uint64_t seq;  /* even: stable; odd: the owner is changing it */
+	uint64_t born; /* process-wide order of probes: other threads' newest are tried first */
 	uint64_t word; /* the first 8 bytes the read returned */
 	struct asf_file_ref file;
 	bool used;     /* false: free */
@@ -75,9 +76,12 @@ void asf_content_clear(struct asf_thread *t);
 /* Is a content search worth doing for the next write of t (backoff)? Counts the skip. */
 bool asf_content_wanted(struct asf_thread *t);
 /* Candidates for buf[0..n), most likely first, into out (at most ASF_CONTENT_CLAIMS).
- * `split`: the file bytes may start after a prefix of the program's own (a header). */
+ * `split`: the file bytes may start after a prefix of the program's own (a header).
+ * *resume: 0 for a new search; after a call, where to go on if none of the candidates
+ * held (a header's bytes may match some probe before the file's bytes begin), 0 when
+ * there is nothing more to look at. */
 int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
-		       struct asf_content_claim *out);
+		       struct asf_content_claim *out, size_t *resume);
 /* The outcome of a search that had candidates: hit (then the match ended at file, end,
  * where the file's next 8 bytes are *next if has_next). */
 void asf_content_result(struct asf_thread *t, bool hit, const struct asf_file_ref *file,

@@ -61,12 +61,12 @@ static int gather_claims(struct asf_thread *t, const void *buf, size_t n, struct
 }
 
 /* The claims on buf[0..n) by its bytes (content.h): a read's or a mapping's bytes copied
- * here, maybe after a header. */
+ * here, maybe after a header; *resume as asf_content_claims. */
 static int gather_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
-				 struct claim *out)
+				 struct claim *out, size_t *resume)
 {
 	struct asf_content_claim cc[ASF_CONTENT_CLAIMS];
-	int k = asf_content_claims(t, buf, n, split, cc);
+	int k = asf_content_claims(t, buf, n, split, cc, resume);
 	int c = 0;
 	for (int i = 0; i < k; i++)
 		if (names_file(cc[i].file.fd, cc[i].file.dev, cc[i].file.ino))
@@ -193,10 +193,17 @@ static bool open_by_content(struct asf_thread *t, const char *buf, size_t n, boo
 	    s->miss == ASF_MISS_NO_MEANS || !asf_content_wanted(t))
 		return false;
 	struct claim claims[ASF_CONTENT_CLAIMS];
-	int k = gather_content_claims(t, buf, n, split, claims);
 	uint64_t next = 0;
 	bool has_next = false;
-	int i = k > 0 ? try_claims(claims, k, buf, n, s, &next, &has_next) : -1;
+	size_t resume = 0;
+	int i = -1;
+	/* A few positions at most: the first that matches a probe may be a header's bytes */
+	for (int tries = 0; tries < 4 && i < 0; tries++) {
+		int k = gather_content_claims(t, buf, n, split, claims, &resume);
+		i = k > 0 ? try_claims(claims, k, buf, n, s, &next, &has_next) : -1;
+		if (!resume || s->miss == ASF_MISS_UNREADABLE || s->miss == ASF_MISS_NO_MEANS)
+			break;
+	}
 	if (i < 0) { /* no candidate, or none held: a miss either way (backoff) */
 		asf_content_result(t, false, NULL, 0, false, 0);
 		return false;
