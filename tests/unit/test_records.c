@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -433,6 +434,19 @@ static void *helper_main(void *arg)
 	}
 }
 
+/* What the library does every few new threads, until st's owner is seen gone: pthread_join
+ * returns when the thread cleared its tid, a moment before the kernel forgets it (tgkill
+ * still finds it then). */
+static void sweep_until_free(struct asf_thread *st)
+{
+	for (int i = 0; i < 1000; i++) {
+		asf_threads_sweep();
+		if (!st || !__atomic_load_n(&st->in_use, __ATOMIC_ACQUIRE))
+			return;
+		usleep(1000);
+	}
+}
+
 static void helper_start(struct helper *h)
 {
 	memset(h, 0, sizeof *h);
@@ -457,7 +471,7 @@ static void helper_stop(struct helper *h)
 	pthread_join(h->th, NULL);
 	sem_destroy(&h->go);
 	sem_destroy(&h->done);
-	asf_threads_sweep(); /* what the library does every few new threads */
+	sweep_until_free(h->state);
 }
 
 static void job_add(struct helper *h)
@@ -680,7 +694,7 @@ static void per_thread_and_recycle(void **state)
 		/* Still held: no pthread key or exit hook tells the library a thread ended. */
 		assert_int_equal(st->in_use, 1);
 		/* The sweep finds the thread gone: the state back, records dropped. */
-		asf_threads_sweep();
+		sweep_until_free(st);
 		assert_int_equal(st->in_use, 0);
 		for (int j = 0; j < ASF_RECORDS_PER_THREAD; j++)
 			assert_int_equal(st->rec[j].start, 0);

@@ -387,6 +387,7 @@ static void refused_file(void **state)
 
 struct helper {
 	sem_t go, done;
+	struct asf_thread *state;
 	int fd;
 	off_t off;
 	const void *buf;
@@ -396,7 +397,7 @@ struct helper {
 static void *helper_main(void *arg)
 {
 	struct helper *h = arg;
-	struct asf_thread *t = asf_thread_get(true);
+	struct asf_thread *t = h->state = asf_thread_get(true);
 	if (t)
 		asf_record_add(t, h->fd, fdev, fino, h->off, h->buf, h->len);
 	sem_post(&h->done);
@@ -432,7 +433,12 @@ static void tries_every_candidate(void **state)
 	pthread_join(th, NULL);
 	sem_destroy(&h.go);
 	sem_destroy(&h.done);
-	asf_threads_sweep(); /* its state and record go (the library does so every few threads) */
+	/* its state and record go (the library sweeps every few threads; the kernel forgets a
+	 * joined thread a moment after pthread_join returns) */
+	for (int i = 0; i < 1000 && h.state && __atomic_load_n(&h.state->in_use, __ATOMIC_ACQUIRE); i++) {
+		asf_threads_sweep();
+		usleep(1000);
+	}
 }
 
 /* ---- the weaker modes ---- */
