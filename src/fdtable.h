@@ -29,7 +29,7 @@ enum asf_fd_kind {
 #define ASF_FDF_IN_SEEN 0x20u  /* the first bytes read were inspected    */
 #define ASF_FDF_NO_SENDFILE 0x40u /* sendfile from this source failed: don't retry */
 #define ASF_FDF_PENDING_ERR 0x80u /* a socket error we consumed is owed to the next call */
-#define ASF_FDF_SNDTIMEO 0x100u   /* a stream socket with a send timeout: passed through */
+#define ASF_FDF_SNDTIMEO 0x100u   /* a stream socket with a send timeout (redirect.c keeps it) */
 #define ASF_FDF_RESYNC 0x200u     /* a file whose offset guess failed: the next read proves it */
 #define ASF_FDF_FRESH 0x400u /* not classified yet, but a wrapped open made it for reading,
 			      * without O_DIRECT: its offset is 0 and its flags are known */

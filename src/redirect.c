@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/sendfile.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -201,72 +202,130 @@ static ssize_t real_rest(int sock, const struct range *r, size_t sent, int flags
  * this, and so does ours. */
 #define RW_MAX 0x7ffff000ul
 
+/* A socket's send timeout (SO_SNDTIMEO), if it has one (the fd table says so), in us. */
+static uint64_t send_timeout_us(int sock)
+{
+	if (!(asf_fd_word(sock) & ASF_FDF_SNDTIMEO))
+		return 0;
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof tv;
+	int saved_errno = errno;
+	if (getsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) != 0)
+		tv.tv_sec = tv.tv_usec = 0;
+	errno = saved_errno;
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void set_send_timeout(int sock, uint64_t us)
+{
+	struct timeval tv = { (time_t)(us / 1000000u), (suseconds_t)(us % 1000000u) };
+	if (us && tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1;
+	int saved_errno = errno;
+	(void)(ASF_REAL_FN(setsockopt) ? asf_real.setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv)
+				       : (int)syscall(SYS_setsockopt, sock, SOL_SOCKET, SO_SNDTIMEO, &tv,
+						      sizeof tv));
+	errno = saved_errno;
+}
+
+/* sendfile gives the socket's send timeout anew to each 64 KiB it moves (one internal
+ * pipe's worth), where write() gives it once to the whole call: on a socket with a timeout
+ * the range goes in 64 KiB calls, each with the timeout set to what is left of the call's
+ * (and put back after), so the call ends when the program's timeout says. */
+#define TIMEOUT_PIECE (64u * 1024u)
+
 static ssize_t send_range(int sock, struct asf_source *s, off_t off, const struct range *r,
 			  int flags, size_t already, bool *used_fallback)
 {
 	struct pipe_guard g = { .t = s->t };
 	size_t n = r->n, sent = 0;
 	ssize_t result;
+	uint64_t timeout = send_timeout_us(sock), deadline = timeout ? now_us() + timeout : 0;
+	bool timeout_changed = false;
 	asf_why(ASF_WHY_FILE_CHANGED); /* the reason of a fallback, unless sendfile refuses */
-	/* The whole range is proven first, then sent in one sendfile: no program code (a signal
-	 * handler that changes the buffer, say) can run between two parts of one write, and
-	 * the socket's own deadline (SO_SNDTIMEO) and signals end the call as they end write().
-	 * (A vectored run was proven whole when it was opened.) */
+	/* The whole range is proven first, then sent: no program code (a signal handler that
+	 * changes the buffer, say) can make two parts of one write differ, and the socket's
+	 * own deadline (SO_SNDTIMEO) and signals end the call as they end write(). (A vectored
+	 * run was proven whole when it was opened.) */
 	if (r->cnt == 1 && !asf_source_prove(s, r->iov[0].iov_base, n))
 		goto fallback;
 	if ((flags & MSG_NOSIGNAL) || already > 0)
 		guard_block(&g);
-	bool changed;
-	ssize_t k = asf_sendwin_sendfile(s->t, sock, &s->gen, &off, n, &changed);
-	if (changed) {
-		/* The program re-pointed the descriptor since the proof (another thread, a
-		 * handler): nothing was sent; the buffer goes as the program asked. */
-		asf_why(ASF_WHY_OTHER);
-		goto fallback;
-	}
-	if (k > 0) {
-		sent = (size_t)k;
-		ASF_STAT_ADD(redirected_bytes, k);
-		if (sent < n && !file_ended(s->gen.fd, off, n - sent)) {
+	while (sent < n) {
+		size_t want = n - sent;
+		if (timeout) {
+			want = want < TIMEOUT_PIECE ? want : TIMEOUT_PIECE;
+			if (sent > 0) {
+				uint64_t t = now_us();
+				if (t >= deadline) /* the program's timeout ended the call */
+					break;
+				set_send_timeout(sock, deadline - t);
+				timeout_changed = true;
+			}
+		}
+		if (sent > 0)
+			guard_block(&g); /* no SIGPIPE once bytes have moved */
+		bool changed;
+		ssize_t k = asf_sendwin_sendfile(s->t, sock, &s->gen, &off, want, &changed);
+		if (changed) {
+			/* The program re-pointed the descriptor since the proof (another thread, a
+			 * handler): nothing more is sent from it; the buffer goes as the program
+			 * asked. */
+			asf_why(ASF_WHY_OTHER);
+			goto fallback;
+		}
+		if (k > 0) {
+			sent += (size_t)k;
+			ASF_STAT_ADD(redirected_bytes, k);
+			if ((size_t)k == want)
+				continue;
+			if (file_ended(s->gen.fd, off, n - sent))
+				goto fallback; /* the file ended under us */
 			owe_error_if_reset(sock);
-			result = (ssize_t)sent; /* the socket took less: a partial write */
+			break; /* the socket took less: a partial write */
+		}
+		if (k == 0)
+			goto fallback; /* the file ended under us */
+		int err = errno;
+		if (err == EPIPE && g.blocked)
+			g.raised = true;
+		if (socket_side_error(err)) {
+			/* After bytes moved, the real call would return that count and leave a
+			 * socket error (ECONNRESET...) pending for the next call; this sendfile
+			 * consumed it, so the library owes it. (EPIPE, EAGAIN, EINTR are states,
+			 * not consumed errors.) */
+			if (already + sent > 0 && err != EAGAIN && err != EINTR && err != EPIPE)
+				asf_fd_owe_error(sock, err);
+			if (sent > 0)
+				break;
+			result = -1;
+			errno = err;
 			goto out;
 		}
-		if (sent < n)
-			goto fallback; /* the file ended under us */
-		result = (ssize_t)sent;
-		goto out;
+		if (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP) {
+			asf_fd_or_flags(s->gen.fd, ASF_FDF_NO_SENDFILE);
+			asf_refusal_add(s->dev, s->ino);
+		}
+		asf_why(ASF_WHY_NOT_ELIGIBLE);
+		asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer",
+			sock, s->gen.fd, err);
+		goto fallback;
 	}
-	if (k == 0)
-		goto fallback; /* the file ended under us */
-	int err = errno;
-	if (err == EPIPE && g.blocked)
-		g.raised = true;
-	if (socket_side_error(err)) {
-		/* After earlier parts of the call moved bytes, the real call would return that
-		 * count and leave a socket error (ECONNRESET...) pending for the next call; this
-		 * sendfile consumed it, so the library owes it. (EPIPE, EAGAIN, EINTR are states,
-		 * not consumed errors.) */
-		if (already > 0 && err != EAGAIN && err != EINTR && err != EPIPE)
-			asf_fd_owe_error(sock, err);
-		result = -1;
-		errno = err;
-		goto out;
-	}
-	if (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP) {
-		asf_fd_or_flags(s->gen.fd, ASF_FDF_NO_SENDFILE);
-		asf_refusal_add(s->dev, s->ino);
-	}
-	asf_why(ASF_WHY_NOT_ELIGIBLE);
-	asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer", sock,
-		s->gen.fd, err);
-	goto fallback;
+	result = (ssize_t)sent;
+	goto out;
 
 fallback:
 	/* The rest goes out as the program asked: its own bytes, by its own call. */
 	*used_fallback = true;
 	if (sent > 0)
-		guard_block(&g); /* no SIGPIPE once bytes have moved */
+		guard_block(&g);
 	{
 		ssize_t k2 = real_rest(sock, r, sent, flags);
 		if (k2 > 0)
@@ -276,6 +335,8 @@ fallback:
 		result = k2 >= 0 ? (ssize_t)sent + k2 : (sent > 0 ? (ssize_t)sent : -1);
 	}
 out:
+	if (timeout_changed)
+		set_send_timeout(sock, timeout);
 	guard_release(&g);
 	return result;
 }
@@ -349,10 +410,9 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	asf_why(ASF_WHY_SMALL);
 	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes || n == 0)
 		return false;
-	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below); and no
-	 * timeout: a socket with SO_SNDTIMEO keeps its real call. */
+	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below). */
 	asf_why(ASF_WHY_FLAGS);
-	if ((flags & ~MSG_NOSIGNAL) || (word & ASF_FDF_SNDTIMEO))
+	if (flags & ~MSG_NOSIGNAL)
 		return false;
 	asf_why(ASF_WHY_OTHER);
 	/* The writing thread needs a state even if it never read: its busy flag, and the

@@ -206,8 +206,8 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 			  ssize_t *result)
 {
 	asf_why(ASF_WHY_FLAGS); /* (a TLS socket: counted as such by the caller) */
-	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) ||
-	    (word & ASF_FDF_SNDTIMEO) || !iov || cnt <= 0 || cnt > IOV_MAX)
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) || !iov ||
+	    cnt <= 0 || cnt > IOV_MAX)
 		return false;
 	size_t total = 0;
 	for (int i = 0; i < cnt; i++) {

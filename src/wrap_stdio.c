@@ -207,7 +207,7 @@ static size_t fwrite_tracked(const void *ptr, size_t size, size_t n, FILE *fp)
 				 pending ? (size_t)(fp->_IO_write_ptr - fp->_IO_write_base) : total);
 	}
 	struct asf_thread *t = NULL;
-	if ((w & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (w & ASF_FDF_SNDTIMEO) ||
+	if ((w & ASF_FD_KIND_MASK) != ASF_FD_STREAM ||
 	    !write_plan(fp, total, &fill, &direct) ||
 	    fill + direct < asf_cfg.min_bytes || !(t = asf_thread_get(true)) || t->busy) {
 		errno = saved_errno;
