@@ -10,7 +10,7 @@
 #   builds OLD_REV's library from git into $TMPDIR (git archive + make), the current tree's
 #   with make; BENCH_SECONDS (2) per load, BENCH_CLIENTS (8) connections, BENCH_ONLY="copy"
 #   or "nginx" for one server. Output: one table on stdout (also the raw lines in
-#   build/demo/engines.raw). Run it alone on the machine (flock /tmp/asf-bench.lock ...).
+#   build/demo/engines[-ONLY].raw). Run it alone on the machine (flock /tmp/asf-bench.lock ...).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -28,10 +28,11 @@ git archive "$OLD_REV" | tar -x -C "$old_src"
 make -s -C "$old_src" build/libautosendfile.so >/dev/null
 OLD=$old_src/build/libautosendfile.so
 mkdir -p "$WD/www" build/demo
+chmod 755 "$WD" "$WD/www" # nginx workers run as nobody
 head -c $((16 * 1024)) /dev/urandom >"$WD/www/f16k"
 head -c $((1024 * 1024)) /dev/urandom >"$WD/www/f1m"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$WD/www/f100m"
-RAW=$top/build/demo/engines.raw
+RAW=$top/build/demo/engines${ONLY:+-$ONLY}.raw
 : >"$RAW"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
