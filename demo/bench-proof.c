@@ -20,6 +20,12 @@
  *   map-kept    the same, the mapping made once and kept (the library keeps a view 2 s and
  *               reuses it for the next open of the same file): no faults in the loop
  *   pread       pread(fd, scratch, n, off) + memcmp(buf, scratch, n): a syscall-based proof
+ *   lib-pread   the library's proof since issue 18 (src/proof.c): one rt_sigprocmask (can the
+ *               fault guard run), then per 64 KiB piece a pread into a 64 KiB buffer and a
+ *               guarded memcmp; no mapping of the file at all
+ *   lib-pread-16k  the same in 16 KiB pieces
+ *   lib-pvr     the library's proof in a thread that blocks SIGSEGV/SIGBUS: per 64 KiB piece,
+ *               process_vm_readv of the buffer into a second buffer, pread, memcmp
  *   sample      NOT EXACT: memcmp of the first 64 bytes of each 4 KiB of the file range and
  *               its last 64 bytes, against the kept mapping (AUTOSENDFILE_VERIFY=sample)
  *   wp-track    BUFFER SIDE ONLY: proves buf was not written since the read without reading
@@ -94,6 +100,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,11 +138,12 @@ struct pm_scan_arg {
 #include "benchutil.h"
 
 enum cand { K_NONE, K_SHADOW, K_SHADOW_4K, K_MAP_FILE, K_MAP_KEPT, K_PREAD, K_SAMPLE, K_WP,
-	    K_RSF, K_RW, NCAND };
+	    K_LIB, K_LIB16, K_PVR, K_RSF, K_RW, NCAND };
 static const char *cand_names[NCAND] = { "none", "shadow", "shadow-4k", "map-file", "map-kept",
-					 "pread", "sample", "wp-track", "rsf", "rw" };
+					 "pread", "sample", "wp-track", "lib-pread", "lib-pread-16k",
+					 "lib-pvr", "rsf", "rw" };
 static const char *cand_exact[NCAND] = { "-", "yes", "yes", "yes", "yes", "yes", "NO",
-					 "buf only", "", "" };
+					 "buf only", "yes", "yes", "yes", "", "" };
 
 #define MAXC 8
 #define MAXREP 64
@@ -436,6 +444,35 @@ static struct fig run(const struct ctx *x, enum cand k, size_t C)
 				}
 				c.b = x->scratch;
 				prove_or_die(equal_full, &c, k);
+				t1 = now_ns();
+				f.proof_ns += t1 - t0;
+				break;
+			}
+			case K_LIB:
+			case K_LIB16:
+			case K_PVR: {
+				t0 = now_ns();
+				uint64_t mask;
+				if (k != K_PVR &&
+				    syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, sizeof mask) != 0)
+					die("rt_sigprocmask");
+				size_t piece = k == K_LIB16 ? 16384 : 65536;
+				for (size_t p = 0; p < (size_t)n; p += piece) {
+					size_t m = (size_t)n - p < piece ? (size_t)n - p : piece;
+					if (pread(fd, x->scratch, m, off + (off_t)p) != (ssize_t)m)
+						die("pread");
+					struct cmp pc = { buf + p, x->scratch, m, off + (off_t)p };
+					if (k == K_PVR) {
+						struct iovec l = { x->shadow, m }, r = { buf + p, m };
+						if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)m)
+							die("process_vm_readv");
+						pc.a = x->shadow;
+						if (!equal_full(&pc))
+							die("lib-pvr: proof failed");
+					} else {
+						prove_or_die(equal_full, &pc, k);
+					}
+				}
 				t1 = now_ns();
 				f.proof_ns += t1 - t0;
 				break;

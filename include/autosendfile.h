@@ -15,7 +15,7 @@
 #define AUTOSENDFILE_ENV_STATS     "AUTOSENDFILE_STATS"     /* "stderr" or a file path     */
 #define AUTOSENDFILE_ENV_LOG       "AUTOSENDFILE_LOG"       /* error|warn|info|debug       */
 #define AUTOSENDFILE_ENV_MIN_BYTES "AUTOSENDFILE_MIN_BYTES" /* smallest write redirected   */
-#define AUTOSENDFILE_ENV_CHUNK     "AUTOSENDFILE_CHUNK"     /* most bytes per sendfile()   */
+#define AUTOSENDFILE_ENV_CHUNK     "AUTOSENDFILE_CHUNK"     /* bytes per pread of the proof */
 #define AUTOSENDFILE_ENV_VERIFY    "AUTOSENDFILE_VERIFY"    /* full|sample|none            */
 #define AUTOSENDFILE_ENV_ONLY      "AUTOSENDFILE_ONLY"      /* prog1,prog2: only these     */
 #define AUTOSENDFILE_ENV_SKIP      "AUTOSENDFILE_SKIP"      /* prog1,prog2: not these      */
@@ -23,7 +23,7 @@
 
 /* Defaults, chosen by measurement (see docs/DESIGN.md, "How the defaults were chosen"). */
 #define AUTOSENDFILE_DEFAULT_MIN_BYTES (8u * 1024u)
-#define AUTOSENDFILE_DEFAULT_CHUNK     (64u * 1024u)
+#define AUTOSENDFILE_DEFAULT_CHUNK     (256u * 1024u)
 /* AUTOSENDFILE_VERIFY: how a write's buffer is checked against the bytes read (docs/DESIGN.md). */
 #define AUTOSENDFILE_VERIFY_FULL   "full"   /* every byte (default)                      */
 #define AUTOSENDFILE_VERIFY_SAMPLE "sample" /* 64 bytes of every 4 KiB, and the last 64  */

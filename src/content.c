@@ -4,19 +4,22 @@
 
 #include "config.h"
 #include "content.h"
+#include "fdtable.h"
 #include "mappings.h"
+#include "proof.h"
 #include "records.h"
-#include "signals.h"
-#include "views.h"
 
 /* Set once anything left a probe: a process that never read a file pays one load. */
 static int any;
+/* Orders probes across threads (asf_content.born). */
+static uint64_t probe_clock;
 
 /* Candidates looked at for one write: the continuation, this thread's probes, the mappings,
  * then other threads' probes while room is left. Bounded so that a process with many
  * threads pays the same as one with a few. */
 #define CANDS_MAX 48
-#define TAIL_PROBES 4  /* this thread's newest reads also probed at "the write is their tail" */
+#define TAIL_PROBES 2  /* this thread's newest reads also probed at "the write is their tail"
+			* (a pread each: only after the cheaper probes missed) */
 #define MISSES_BEFORE_BACKOFF 8
 #define BACKOFF_FIRST 16
 #define BACKOFF_MAX 1024
@@ -40,23 +43,36 @@ static void change_end(struct asf_content *e)
 	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
 }
 
-void asf_content_note(struct asf_thread *t, uint64_t view, off_t off, const void *buf, size_t len)
+static bool same_file(const struct asf_file_ref *a, const struct asf_file_ref *b)
+{
+	return a->fd == b->fd && a->dev == b->dev && a->ino == b->ino;
+}
+
+void asf_content_note(struct asf_thread *t, const struct asf_file_ref *f, off_t off,
+		      const void *buf, size_t len)
 {
 	uint64_t w;
-	/* Read back from the buffer the kernel just filled, under the guard: another thread
-	 * may have unmapped it already. */
-	if (len < sizeof w || !asf_guarded_copy(&w, buf, sizeof w))
+	/* Read back from the buffer the kernel just filled, safely: another thread may have
+	 * unmapped it already. */
+	if (len < sizeof w || !asf_read_prog_cached(t, &w, buf, sizeof w))
 		return;
 	struct asf_content_state *c = &t->content;
 	struct asf_content *last = &c->ent[(c->next - 1) % ASF_CONTENT_PER_THREAD];
-	if (last->view == view && last->off == off && last->word == w && last->len >= len)
+	if (last->used && same_file(&last->file, f) && last->off == off && last->word == w &&
+	    last->len >= len)
 		return; /* the same bytes read again */
+	if (!last->used || last->file.dev != f->dev || last->file.ino != f->ino)
+		c->misses = c->skip = c->backoff = 0; /* a new file: its copies get their chance */
 	struct asf_content *e = &c->ent[c->next++ % ASF_CONTENT_PER_THREAD];
 	change_begin(e);
+	PUBLISH(e->born, __atomic_add_fetch(&probe_clock, 1, __ATOMIC_RELAXED));
 	PUBLISH(e->word, w);
-	PUBLISH(e->view, view);
+	PUBLISH(e->file.fd, f->fd);
+	PUBLISH(e->file.dev, f->dev);
+	PUBLISH(e->file.ino, f->ino);
 	PUBLISH(e->off, off);
 	PUBLISH(e->len, len);
+	PUBLISH(e->used, true);
 	change_end(e);
 	asf_content_mark_any();
 }
@@ -66,13 +82,13 @@ void asf_content_clear(struct asf_thread *t)
 	struct asf_content_state *c = &t->content;
 	for (int i = 0; i < ASF_CONTENT_PER_THREAD; i++) {
 		struct asf_content *e = &c->ent[i];
-		if (!e->view)
+		if (!e->used)
 			continue;
 		change_begin(e);
-		PUBLISH(e->view, (uint64_t)0);
+		PUBLISH(e->used, false);
 		change_end(e);
 	}
-	c->cont_view = 0;
+	c->cont_used = false;
 	c->misses = c->skip = c->backoff = 0;
 }
 
@@ -87,13 +103,18 @@ bool asf_content_wanted(struct asf_thread *t)
 	return true;
 }
 
-void asf_content_result(struct asf_thread *t, bool hit, uint64_t view, off_t end)
+void asf_content_result(struct asf_thread *t, bool hit, const struct asf_file_ref *file,
+			off_t end, bool has_next, uint64_t next)
 {
 	struct asf_content_state *c = &t->content;
 	if (hit) {
 		c->misses = c->backoff = c->skip = 0;
-		c->cont_view = view;
-		c->cont_off = end;
+		c->cont_used = has_next;
+		if (has_next) {
+			c->cont_file = *file;
+			c->cont_off = end;
+			c->cont_word = next;
+		}
 		return;
 	}
 	/* After the first backoff one more miss is enough: a thread that never matches looks
@@ -106,21 +127,13 @@ void asf_content_result(struct asf_thread *t, bool hit, uint64_t view, off_t end
 	c->misses = 0;
 }
 
-bool asf_content_file_word(uint64_t view, off_t off, uint64_t *word)
-{
-	struct asf_view *v = asf_view_get(view);
-	if (!v)
-		return false;
-	const unsigned char *p = off >= 0 ? asf_view_bytes(v, off, sizeof *word) : NULL;
-	bool ok = p && asf_guarded_copy(word, p, sizeof *word);
-	asf_view_put(v);
-	return ok;
-}
-
 /* ---- candidates ------------------------------------------------------------------------ */
 
 struct cand {
-	uint64_t word, view;
+	uint64_t born;
+	uint64_t word;
+	uintptr_t at; /* where the word is read from at the search; 0: word known */
+	struct asf_file_ref file;
 	off_t off;
 	size_t len; /* 0: unknown (the continuation) */
 };
@@ -131,41 +144,79 @@ static bool snapshot(struct asf_content *e, struct cand *out)
 	uint64_t s1 = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
 	if (s1 & 1)
 		return false;
-	out->view = __atomic_load_n(&e->view, __ATOMIC_RELAXED);
+	bool used = __atomic_load_n(&e->used, __ATOMIC_RELAXED);
+	out->born = __atomic_load_n(&e->born, __ATOMIC_RELAXED);
 	out->word = __atomic_load_n(&e->word, __ATOMIC_RELAXED);
+	out->at = 0;
+	out->file.fd = __atomic_load_n(&e->file.fd, __ATOMIC_RELAXED);
+	out->file.dev = __atomic_load_n(&e->file.dev, __ATOMIC_RELAXED);
+	out->file.ino = __atomic_load_n(&e->file.ino, __ATOMIC_RELAXED);
 	out->off = __atomic_load_n(&e->off, __ATOMIC_RELAXED);
 	out->len = __atomic_load_n(&e->len, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return out->view && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s1;
+	return used && __atomic_load_n(&e->seq, __ATOMIC_RELAXED) == s1;
+}
+
+/* Is the probe's file still open under its descriptor (as far as the fd table knows, no
+ * system call)? A probe of a file closed since is no candidate: a header's bytes may match
+ * it first (tornado's Content-Type against /etc/mime.types). */
+static bool still_open(const struct asf_file_ref *f)
+{
+	uint64_t dev, ino;
+	return (asf_fd_word(f->fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE &&
+	       asf_fd_identity(f->fd, &dev, &ino) && dev == f->dev && ino == f->ino;
+}
+
+/* Other threads' probes, the newest first (node reads in four pool threads: in the order
+ * threads were registered, the last thread's never got a look), into c[n..max). */
+static int gather_foreign(struct asf_thread *t, struct cand *c, int n, int max)
+{
+	unsigned count = asf_threads_registered();
+	int first = n;
+	for (unsigned i = 0; i < count; i++) {
+		struct asf_thread *o = asf_thread_registered(i);
+		if (!o || o == t || !__atomic_load_n(&o->has_records, __ATOMIC_ACQUIRE))
+			continue;
+		for (int j = 0; j < ASF_CONTENT_PER_THREAD; j++) {
+			struct cand x;
+			if (!snapshot(&o->content.ent[j], &x) || !still_open(&x.file))
+				continue;
+			/* insert by born, newest first, keeping at most max */
+			int k;
+			if (n < max)
+				k = n++;
+			else if (c[max - 1].born < x.born)
+				k = max - 1;
+			else
+				continue;
+			while (k > first && c[k - 1].born < x.born) {
+				c[k] = c[k - 1];
+				k--;
+			}
+			c[k] = x;
+		}
+	}
+	return n;
 }
 
 static int gather(struct asf_thread *t, struct cand *c)
 {
 	struct asf_content_state *s = &t->content;
 	int n = 0;
-	uint64_t w;
-	if (s->cont_view && asf_content_file_word(s->cont_view, s->cont_off, &w))
-		c[n++] = (struct cand){ w, s->cont_view, s->cont_off, 0 };
+	if (s->cont_used)
+		c[n++] = (struct cand){ 0, s->cont_word, 0, s->cont_file, s->cont_off, 0 };
 	for (unsigned i = 1; i <= ASF_CONTENT_PER_THREAD; i++) {
 		const struct asf_content *e = &s->ent[(s->next - i) % ASF_CONTENT_PER_THREAD];
-		if (e->view)
-			c[n++] = (struct cand){ e->word, e->view, e->off, e->len };
+		if (e->used && still_open(&e->file))
+			c[n++] = (struct cand){ e->born, e->word, 0, e->file, e->off, e->len };
 	}
 	struct asf_mapping m[8];
 	int k = asf_mapping_list(m, 8);
 	for (int i = 0; i < k; i++)
-		if (m[i].has_word)
-			c[n++] = (struct cand){ m[i].word, m[i].view, m[i].off, m[i].len };
-	unsigned count = asf_threads_registered();
-	for (unsigned i = 0; i < count && n < CANDS_MAX; i++) {
-		struct asf_thread *o = asf_thread_registered(i);
-		if (!o || o == t)
-			continue;
-		for (int j = 0; j < ASF_CONTENT_PER_THREAD && n < CANDS_MAX; j++)
-			if (snapshot(&o->content.ent[j], &c[n]))
-				n++;
-	}
-	return n;
+		if (!m[i].writable) /* (a guard, not a claim: mappings.h) */
+			c[n++] = (struct cand){ 0, 0, m[i].start, { m[i].fd, m[i].dev, m[i].ino },
+						m[i].off, m[i].len };
+	return gather_foreign(t, c, n, CANDS_MAX);
 }
 
 /* Which of 64 bits a word sets in each of the two quick-reject masks (Fibonacci hashing,
@@ -190,78 +241,99 @@ struct probe {
 	uint64_t w0; /* the write's first word */
 };
 
-static void add_claim(struct probe *p, uint64_t view, off_t off, size_t skip)
+static void add_claim(struct probe *p, const struct asf_file_ref *f, off_t off, size_t skip)
 {
 	for (int i = 0; i < p->nout; i++)
-		if (p->out[i].view == view && p->out[i].off == off && p->out[i].skip == skip)
+		if (same_file(&p->out[i].file, f) && p->out[i].off == off && p->out[i].skip == skip)
 			return;
 	if (p->nout < ASF_CONTENT_CLAIMS)
-		p->out[p->nout++] = (struct asf_content_claim){ view, off, skip };
+		p->out[p->nout++] = (struct asf_content_claim){ *f, off, skip };
 }
 
-/* Under the guard (reads the program's buffer): each position from `from` on, until one
+/* Each position of p->buf (a copy of the write's first bytes) from `from` on, until one
  * matches a candidate's word; the mask rejects almost every position with one test. */
-static int probe_positions(void *arg)
+static void probe_positions(struct probe *p)
 {
-	struct probe *p = arg;
 	for (size_t k = p->from; k < p->lim; k++) {
 		uint64_t w;
 		memcpy(&w, p->buf + k, sizeof w);
-		if (k == 0)
-			p->w0 = w;
 		uint64_t h = hash_of(w);
 		if (!(p->mask1 & BIT1(h)) || !(p->mask2 & BIT2(h)))
 			continue;
 		for (int i = 0; i < p->nc; i++)
 			if (p->c[i].word == w)
-				add_claim(p, p->c[i].view, p->c[i].off, k);
+				add_claim(p, &p->c[i].file, p->c[i].off, k);
 		if (p->nout)
-			return 1;
+			return;
 	}
-	return 1;
 }
 
 int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
-		       struct asf_content_claim *out)
+		       struct asf_content_claim *out, size_t *resume)
 {
+	size_t from = *resume;
+	*resume = 0;
 	if (n < sizeof(uint64_t))
 		return 0;
 	struct cand c[CANDS_MAX + ASF_CONTENT_PER_THREAD + 9];
-	int nc = gather(t, c);
+	int nc = gather(t, c), kept = 0;
+	/* A mapping's first word, read now from the program's mapping (a mapping made
+	 * PROT_NONE since, or unmapped, is simply no candidate). */
+	for (int i = 0; i < nc; i++)
+		if (!c[i].at || asf_read_prog(t, &c[i].word, (const void *)c[i].at, sizeof c[i].word))
+			c[kept++] = c[i];
+	nc = kept;
 	if (nc == 0)
 		return 0;
-	struct probe p = { .buf = buf, .lim = 1, .c = c, .nc = nc, .out = out };
+	/* The write's first bytes, copied safely (the buffer may be unreadable: the real call
+	 * reports that), into the activation's proof buffer: the scan reads only the copy. */
+	size_t room;
+	unsigned char *head = asf_proof_buffer(t, &room);
+	if (!head)
+		return 0;
+	size_t scan = split ? ASF_CONTENT_SCAN + sizeof(uint64_t) : sizeof(uint64_t);
+	if (scan > n)
+		scan = n;
+	if (!asf_read_prog(t, head, buf, scan))
+		return 0;
+	struct probe p = { .buf = head, .lim = 1, .c = c, .nc = nc, .out = out };
+	memcpy(&p.w0, head, sizeof p.w0);
 	for (int i = 0; i < nc; i++) {
 		uint64_t h = hash_of(c[i].word);
 		p.mask1 |= BIT1(h);
 		p.mask2 |= BIT2(h);
 	}
-	/* The write starts where a read (or a mapping, or the last match) started. */
-	if (asf_guarded(probe_positions, &p, buf, sizeof(uint64_t), NULL, 0) != 1)
-		return 0; /* unreadable: the real call reports it */
-	if (p.nout)
-		return p.nout;
+	if (from == 0) {
+		/* The write starts where a read (or a mapping, or the last match) started. */
+		probe_positions(&p);
+		if (p.nout)
+			return p.nout;
+	}
 	/* The write is the tail of one of this thread's newest reads (a retry of the rest of a
 	 * copy): its first word is the file's at end - n. */
-	for (int i = 0, tails = 0; i < nc && tails < TAIL_PROBES; i++) {
+	for (int i = 0, tails = 0; from == 0 && i < nc && tails < TAIL_PROBES; i++) {
 		uint64_t w;
 		if (c[i].len <= n)
 			continue;
 		tails++;
 		off_t at = c[i].off + (off_t)(c[i].len - n);
-		if (asf_content_file_word(c[i].view, at, &w) && w == p.w0)
-			add_claim(&p, c[i].view, at, 0);
+		if (asf_file_word(c[i].file.fd, at, &w) && w == p.w0)
+			add_claim(&p, &c[i].file, at, 0);
 	}
 	if (p.nout || !split)
 		return p.nout;
 	/* A prefix of the program's own (a header) before the file's bytes: the rest must
-	 * still be worth a sendfile. */
-	size_t floor = asf_cfg.min_bytes > sizeof(uint64_t) ? asf_cfg.min_bytes : sizeof(uint64_t);
+	 * still be worth a sendfile (at least as much as a tracked read: FastCGI writes an
+	 * 8-byte record header and 8184 file bytes). */
+	size_t floor = asf_track_min() > sizeof(uint64_t) ? asf_track_min() : sizeof(uint64_t);
 	if (n <= floor + 1)
 		return 0;
-	p.from = 1;
+	p.from = from ? from : 1;
 	p.lim = n - floor < ASF_CONTENT_SCAN ? n - floor : ASF_CONTENT_SCAN;
-	if (asf_guarded(probe_positions, &p, buf, p.lim + sizeof(uint64_t), NULL, 0) != 1)
-		return 0;
+	if (p.lim + sizeof(uint64_t) > scan)
+		p.lim = scan - sizeof(uint64_t);
+	probe_positions(&p);
+	if (p.nout)
+		*resume = p.out[0].skip + 1 < p.lim ? p.out[0].skip + 1 : 0;
 	return p.nout;
 }

@@ -155,9 +155,21 @@ static bool fs_eligible(int fd, uint64_t mnt)
 	return ok;
 }
 
+/* A file that can still be sealed (a memfd made with MFD_ALLOW_SEALING: unlinked, no
+ * F_SEAL_SEAL yet). sendfile keeps references to its pages while they are queued, and
+ * F_ADD_SEALS(F_SEAL_WRITE) fails with EBUSY while they are: the program's write would
+ * not have held them, so such a file is not a source. Only unlinked files are asked. */
+static bool sealable(int fd, nlink_t nlink)
+{
+	if (nlink != 0)
+		return false;
+	int seals = ASF_REAL_FN(fcntl) ? asf_real.fcntl(fd, F_GET_SEALS) : -1;
+	return seals >= 0 && !(seals & F_SEAL_SEAL);
+}
+
 /* A regular file. fresh: opened by a wrapped open for reading without O_DIRECT, so the open
  * flags need not be asked for. mnt: its unique mount id, 0 if unknown. */
-static uint32_t classify_file(int fd, off_t size, bool fresh, uint64_t mnt)
+static uint32_t classify_file(int fd, off_t size, nlink_t nlink, bool fresh, uint64_t mnt)
 {
 	bool direct = false;
 	if (!fresh) {
@@ -166,7 +178,7 @@ static uint32_t classify_file(int fd, off_t size, bool fresh, uint64_t mnt)
 			return ASF_FD_OTHER;
 		direct = fl & O_DIRECT;
 	}
-	if (direct || !fs_eligible(fd, mnt)) {
+	if (direct || !fs_eligible(fd, mnt) || sealable(fd, nlink)) {
 		/* Its reads are never looked at again (zero cost): a write of its bytes is
 		 * explained now, unless it is too small to matter (proc files say 0). */
 		if ((uint64_t)size >= asf_cfg.min_bytes)
@@ -195,6 +207,7 @@ static int stat_fd(int fd, struct stat *st, uint64_t *mnt)
 			st->st_ino = sx.stx_ino;
 			st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 			st->st_size = (off_t)sx.stx_size;
+			st->st_nlink = sx.stx_nlink;
 			st->st_ctim.tv_sec = sx.stx_ctime.tv_sec;
 			st->st_ctim.tv_nsec = sx.stx_ctime.tv_nsec;
 			if (sx.stx_mask & STATX_MNT_ID_UNIQUE)
@@ -221,9 +234,8 @@ uint32_t asf_fd_classify(int fd)
 		return ASF_FD_OTHER; /* not cached: a bad fd number now may be valid later */
 	}
 	if (S_ISREG(st.st_mode)) {
-		word = classify_file(fd, st.st_size, fresh, mnt);
+		word = classify_file(fd, st.st_size, st.st_nlink, fresh, mnt);
 		asf_fd_set_ctime(fd, asf_ctime_ns(&st.st_ctim)); /* (informational) */
-		asf_fd_set_size(fd, (uint64_t)st.st_size); /* what a view maps (views.c) */
 	}
 	else if (S_ISSOCK(st.st_mode))
 		word = classify_socket(fd);

@@ -6,7 +6,6 @@
 
 #include "ownmem.h"
 #include "fdtable.h"
-#include "views.h"
 
 struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
 
@@ -19,9 +18,8 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 	if (!page && create) {
 		/* mmap, not malloc: this may run inside a signal handler. */
 		int saved_errno = errno;
-		void *mem = asf_mem_map(NULL, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry),
-				 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (mem == MAP_FAILED) {
+		void *mem = asf_mem_alloc(ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry));
+		if (!mem) {
 			errno = saved_errno;
 			return NULL;
 		}
@@ -30,7 +28,7 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			page = mem;
 		} else {
-			asf_mem_unmap(mem, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry));
+			asf_mem_free(mem, ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry));
 			page = expected;
 		}
 		errno = saved_errno;
@@ -38,53 +36,11 @@ struct asf_fd_entry *asf_fd_entry(int fd, bool create)
 	return page ? &page[(unsigned)fd & (ASF_FD_PAGE_SIZE - 1)] : NULL;
 }
 
-/* The entry stops naming its view. */
-static void unlink_view(struct asf_fd_entry *e)
-{
-	if (__atomic_load_n(&e->view, __ATOMIC_RELAXED) == 0)
-		return;
-	uint64_t old = __atomic_exchange_n(&e->view, 0, __ATOMIC_ACQ_REL);
-	if (old)
-		asf_view_unlink(old);
-}
-
-uint64_t asf_fd_size(int fd)
-{
-	struct asf_fd_entry *e = asf_fd_entry(fd, false);
-	return e ? __atomic_load_n(&e->size, __ATOMIC_RELAXED) : 0;
-}
-
-void asf_fd_set_size(int fd, uint64_t size)
-{
-	struct asf_fd_entry *e = asf_fd_entry(fd, true);
-	if (e)
-		__atomic_store_n(&e->size, size, __ATOMIC_RELAXED);
-}
-
-uint64_t asf_fd_view(int fd)
-{
-	struct asf_fd_entry *e = asf_fd_entry(fd, false);
-	return e ? __atomic_load_n(&e->view, __ATOMIC_ACQUIRE) : 0;
-}
-
-void asf_fd_set_view(int fd, uint64_t id)
-{
-	struct asf_fd_entry *e = asf_fd_entry(fd, id != 0);
-	if (!e)
-		return;
-	if (id)
-		asf_view_link(id);
-	uint64_t old = __atomic_exchange_n(&e->view, id, __ATOMIC_ACQ_REL);
-	if (old)
-		asf_view_unlink(old);
-}
-
 void asf_fd_set(int fd, uint32_t word, uint64_t dev, uint64_t ino)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, true);
 	if (!e)
 		return;
-	unlink_view(e);
 	__atomic_store_n(&e->dev, dev, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->ino, ino, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->next_off, 0, __ATOMIC_RELAXED); /* most files are read from 0 */
@@ -122,21 +78,8 @@ void asf_fd_clear_flags(int fd, uint32_t flags)
 void asf_fd_forget(int fd)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, false);
-	if (e) {
+	if (e)
 		__atomic_store_n(&e->word, ASF_FD_UNKNOWN, __ATOMIC_RELEASE);
-		unlink_view(e);
-	}
-}
-
-uint64_t asf_fd_forget_detached(int fd)
-{
-	struct asf_fd_entry *e = asf_fd_entry(fd, false);
-	if (!e)
-		return 0;
-	__atomic_store_n(&e->word, ASF_FD_UNKNOWN, __ATOMIC_RELEASE);
-	if (__atomic_load_n(&e->view, __ATOMIC_RELAXED) == 0)
-		return 0;
-	return __atomic_exchange_n(&e->view, 0, __ATOMIC_ACQ_REL);
 }
 
 void asf_fd_forget_range(unsigned first, unsigned last)
@@ -150,11 +93,9 @@ void asf_fd_forget_range(unsigned first, unsigned last)
 		if (page_end > last)
 			page_end = last;
 		if (page)
-			for (unsigned i = fd; i <= page_end; i++) {
-				struct asf_fd_entry *e = &page[i & (ASF_FD_PAGE_SIZE - 1)];
-				__atomic_store_n(&e->word, ASF_FD_UNKNOWN, __ATOMIC_RELEASE);
-				unlink_view(e);
-			}
+			for (unsigned i = fd; i <= page_end; i++)
+				__atomic_store_n(&page[i & (ASF_FD_PAGE_SIZE - 1)].word, ASF_FD_UNKNOWN,
+						 __ATOMIC_RELEASE);
 		if (page_end == last)
 			break;
 		fd = page_end + 1;
@@ -178,8 +119,6 @@ void asf_fd_copy(int oldfd, int newfd)
 	asf_fd_set(newfd, word, __atomic_load_n(&src->dev, __ATOMIC_RELAXED),
 		   __atomic_load_n(&src->ino, __ATOMIC_RELAXED));
 	asf_fd_set_next_off(newfd, __atomic_load_n(&src->next_off, __ATOMIC_RELAXED));
-	asf_fd_set_size(newfd, __atomic_load_n(&src->size, __ATOMIC_RELAXED));
-	asf_fd_set_view(newfd, __atomic_load_n(&src->view, __ATOMIC_ACQUIRE));
 }
 
 uint64_t asf_fd_ctime(int fd)
@@ -196,35 +135,59 @@ void asf_fd_set_ctime(int fd, uint64_t ctime_ns)
 }
 
 /* close_range/closefrom touch many numbers at once: one generation for all of them. */
-static uint32_t range_gen;
+uint32_t asf_fd_range_gen;
 
-void asf_fd_change_begin(int fd)
+uint32_t asf_fd_change_begin(int fd)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, true);
-	if (e)
-		__atomic_fetch_add(&e->gen, 1, __ATOMIC_ACQ_REL);
+	/* (sequentially consistent: the send window's check pairs with it, sendwin.c) */
+	return e ? __atomic_add_fetch(&e->gen, 1, __ATOMIC_SEQ_CST) | 1u : 0;
 }
 
-void asf_fd_change_end(int fd)
+/* Back to even, unless a fresh number's user ended the bracket already. */
+static void end_bracket(struct asf_fd_entry *e, uint32_t token)
 {
-	asf_fd_change_begin(fd); /* the same bump, back to even */
+	uint32_t odd = token;
+	__atomic_compare_exchange_n(&e->gen, &odd, token + 1, false, __ATOMIC_SEQ_CST,
+				    __ATOMIC_SEQ_CST);
+}
+
+void asf_fd_change_end(int fd, uint32_t token)
+{
+	struct asf_fd_entry *e = token ? asf_fd_entry(fd, false) : NULL;
+	if (e)
+		end_bracket(e, token);
+}
+
+void asf_fd_fresh_number(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	uint32_t g = e ? __atomic_load_n(&e->gen, __ATOMIC_SEQ_CST) : 0;
+	if (g & 1)
+		end_bracket(e, g);
 }
 
 void asf_fd_range_change_begin(void)
 {
-	__atomic_fetch_add(&range_gen, 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_add(&asf_fd_range_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 void asf_fd_range_change_end(void)
 {
-	__atomic_fetch_add(&range_gen, 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_add(&asf_fd_range_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+const uint32_t *asf_fd_gen_word(int fd)
+{
+	struct asf_fd_entry *e = asf_fd_entry(fd, false);
+	return e ? &e->gen : NULL;
 }
 
 uint64_t asf_fd_gen(int fd)
 {
 	struct asf_fd_entry *e = asf_fd_entry(fd, true);
 	uint32_t g = e ? __atomic_load_n(&e->gen, __ATOMIC_ACQUIRE) : 1; /* no entry: "busy" */
-	uint32_t r = __atomic_load_n(&range_gen, __ATOMIC_ACQUIRE);
+	uint32_t r = __atomic_load_n(&asf_fd_range_gen, __ATOMIC_ACQUIRE);
 	/* odd if either is odd */
 	return ((uint64_t)r << 32 | g) | ((g | r) & 1u);
 }

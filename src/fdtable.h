@@ -29,7 +29,7 @@ enum asf_fd_kind {
 #define ASF_FDF_IN_SEEN 0x20u  /* the first bytes read were inspected    */
 #define ASF_FDF_NO_SENDFILE 0x40u /* sendfile from this source failed: don't retry */
 #define ASF_FDF_PENDING_ERR 0x80u /* a socket error we consumed is owed to the next call */
-#define ASF_FDF_SNDTIMEO 0x100u   /* a stream socket with a send timeout: passed through */
+#define ASF_FDF_SNDTIMEO 0x100u   /* a stream socket with a send timeout (redirect.c keeps it) */
 #define ASF_FDF_RESYNC 0x200u     /* a file whose offset guess failed: the next read proves it */
 #define ASF_FDF_FRESH 0x400u /* not classified yet, but a wrapped open made it for reading,
 			      * without O_DIRECT: its offset is 0 and its flags are known */
@@ -49,8 +49,6 @@ struct asf_fd_entry {
 	int64_t next_off;  /* a file's offset after the last read or lseek we saw: only a
 			    * guess of where the next read starts (see wrap_read.c); 0 when
 			    * classified */
-	uint64_t view;     /* a file's view (views.h), linked at its first tracked read */
-	uint64_t size;     /* a file's st_size when classified */
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];
@@ -77,11 +75,6 @@ uint32_t asf_fd_or_flags(int fd, uint32_t flags);
 void asf_fd_clear_flags(int fd, uint32_t flags);
 /* Forgets fd (after close), or every fd in [first, last]. */
 void asf_fd_forget(int fd);
-/* The same, but the entry's view link (views.h) is handed back, for the caller to drop with
- * asf_view_unlink once its generation bracket is closed: dropping the last link closes the
- * view's descriptor, and the number is "changing" (reads of it untracked) until the bracket
- * ends. 0: no link. */
-uint64_t asf_fd_forget_detached(int fd);
 void asf_fd_forget_range(unsigned first, unsigned last);
 /* newfd now names what oldfd names (dup family). */
 void asf_fd_copy(int oldfd, int newfd);
@@ -92,13 +85,22 @@ void asf_fd_set_ctime(int fd, uint64_t ctime_ns);
 /* Re-pointing an fd number (close, dup2, dup3, close_range...) is bracketed by
  * asf_fd_change_begin/end, which bump a generation: a read that sees the same even
  * generation before and after itself knows the number named one file all along (as far as
- * calls through libc go), so what it read can be attributed to the classified file. */
-void asf_fd_change_begin(int fd);
-void asf_fd_change_end(int fd);
+ * calls through libc go), so what it read can be attributed to the classified file. begin
+ * returns the bracket's token (0: no entry) for its end. A wrapped call the kernel has just
+ * handed the number to (open, socket, accept...) ends a bracket still open on it
+ * (asf_fd_fresh_number): the kernel part of any re-pointing is over once the number is
+ * free, and a closer preempted after its close must not leave the new file untracked. */
+uint32_t asf_fd_change_begin(int fd);
+void asf_fd_change_end(int fd, uint32_t token);
+void asf_fd_fresh_number(int fd);
 void asf_fd_range_change_begin(void);
 void asf_fd_range_change_end(void);
 /* The generation of fd combined with that of range changes; odd = change in progress. */
 uint64_t asf_fd_gen(int fd);
+/* The two words asf_fd_gen combines, for a check made with nothing in between but the
+ * system call it guards (sendwin.c): fd's own (NULL: no entry) and the range changes'. */
+const uint32_t *asf_fd_gen_word(int fd);
+extern uint32_t asf_fd_range_gen;
 /* A socket error (ECONNRESET...) that a sendfile call consumed after bytes had moved: the
  * real write would have returned the partial count and left the error for the next call.
  * asf_fd_owe_error stores it; asf_fd_take_error, called before the next read or write on
@@ -112,12 +114,6 @@ static inline int64_t asf_fd_next_off(int fd)
 	return e ? __atomic_load_n(&e->next_off, __ATOMIC_RELAXED) : -1;
 }
 void asf_fd_set_next_off(int fd, int64_t off);
-/* The view a file fd is linked to (0: none), and linking it (unlinks the previous one). */
-uint64_t asf_fd_view(int fd);
-void asf_fd_set_view(int fd, uint64_t id);
-/* A file's size when it was classified (0 if unknown), and setting it. */
-uint64_t asf_fd_size(int fd);
-void asf_fd_set_size(int fd, uint64_t size);
 /* Reads dev/ino of a classified fd. */
 bool asf_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
 

@@ -13,24 +13,25 @@
 #include "livestats.h"
 #include "log.h"
 #include "mappings.h"
+#include "ownmem.h"
+#include "proof.h"
 #include "real.h"
 #include "records.h"
 #include "signals.h"
 #include "stats.h"
-#include "views.h"
 
 static const char *lookup_env(const char *name)
 {
 	return secure_getenv(name);
 }
 
-/* A forked child counts only its own work, under its own pid, and holds none of the
- * library's descriptors or mappings (views.h): it never opened them. */
+/* A forked child counts only its own work, under its own pid; the parent's other threads
+ * are gone in it. */
 static void atfork_child(void)
 {
 	asf_live_fork_child();
 	asf_mappings_after_fork_child();
-	asf_views_after_fork_child();
+	asf_threads_after_fork_child();
 }
 
 static void log_settings(const struct asf_config *c)
@@ -69,8 +70,6 @@ __attribute__((constructor(101))) static void asf_init(void)
 		asf_log(ASF_LOG_INFO, "not selected by %s/%s: every call passes through",
 			AUTOSENDFILE_ENV_ONLY, AUTOSENDFILE_ENV_SKIP);
 	}
-	asf_records_init();
-
 	pthread_atfork(NULL, NULL, atfork_child);
 	if (parsed.enabled)
 		asf_signals_init();
@@ -78,6 +77,9 @@ __attribute__((constructor(101))) static void asf_init(void)
 	bool enabled = parsed.enabled;
 	parsed.enabled = false;
 	asf_cfg = parsed;
+	/* Before the program has freed anything (ownmem.h). */
+	if (enabled)
+		asf_mem_init(asf_proof_arena_bytes());
 	/* Live counters only where the library acts: a program AUTOSENDFILE_ONLY leaves out,
 	 * or AUTOSENDFILE=0, costs no file. */
 	if (enabled)

@@ -34,7 +34,7 @@ static void *map_file(int dirfd, const char *name, unsigned uid, size_t *size, t
 	    st.st_size >= (off_t)sizeof(struct asf_live_header)) {
 		*size = (size_t)st.st_size;
 		*mtime = st.st_mtime;
-		m = asf_mem_map(NULL, *size, PROT_READ, MAP_SHARED, fd, 0);
+		m = asf_mem_map(*size, PROT_READ, MAP_SHARED, fd, 0);
 	}
 	(void)syscall(SYS_close, fd);
 	return m;

@@ -94,7 +94,7 @@ static struct asf_live_slot *new_file(uint32_t pid, uint64_t start, bool exact, 
 	void *m = MAP_FAILED;
 	if (fd >= 0) {
 		if (ftruncate(fd, (off_t)ASF_LIVE_FILE_SIZE) == 0)
-			m = asf_mem_map(NULL, ASF_LIVE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			m = asf_mem_map(ASF_LIVE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		(void)syscall(SYS_close, fd); /* the program never sees an fd it did not open */
 		if (m == MAP_FAILED)
 			(void)syscall(SYS_unlinkat, dirfd, name, 0);

@@ -16,7 +16,7 @@
 #include "content.h"
 #include "fdtable.h"
 #include "mappings.h"
-#include "views.h"
+#include "proof.h"
 
 static struct asf_mapping table[ASF_MAPPINGS_MAX];
 static int live;  /* entries in use: lookups skip the table while it is 0 */
@@ -39,14 +39,11 @@ static void change_end(struct asf_mapping *m)
 /* Lock held. */
 static void drop(struct asf_mapping *m)
 {
-	uint64_t view = m->view;
 	change_begin(m);
 	PUBLISH(m->start, (uintptr_t)0);
 	PUBLISH(m->len, (size_t)0);
 	change_end(m);
 	__atomic_sub_fetch(&live, 1, __ATOMIC_RELAXED);
-	if (view)
-		asf_view_unlink(view);
 }
 
 /* Lock held. */
@@ -64,16 +61,11 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 {
 	if (len == 0)
 		return;
-	/* The file's view and the probe word first, outside the table's lock (they may make
-	 * system calls): the lock is held only for the table's own stores. */
-	asf_view_id view = writable ? 0 : asf_view_for_fd(fd);
-	uint64_t word = 0;
-	bool has_word = view && asf_content_file_word(view, off, &word);
 	if (!asf_lock_soon(&table_lock))
 		return;
 	uintptr_t lo = (uintptr_t)addr;
 	drop_overlapping(lo, lo + len);
-	if (writable) { /* a guard: no view, no probe */
+	if (writable) { /* a guard: no claim, no probe */
 		uint64_t dev, ino;
 		struct asf_mapping *g = NULL;
 		for (int i = 0; i < ASF_MAPPINGS_MAX && !g; i++)
@@ -84,13 +76,12 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 				__atomic_store_n(&hwm, (int)(g - table) + 1, __ATOMIC_RELEASE);
 			change_begin(g);
 			PUBLISH(g->len, len);
-			PUBLISH(g->view, (uint64_t)0);
+			PUBLISH(g->fd, fd);
 			PUBLISH(g->off, off);
 			PUBLISH(g->shared, true);
 			PUBLISH(g->writable, true);
 			PUBLISH(g->dev, dev);
 			PUBLISH(g->ino, ino);
-			PUBLISH(g->has_word, false);
 			PUBLISH(g->start, lo);
 			change_end(g);
 			__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
@@ -105,25 +96,19 @@ void asf_mapping_add(void *addr, size_t len, bool shared, bool writable, int fd,
 			slot = &table[i];
 	if (slot && slot - table >= __atomic_load_n(&hwm, __ATOMIC_RELAXED))
 		__atomic_store_n(&hwm, (int)(slot - table) + 1, __ATOMIC_RELEASE);
-	if (view && slot && asf_fd_identity(fd, &dev, &ino)) {
-		asf_view_link(view); /* the mapping keeps the file's view after close(fd) */
-		/* (the word was read from the library's view, not the program's mapping, which
-		 * may be PROT_NONE for now: a copy of the mapping is found by this word) */
+	if (slot && asf_fd_identity(fd, &dev, &ino)) {
 		change_begin(slot);
 		PUBLISH(slot->len, len);
-		PUBLISH(slot->view, view);
+		PUBLISH(slot->fd, fd);
 		PUBLISH(slot->off, off);
 		PUBLISH(slot->shared, shared);
 		PUBLISH(slot->writable, false);
 		PUBLISH(slot->dev, dev);
 		PUBLISH(slot->ino, ino);
-		PUBLISH(slot->word, word);
-		PUBLISH(slot->has_word, has_word);
 		PUBLISH(slot->start, lo);
 		change_end(slot);
 		__atomic_add_fetch(&live, 1, __ATOMIC_RELAXED);
-		if (has_word)
-			asf_content_mark_any();
+		asf_content_mark_any();
 	}
 	asf_unlock(&table_lock);
 }
@@ -158,7 +143,7 @@ bool asf_mapping_find(const void *buf, size_t n, struct asf_mapping *out)
 			continue;
 		out->start = start;
 		out->len = len;
-		out->view = __atomic_load_n(&m->view, __ATOMIC_RELAXED);
+		out->fd = __atomic_load_n(&m->fd, __ATOMIC_RELAXED);
 		out->off = __atomic_load_n(&m->off, __ATOMIC_RELAXED);
 		out->shared = __atomic_load_n(&m->shared, __ATOMIC_RELAXED);
 		out->dev = __atomic_load_n(&m->dev, __ATOMIC_RELAXED);
@@ -184,11 +169,12 @@ int asf_mapping_list(struct asf_mapping *out, int max)
 		if ((s1 & 1) || !o->start)
 			continue;
 		o->len = __atomic_load_n(&m->len, __ATOMIC_RELAXED);
-		o->view = __atomic_load_n(&m->view, __ATOMIC_RELAXED);
+		o->writable = __atomic_load_n(&m->writable, __ATOMIC_RELAXED);
+		o->fd = __atomic_load_n(&m->fd, __ATOMIC_RELAXED);
+		o->dev = __atomic_load_n(&m->dev, __ATOMIC_RELAXED);
+		o->ino = __atomic_load_n(&m->ino, __ATOMIC_RELAXED);
 		o->off = __atomic_load_n(&m->off, __ATOMIC_RELAXED);
 		o->shared = __atomic_load_n(&m->shared, __ATOMIC_RELAXED);
-		o->word = __atomic_load_n(&m->word, __ATOMIC_RELAXED);
-		o->has_word = __atomic_load_n(&m->has_word, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&m->seq, __ATOMIC_RELAXED) == s1)
 			k++;
@@ -240,14 +226,9 @@ void asf_mapping_made_writable(const void *addr, size_t len)
 		}
 		/* The whole entry becomes a guard (a part made writable taints the rest too:
 		 * simpler, and only costs redirects). */
-		uint64_t view = m->view;
 		change_begin(m);
 		PUBLISH(m->writable, true);
-		PUBLISH(m->view, (uint64_t)0);
-		PUBLISH(m->has_word, false);
 		change_end(m);
-		if (view)
-			asf_view_unlink(view);
 	}
 	asf_unlock(&table_lock);
 }
@@ -323,15 +304,7 @@ int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, o
 
 void asf_mappings_after_fork_child(void)
 {
-	for (int i = 0; i < ASF_MAPPINGS_MAX; i++)
-		if (table[i].start) {
-			table[i].view = 0; /* the child's views are gone: no unlink */
-			change_begin(&table[i]);
-			table[i].start = 0;
-			change_end(&table[i]);
-		}
-	live = 0;
-	hwm = 0;
+	/* fork copied the mappings and the descriptors: the entries still hold */
 	table_lock = 0;
 }
 

@@ -1,10 +1,10 @@
 /* Mappings: which ranges of the program's memory are mmap()s of which file.
  *
  * The mmap family is wrapped (wrap_mmap.c): a mapping of a tracked file (ASF_FD_FILE) is
- * noted here with its file view (views.h), which it keeps alive (a link) after the program
- * closes the descriptor, until munmap. A write whose bytes lie in such a mapping can then be
- * sent from the file at the mapping's offset plus the distance into it (source.c decides,
- * and proves it). Like a read record, an entry is only a claim: a mapping replaced or removed
+ * noted here with the descriptor it was made from and the file's identity. A write whose
+ * bytes lie in such a mapping can then be sent from the file at the mapping's offset plus
+ * the distance into it, through that descriptor while it still names the file (source.c
+ * decides, and proves it). Like a read record, an entry is only a claim: a mapping replaced or removed
  * by raw system calls, which the wrappers never see, is caught by the proof, never sent on
  * the entry's word.
  *
@@ -24,13 +24,11 @@ struct asf_mapping {
 	uint64_t seq;     /* even: stable; odd: being changed */
 	uintptr_t start;  /* 0: free */
 	size_t len;
-	uint64_t view;    /* the file's view (views.h) */
+	int fd;           /* the descriptor mmap was given (the file is reached through it) */
 	off_t off;        /* file offset of the byte at start */
 	bool shared;      /* MAP_SHARED: the bytes are the page cache's */
 	bool writable;    /* MAP_SHARED and writable: no claim, a guard (asf_mapping_alias) */
 	uint64_t dev, ino;
-	uint64_t word;    /* the file's first 8 bytes there (content.h), if has_word */
-	bool has_word;
 };
 
 /* After a successful mmap of fd (a classified file) at addr. */
@@ -53,8 +51,7 @@ int asf_mapping_list(struct asf_mapping *out, int max);
  * 6.11+.) 1 yes; 2 it is a writable shared mapping of that file (never send from it:
  * asf_mapping_alias); 0 no; -1 cannot tell (older kernel, no /proc). */
 int asf_mapping_confirm(const void *buf, size_t n, uint64_t dev, uint64_t ino, off_t off);
-/* In a forked child: the table describes the child's memory too (fork copies mappings),
- * but the views it links to are gone. */
+/* In a forked child: the table's lock may have been held by a thread of the parent. */
 void asf_mappings_after_fork_child(void);
 
 #endif

@@ -5,29 +5,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdtable.h"
 #include "ownmem.h"
-#include "views.h"
+#include "records.h"
 
-/* 40 TiB up: above brk and PIE, below the kernel's mmap_base near the stack (47-bit user
- * space). Anonymous memory first (8 TiB, handed out by a cursor that only grows: the
- * library frees almost nothing), then ASF_VIEWS_MAX windows of 64 GiB for file views. */
-#define REGION_BASE 0x280000000000ull
-#define ANON_SPAN (8ull << 40)
-#define VIEW_BASE (REGION_BASE + ANON_SPAN)
-#define VIEW_BITS 36
-#define REGION_END (VIEW_BASE + ((uint64_t)ASF_VIEWS_MAX << VIEW_BITS))
+static uintptr_t arena_lo, arena_hi;
+static uintptr_t arena_next; /* bump pointer */
 
-static uint64_t anon_next = REGION_BASE;
-
-void *asf_mem_map(void *hint, size_t len, int prot, int flags, int fd, off_t off)
+static size_t page_round(size_t n)
 {
-	if (!hint && sizeof(void *) >= 8) {
-		uint64_t span = (len + 0xffffu) & ~(uint64_t)0xffffu;
-		uint64_t at = __atomic_fetch_add(&anon_next, span, __ATOMIC_RELAXED);
-		if (at + span <= REGION_BASE + ANON_SPAN)
-			hint = (void *)(uintptr_t)at;
-	}
-	return (void *)syscall(SYS_mmap, hint, len, prot, flags, fd, off);
+	return (n + 4095u) & ~(size_t)4095u;
+}
+
+void *asf_mem_map(size_t len, int prot, int flags, int fd, off_t off)
+{
+	return (void *)syscall(SYS_mmap, NULL, len, prot, flags, fd, off);
 }
 
 int asf_mem_unmap(void *p, size_t len)
@@ -35,15 +27,37 @@ int asf_mem_unmap(void *p, size_t len)
 	return (int)syscall(SYS_munmap, p, len);
 }
 
-bool asf_mem_ours(const void *p, size_t n)
+void asf_mem_init(size_t extra)
 {
-	uint64_t lo = (uintptr_t)p, hi = lo + n;
-	return sizeof(void *) >= 8 && hi > REGION_BASE && lo < REGION_END;
+	if (arena_lo)
+		return;
+	size_t len = page_round(ASF_ARENA_THREADS * page_round(sizeof(struct asf_thread)) +
+				page_round(ASF_FD_PAGE_SIZE * sizeof(struct asf_fd_entry)) + extra);
+	void *p = asf_mem_map(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	arena_hi = (uintptr_t)p + len;
+	__atomic_store_n(&arena_next, (uintptr_t)p, __ATOMIC_RELAXED);
+	__atomic_store_n(&arena_lo, (uintptr_t)p, __ATOMIC_RELEASE);
 }
 
-void *asf_mem_view_hint(unsigned slot, size_t len)
+void *asf_mem_alloc(size_t len)
 {
-	if (sizeof(void *) < 8 || slot >= ASF_VIEWS_MAX || len > (1ull << VIEW_BITS))
-		return NULL;
-	return (void *)(uintptr_t)(VIEW_BASE + ((uint64_t)slot << VIEW_BITS));
+	len = page_round(len);
+	if (__atomic_load_n(&arena_lo, __ATOMIC_ACQUIRE)) {
+		uintptr_t at = __atomic_load_n(&arena_next, __ATOMIC_RELAXED);
+		while (at + len <= arena_hi)
+			if (__atomic_compare_exchange_n(&arena_next, &at, at + len, false,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+				return (void *)at;
+	}
+	void *p = asf_mem_map(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void asf_mem_free(void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (p && !(a >= arena_lo && a < arena_hi))
+		asf_mem_unmap(p, page_round(len));
 }

@@ -63,6 +63,12 @@ bool asf_real_bind(void)
 	bind_one(&asf_real.fopen, "fopen64");
 	bind_one(&asf_real.freopen, "freopen64");
 	bind_one(&asf_real.sigaction, "sigaction");
+	bind_one(&asf_real.signal, "signal");
+	bind_one(&asf_real.bsd_signal, "bsd_signal");
+	bind_one(&asf_real.ssignal, "ssignal");
+	bind_one(&asf_real.sysv_signal, "sysv_signal");
+	bind_one(&asf_real.sigset, "sigset");
+	bind_one(&asf_real.siginterrupt, "siginterrupt");
 	bind_one(&asf_real.siglongjmp, "siglongjmp");
 	bind_one(&asf_real.longjmp, "longjmp");
 	bind_one(&asf_real.longjmp_chk, "__longjmp_chk");

@@ -60,6 +60,13 @@ struct asf_real_fns {
 	size_t (*fread_chk)(void *, size_t, size_t, size_t, FILE *);
 	size_t (*fread_unlocked_chk)(void *, size_t, size_t, size_t, FILE *);
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	/* glibc's own, for every signal but SIGSEGV and SIGBUS (wrap_signal.c) */
+	sighandler_t (*signal)(int, sighandler_t);
+	sighandler_t (*bsd_signal)(int, sighandler_t);
+	sighandler_t (*ssignal)(int, sighandler_t);
+	sighandler_t (*sysv_signal)(int, sighandler_t);
+	sighandler_t (*sigset)(int, sighandler_t);
+	int (*siginterrupt)(int, int);
 	void *siglongjmp, *longjmp, *longjmp_chk; /* noreturn; called through a cast */
 	int (*setsockopt)(int, int, int, const void *, socklen_t);
 	void *(*mmap)(void *, size_t, int, int, int, off_t);

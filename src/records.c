@@ -4,14 +4,15 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "ownmem.h"
 #include "export.h"
+#include "proof.h"
 #include "records.h"
 
 static ASF_TLS struct asf_thread *self;
-static pthread_key_t exit_key;
-static int exit_key_ok;
 
 /* Every thread state ever made, for foreign lookups and for reuse. Entries are appended
  * (count only grows) and never removed; a state is free when its in_use is 0. */
@@ -19,6 +20,9 @@ static struct asf_thread *registry[ASF_THREADS_MAX];
 static unsigned registry_count;
 /* Orders reads across threads (asf_record.born). */
 static uint64_t read_clock;
+/* New states made since the last look for states whose threads are gone. */
+static unsigned made_since_sweep;
+#define SWEEP_EVERY 32
 
 static size_t page_round(size_t n)
 {
@@ -60,23 +64,10 @@ void asf_thread_free(struct asf_thread *t)
 	t->busy = 0;
 	t->open_src = NULL;
 	t->open_guard = NULL;
+	t->slot = 0;
+	__atomic_store_n(&t->armed_fd, -1, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->has_records, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->in_use, 0, __ATOMIC_RELEASE);
-}
-
-static void thread_exit(void *arg)
-{
-	int saved_errno = errno;
-	if (self == arg)
-		self = NULL;
-	asf_thread_free(arg);
-	errno = saved_errno;
-}
-
-void asf_records_init(void)
-{
-	if (!exit_key_ok && pthread_key_create(&exit_key, thread_exit) == 0)
-		exit_key_ok = 1;
 }
 
 /* A free registered state, claimed; or NULL. */
@@ -93,6 +84,24 @@ static struct asf_thread *claim_free_state(void)
 	return NULL;
 }
 
+/* Takes back the states of threads that have ended (and, in a forked child, of the parent's
+ * other threads): tgkill(tid, 0) fails with ESRCH only for a thread that is gone. A reused
+ * tid keeps a dead thread's state one more round; a live thread's state is never taken. */
+void asf_threads_sweep(void)
+{
+	pid_t pid = getpid();
+	unsigned n = __atomic_load_n(&registry_count, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n && i < ASF_THREADS_MAX; i++) {
+		struct asf_thread *t = __atomic_load_n(&registry[i], __ATOMIC_ACQUIRE);
+		int tid = t ? __atomic_load_n(&t->tid, __ATOMIC_RELAXED) : 0;
+		if (!t || t == self || !__atomic_load_n(&t->in_use, __ATOMIC_ACQUIRE) || tid <= 0)
+			continue;
+		if (syscall(SYS_tgkill, pid, tid, 0) != 0 && errno == ESRCH &&
+		    __atomic_load_n(&t->tid, __ATOMIC_RELAXED) == tid)
+			asf_thread_free(t);
+	}
+}
+
 static struct asf_thread *new_state(void)
 {
 	unsigned slot = __atomic_fetch_add(&registry_count, 1, __ATOMIC_ACQ_REL);
@@ -100,11 +109,11 @@ static struct asf_thread *new_state(void)
 		__atomic_fetch_sub(&registry_count, 1, __ATOMIC_ACQ_REL);
 		return NULL;
 	}
-	void *mem = asf_mem_map(NULL, page_round(sizeof(struct asf_thread)), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct asf_thread *t = mem == MAP_FAILED ? NULL : mem;
-	if (t)
+	struct asf_thread *t = asf_mem_alloc(page_round(sizeof(struct asf_thread)));
+	if (t) {
 		t->in_use = 1;
+		__atomic_store_n(&t->armed_fd, -1, __ATOMIC_RELAXED);
+	}
 	/* Published even if NULL: readers skip NULL slots. */
 	__atomic_store_n(&registry[slot], t, __ATOMIC_RELEASE);
 	return t;
@@ -114,19 +123,31 @@ struct asf_thread *asf_thread_get(bool create)
 {
 	if (ASF_LIKELY(self != NULL) || !create)
 		return self;
-	if (!exit_key_ok)
-		return NULL; /* without the exit destructor the state would never be recycled */
 	int saved_errno = errno;
 	struct asf_thread *t = claim_free_state();
+	if (!t && __atomic_add_fetch(&made_since_sweep, 1, __ATOMIC_RELAXED) % SWEEP_EVERY == 0) {
+		asf_threads_sweep();
+		t = claim_free_state();
+	}
 	if (!t)
 		t = new_state();
-	if (t && pthread_setspecific(exit_key, t) != 0) {
-		asf_thread_free(t);
-		t = NULL;
+	if (!t) { /* the registry is full: threads that ended may have left room */
+		asf_threads_sweep();
+		t = claim_free_state();
 	}
+	if (t)
+		__atomic_store_n(&t->tid, (int)gettid(), __ATOMIC_RELAXED);
 	self = t;
 	errno = saved_errno;
 	return self;
+}
+
+/* In a forked child the thread that forked keeps its state; the others' owners are gone. */
+void asf_threads_after_fork_child(void)
+{
+	if (self)
+		__atomic_store_n(&self->tid, (int)gettid(), __ATOMIC_RELAXED);
+	asf_threads_sweep();
 }
 
 void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len)
@@ -141,8 +162,8 @@ void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len)
 	}
 }
 
-static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, uint64_t view,
-		off_t off, const void *buf, size_t len, bool copy)
+static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
+		const void *buf, size_t len, bool copy)
 {
 	uintptr_t lo = (uintptr_t)buf;
 	t->clock++;
@@ -151,7 +172,7 @@ static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, uint64
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		struct asf_record *r = &t->rec[i];
 		if (r->start && r->start + r->len == lo && r->dev == dev && r->ino == ino &&
-		    r->view == view && r->copy == copy &&
+		    r->copy == copy &&
 		    r->off + (off_t)r->len == off && r->len + len <= ASF_RECORD_MAX_BYTES) {
 			asf_record_forget_range(t, buf, len);
 			change_begin(r);
@@ -185,7 +206,6 @@ static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, uint64
 	PUBLISH(slot->fd, fd);
 	PUBLISH(slot->dev, dev);
 	PUBLISH(slot->ino, ino);
-	PUBLISH(slot->view, view);
 	PUBLISH(slot->off, off);
 	PUBLISH(slot->len, len);
 	PUBLISH(slot->copy, copy);
@@ -198,14 +218,19 @@ static void add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, uint64
 void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
 		    const void *buf, size_t len)
 {
-	add(t, fd, dev, ino, 0, off, buf, len, false);
+	add(t, fd, dev, ino, off, buf, len, false);
 }
 
-void asf_record_add_copy(struct asf_thread *t, uint64_t view, off_t off, const void *buf,
-			 size_t len)
+void asf_record_add_copy(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
+			 const void *buf, size_t len)
 {
-	/* fd -1: no read offset to re-prove on a miss; the view names the file */
-	add(t, -1, 0, 0, view, off, buf, len, true);
+	add(t, fd, dev, ino, off, buf, len, true);
+}
+
+void asf_activation_leave(struct asf_thread *t)
+{
+	asf_proof_release(t);
+	t->busy = 0;
 }
 
 unsigned asf_threads_registered(void)
@@ -239,7 +264,6 @@ static bool snapshot(struct asf_record *r, uintptr_t lo, size_t len, struct asf_
 	out->fd = __atomic_load_n(&r->fd, __ATOMIC_RELAXED);
 	out->dev = __atomic_load_n(&r->dev, __ATOMIC_RELAXED);
 	out->ino = __atomic_load_n(&r->ino, __ATOMIC_RELAXED);
-	out->view = __atomic_load_n(&r->view, __ATOMIC_RELAXED);
 	out->off = __atomic_load_n(&r->off, __ATOMIC_RELAXED);
 	out->born = __atomic_load_n(&r->born, __ATOMIC_RELAXED);
 	out->copy = __atomic_load_n(&r->copy, __ATOMIC_RELAXED);

@@ -32,9 +32,9 @@ struct asf_record {
 	uint64_t seq;            /* even: stable; odd: the owner is changing it */
 	uintptr_t start;         /* buffer address of the first byte; 0 = slot free */
 	size_t len;
-	int fd;                  /* the fd read from (its offset guess is re-proven on a miss) */
+	int fd;                  /* the fd read from (its offset guess is re-proven on a miss);
+				  * a copy record: the fd its match was proven through */
 	uint64_t dev, ino;       /* the file, as the fd table named it at the read */
-	uint64_t view;           /* a copy record's view (the fd plays no part); else 0 */
 	off_t off;               /* file offset of the byte at start */
 	uint64_t last_use;
 	uint64_t born;           /* process-wide order of reads: a newer record is the truer one */
@@ -48,6 +48,7 @@ struct asf_thread {
 	uint64_t clock;
 	int busy;   /* set while the library works for this thread: re-entry passes through */
 	int in_use; /* 0: free for the next thread that needs a state */
+	int tid;    /* the owner, while in_use: a state whose owner is gone is taken back */
 	int has_records; /* set before this thread's first record is published, cleared when
 			  * the state is freed: other threads' lookups skip states without
 			  * (Apache's workers write mappings and never read a file: scanning
@@ -55,17 +56,39 @@ struct asf_thread {
 	/* What an activation (busy) holds, for a signal handler that jumps out of it or a
 	 * cancellation that ends the thread inside it (asf_activation_abandon). */
 	uintptr_t act_frame;         /* an address in the activation's stack frame */
-	struct asf_source *open_src; /* a source whose view reference is held */
+	struct asf_source *open_src; /* the source being sent from */
 	void *open_guard;            /* a SIGPIPE guard (redirect.c) with the signal blocked */
+	int guard;                   /* this activation: 0 not asked yet, 1 the fault guard can
+				      * run, 2 it cannot (signals.h) */
+	int guard_seen;              /* the same, as last asked (kept across activations) */
+	int slot;                    /* this activation's proof buffer (proof.c), 0: none */
+	int armed_fd;                /* a sendfile from this fd is under way (sendwin.h); -1 */
 	struct asf_content_state content; /* probes of this thread's reads (content.h) */
 };
 
-/* This thread's state; NULL until it has recorded something (create=true makes it). */
+/* This thread's state; NULL until it has recorded something (create=true makes it). States
+ * of threads that ended are taken back lazily, when new ones are needed (no pthread key and
+ * no thread-exit hook: the program keeps all of its keys). */
 struct asf_thread *asf_thread_get(bool create);
-/* Gives a thread's state back for reuse (the thread-exit destructor). */
+/* Gives a thread's state back for reuse. */
 void asf_thread_free(struct asf_thread *t);
-/* Makes the pthread key whose destructor frees a thread's state at thread exit. */
-void asf_records_init(void);
+
+/* An activation: the library at work for thread t inside one wrapped call. enter marks it
+ * busy (a signal handler's wrapped call in between passes through); leave gives back what
+ * the activation took (its proof buffer). The caller sets t->act_frame (its own frame). */
+static inline void asf_activation_enter(struct asf_thread *t)
+{
+	t->busy = 1;
+	t->guard = 0;
+	t->slot = 0;
+	/* (read by other threads' re-pointers, sendwin.c) */
+	__atomic_store_n(&t->armed_fd, -1, __ATOMIC_RELAXED);
+}
+void asf_activation_leave(struct asf_thread *t);
+/* In a forked child: the states of the parent's other threads are taken back. */
+void asf_threads_after_fork_child(void);
+/* Takes back the states of threads that have ended (done every few new states). */
+void asf_threads_sweep(void);
 
 /* Records that buf[0..len) now holds the bytes of file (dev, ino) at off (read through fd).
  * Drops any record that overlapped buf (those bytes were overwritten), extends a record the
@@ -73,10 +96,11 @@ void asf_records_init(void);
 void asf_record_add(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
 		    const void *buf, size_t len);
 /* After a content match (content.h): buf[0..len), a buffer the program copied file bytes
- * into, holds the bytes of view at off. Its retry of the rest (buf + k after a partial
- * write) is then found by address; the record never trusts the copy without a full compare. */
-void asf_record_add_copy(struct asf_thread *t, uint64_t view, off_t off, const void *buf,
-			 size_t len);
+ * into, holds the bytes of the file (dev, ino) at off, proven through fd. Its retry of the
+ * rest (buf + k after a partial write) is then found by address; the record never trusts
+ * the copy without a full compare. */
+void asf_record_add_copy(struct asf_thread *t, int fd, uint64_t dev, uint64_t ino, off_t off,
+			 const void *buf, size_t len);
 /* The registry of thread states, for lookups across threads: how many slots, and the
  * state in slot i if in use (else NULL). */
 unsigned asf_threads_registered(void);

@@ -1,11 +1,12 @@
 /* The redirect engine for one buffer: the tracking entry point after a file read, and
- * the sendfile loop with its chunking, partial writes, fallback to the real call and exact
+ * the sendfile of a proven range, with partial writes, fallback to the real call and exact
  * SIGPIPE and socket-error behaviour (see redirect.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/sendfile.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,15 +17,16 @@
 
 #include "config.h"
 #include "content.h"
+#include "fdtable.h"
 #include "fdclass.h"
 #include "log.h"
 #include "real.h"
 #include "records.h"
 #include "redirect.h"
+#include "proof.h"
 #include "refusals.h"
-#include "signals.h"
+#include "sendwin.h"
 #include "source.h"
-#include "views.h"
 #include "stats.h"
 
 void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t gen)
@@ -32,7 +34,7 @@ void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t 
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return;
-	t->busy = 1;
+	asf_activation_enter(t);
 	t->act_frame = (uintptr_t)__builtin_frame_address(0);
 	/* The identity is loaded between the two generation reads: if no close/dup2 re-pointed
 	 * fd meanwhile, the bytes came from this file (a claim only: the write proves it). */
@@ -44,15 +46,13 @@ void asf_after_file_read(int fd, const void *buf, size_t n, off_t off, uint64_t 
 	else
 		asf_record_add(t, fd, dev, ino, off, buf, n);
 	/* A read big enough to be written alone may be written from a copy (runtimes): its
-	 * probe needs the file's view now (reads between 4 and 8 KiB, written together by
-	 * writev, wait for their write, records.h). */
+	 * probe (reads between 4 and 8 KiB are written together by writev, records.h). */
 	if (known && n >= asf_cfg.min_bytes) {
-		uint64_t view = asf_view_for_fd(fd);
-		if (view)
-			asf_content_note(t, view, off, buf, n);
+		struct asf_file_ref f = { fd, dev, ino };
+		asf_content_note(t, &f, off, buf, n);
 	}
 	asf_why_read(known ? ASF_WHY_OTHER : ASF_WHY_UNTRACKED);
-	t->busy = 0;
+	asf_activation_leave(t);
 }
 
 /* The real call the program made, for the part sendfile did not send. */
@@ -149,34 +149,20 @@ void asf_activation_abandon(struct asf_thread *t)
 	int saved_errno = errno;
 	if (t->open_src)
 		asf_source_close(t->open_src);
+	asf_sendwin_disarm(t);
 	struct pipe_guard *g = t->open_guard;
 	if (g && g->blocked)
 		pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 	if (g)
 		g->blocked = false;
 	t->open_guard = NULL;
-	t->busy = 0;
+	asf_activation_leave(t);
 	errno = saved_errno;
 }
 
 void asf_activation_abandon_cb(void *arg)
 {
 	asf_activation_abandon(arg);
-}
-
-/* sendfile is no cancellation point, write() is: a thread cancelled while blocked in a
- * redirected write must end there too. Asynchronous cancellation is allowed just around
- * the call (as glibc itself did around blocking system calls); what the activation holds
- * is released by the cleanup handler its caller registered. */
-static ssize_t cancellable_sendfile(int sock, int src, off_t *off, size_t n)
-{
-	int old = PTHREAD_CANCEL_DEFERRED;
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
-	ssize_t k = sendfile(sock, src, off, n);
-	int err = errno;
-	pthread_setcanceltype(old, NULL);
-	errno = err;
-	return k;
 }
 
 /* What the loop below sends: n bytes of the program's memory, in iovecs (one for write and
@@ -212,40 +198,98 @@ static ssize_t real_rest(int sock, const struct range *r, size_t sent, int flags
 				    : syscall(SYS_sendmsg, sock, &m, flags);
 }
 
+/* The most a single write moves on Linux (MAX_RW_COUNT): the program's call returns at most
+ * this, and so does ours. */
+#define RW_MAX 0x7ffff000ul
+
+/* A socket's send timeout (SO_SNDTIMEO), if it has one (the fd table says so), in us. */
+static uint64_t send_timeout_us(int sock)
+{
+	if (!(asf_fd_word(sock) & ASF_FDF_SNDTIMEO))
+		return 0;
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof tv;
+	int saved_errno = errno;
+	if (getsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) != 0)
+		tv.tv_sec = tv.tv_usec = 0;
+	errno = saved_errno;
+	return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void set_send_timeout(int sock, uint64_t us)
+{
+	struct timeval tv = { (time_t)(us / 1000000u), (suseconds_t)(us % 1000000u) };
+	if (us && tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1;
+	int saved_errno = errno;
+	(void)(ASF_REAL_FN(setsockopt) ? asf_real.setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv)
+				       : (int)syscall(SYS_setsockopt, sock, SOL_SOCKET, SO_SNDTIMEO, &tv,
+						      sizeof tv));
+	errno = saved_errno;
+}
+
+/* sendfile gives the socket's send timeout anew to each 64 KiB it moves (one internal
+ * pipe's worth), where write() gives it once to the whole call: on a socket with a timeout
+ * the range goes in 64 KiB calls, each with the timeout set to what is left of the call's
+ * (and put back after), so the call ends when the program's timeout says. */
+#define TIMEOUT_PIECE (64u * 1024u)
+
 static ssize_t send_range(int sock, struct asf_source *s, off_t off, const struct range *r,
 			  int flags, size_t already, bool *used_fallback)
 {
 	struct pipe_guard g = { .t = s->t };
-	struct asf_view *v = s->view;
-	int src = asf_view_fd(v);
 	size_t n = r->n, sent = 0;
 	ssize_t result;
-	/* Chunks only while no program code can run between them (signals.h). */
-	size_t chunk = asf_async_handlers() ? n : asf_cfg.chunk;
+	uint64_t timeout = send_timeout_us(sock), deadline = timeout ? now_us() + timeout : 0;
+	bool timeout_changed = false;
 	asf_why(ASF_WHY_FILE_CHANGED); /* the reason of a fallback, unless sendfile refuses */
+	/* The whole range is proven first, then sent: no program code (a signal handler that
+	 * changes the buffer, say) can make two parts of one write differ, and the socket's
+	 * own deadline (SO_SNDTIMEO) and signals end the call as they end write(). (A vectored
+	 * run was proven whole when it was opened.) */
+	if (r->cnt == 1 && !asf_source_prove(s, r->iov[0].iov_base, n))
+		goto fallback;
 	if ((flags & MSG_NOSIGNAL) || already > 0)
 		guard_block(&g);
 	while (sent < n) {
+		size_t want = n - sent;
+		if (timeout) {
+			want = want < TIMEOUT_PIECE ? want : TIMEOUT_PIECE;
+			if (sent > 0) {
+				uint64_t t = now_us();
+				if (t >= deadline) /* the program's timeout ended the call */
+					break;
+				set_send_timeout(sock, deadline - t);
+				timeout_changed = true;
+			}
+		}
 		if (sent > 0)
-			guard_block(&g);
-		size_t want = n - sent < chunk ? n - sent : chunk;
-		/* What this sendfile sends is compared just before (a one-iovec range; a vectored
-		 * run was proven whole when it was opened). */
-		if (r->cnt == 1 && !asf_source_prove(s, (const char *)r->iov[0].iov_base + sent, want))
+			guard_block(&g); /* no SIGPIPE once bytes have moved */
+		bool changed;
+		ssize_t k = asf_sendwin_sendfile(s->t, sock, &s->gen, &off, want, &changed);
+		if (changed) {
+			/* The program re-pointed the descriptor since the proof (another thread, a
+			 * handler): nothing more is sent from it; the buffer goes as the program
+			 * asked. */
+			asf_why(ASF_WHY_OTHER);
 			goto fallback;
-		src = asf_view_fd(v);
-		ssize_t k = cancellable_sendfile(sock, src, &off, want);
+		}
 		if (k > 0) {
 			sent += (size_t)k;
 			ASF_STAT_ADD(redirected_bytes, k);
-			if ((size_t)k < want && !file_ended(src, off, n - sent)) {
-				owe_error_if_reset(sock);
-				result = (ssize_t)sent; /* the socket took less: a partial write */
-				goto out;
-			}
-			if ((size_t)k < want)
-				goto fallback;
-			continue;
+			if ((size_t)k == want)
+				continue;
+			if (file_ended(s->gen.fd, off, n - sent))
+				goto fallback; /* the file ended under us */
+			owe_error_if_reset(sock);
+			break; /* the socket took less: a partial write */
 		}
 		if (k == 0)
 			goto fallback; /* the file ended under us */
@@ -253,23 +297,25 @@ static ssize_t send_range(int sock, struct asf_source *s, off_t off, const struc
 		if (err == EPIPE && g.blocked)
 			g.raised = true;
 		if (socket_side_error(err)) {
-			/* After bytes moved, the real call would return the count and leave a
+			/* After bytes moved, the real call would return that count and leave a
 			 * socket error (ECONNRESET...) pending for the next call; this sendfile
 			 * consumed it, so the library owes it. (EPIPE, EAGAIN, EINTR are states,
 			 * not consumed errors.) */
-			if (sent > 0 && err != EAGAIN && err != EINTR && err != EPIPE)
+			if (already + sent > 0 && err != EAGAIN && err != EINTR && err != EPIPE)
 				asf_fd_owe_error(sock, err);
-			result = sent > 0 ? (ssize_t)sent : -1;
+			if (sent > 0)
+				break;
+			result = -1;
 			errno = err;
 			goto out;
 		}
 		if (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP) {
-			asf_view_refuse(v);
-			asf_refusal_add(v->dev, v->ino);
+			asf_fd_or_flags(s->gen.fd, ASF_FDF_NO_SENDFILE);
+			asf_refusal_add(s->dev, s->ino);
 		}
 		asf_why(ASF_WHY_NOT_ELIGIBLE);
-		asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer", sock,
-			src, err);
+		asf_log(ASF_LOG_DEBUG, "sendfile(%d <- %d) failed: errno %d; sending the buffer",
+			sock, s->gen.fd, err);
 		goto fallback;
 	}
 	result = (ssize_t)sent;
@@ -278,15 +324,19 @@ static ssize_t send_range(int sock, struct asf_source *s, off_t off, const struc
 fallback:
 	/* The rest goes out as the program asked: its own bytes, by its own call. */
 	*used_fallback = true;
+	if (sent > 0)
+		guard_block(&g);
 	{
-		ssize_t k = real_rest(sock, r, sent, flags);
-		if (k > 0)
-			asf_stat_pass((uint64_t)k);
-		if (k < 0 && errno == EPIPE && g.blocked)
+		ssize_t k2 = real_rest(sock, r, sent, flags);
+		if (k2 > 0)
+			asf_stat_pass((uint64_t)k2);
+		if (k2 < 0 && errno == EPIPE && g.blocked)
 			g.raised = true;
-		result = k >= 0 ? (ssize_t)sent + k : (sent > 0 ? (ssize_t)sent : -1);
+		result = k2 >= 0 ? (ssize_t)sent + k2 : (sent > 0 ? (ssize_t)sent : -1);
 	}
 out:
+	if (timeout_changed)
+		set_send_timeout(sock, timeout);
 	guard_release(&g);
 	return result;
 }
@@ -294,6 +344,8 @@ out:
 ssize_t asf_send_file_range(int sock, struct asf_source *s, const void *buf, size_t n,
 			    int flags, enum asf_call call, size_t already, bool *used_fallback)
 {
+	if (n > RW_MAX)
+		n = RW_MAX;
 	struct iovec one = { (void *)buf, n };
 	struct range r = { &one, 1, n, call };
 	return send_range(sock, s, asf_source_offset(s, buf), &r, flags, already, used_fallback);
@@ -305,6 +357,8 @@ ssize_t asf_send_file_iov(int sock, struct asf_source *s, const struct iovec *io
 	size_t n = 0;
 	for (int i = 0; i < cnt; i++)
 		n += iov[i].iov_len;
+	if (n > RW_MAX) /* (the run's caller caps the whole call: this does not happen) */
+		n = RW_MAX;
 	struct range r = { iov, cnt, n, ASF_CALL_SEND };
 	return send_range(sock, s, asf_source_offset(s, iov[0].iov_base), &r, flags, already,
 			  used_fallback);
@@ -334,7 +388,7 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 	unsigned char head[3];
 	size_t hn = n < sizeof head ? n : sizeof head;
 	if (!(word & ASF_FDF_OUT_SEEN) &&
-	    (!asf_guarded_copy(head, buf, hn) ||
+	    (!asf_read_prog(t, head, buf, hn) ||
 	     (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, hn) & ASF_FD_KIND_MASK) != ASF_FD_STREAM)) {
 		asf_why(ASF_WHY_TLS);
 		asf_source_close(&src);
@@ -356,10 +410,9 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	asf_why(ASF_WHY_SMALL);
 	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || n < asf_cfg.min_bytes || n == 0)
 		return false;
-	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below); and no
-	 * timeout: a socket with SO_SNDTIMEO keeps its real call. */
+	/* sendfile has no flags: only plain calls and MSG_NOSIGNAL (emulated below). */
 	asf_why(ASF_WHY_FLAGS);
-	if ((flags & ~MSG_NOSIGNAL) || (word & ASF_FDF_SNDTIMEO))
+	if (flags & ~MSG_NOSIGNAL)
 		return false;
 	asf_why(ASF_WHY_OTHER);
 	/* The writing thread needs a state even if it never read: its busy flag, and the
@@ -367,14 +420,14 @@ bool asf_try_redirect(int fd, uint32_t word, const void *buf, size_t n, int flag
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return false;
-	t->busy = 1; /* before touching the records: a signal handler may write too */
+	asf_activation_enter(t); /* before touching the records: a signal handler may write too */
 	t->act_frame = (uintptr_t)__builtin_frame_address(0);
 	int saved_errno = errno;
 	bool done;
 	pthread_cleanup_push(asf_activation_abandon_cb, t);
 	done = redirect_one(t, fd, word, buf, n, flags, call, result);
 	pthread_cleanup_pop(0);
-	t->busy = 0;
+	asf_activation_leave(t);
 	if (!done || *result >= 0)
 		errno = saved_errno;
 	return done;

@@ -19,7 +19,7 @@
 #include "fdclass.h"
 #include "real.h"
 #include "redirect.h"
-#include "signals.h"
+#include "proof.h"
 #include "source.h"
 #include "stats.h"
 #include "wrap.h"
@@ -60,7 +60,7 @@ static int run_length(struct asf_thread *t, const struct iovec *iov, int cnt, in
 			asf_source_close(&more);
 			break;
 		}
-		bool continues = more.view == src->view && more.off == next;
+		bool continues = asf_source_same_file(&more, src) && more.off == next;
 		asf_source_close(&more);
 		if (!continues)
 			break;
@@ -151,7 +151,7 @@ static bool send_parts(struct asf_thread *t, int fd, uint32_t word, const struct
 			sniff = false; /* (read under the guard: see redirect.c) */
 			unsigned char head[3];
 			size_t hn = iov[f].iov_len < sizeof head ? iov[f].iov_len : sizeof head;
-			if (!asf_guarded_copy(head, iov[f].iov_base, hn) ||
+			if (!asf_read_prog(t, head, iov[f].iov_base, hn) ||
 			    (asf_fd_sniff(fd, ASF_FDF_OUT_SEEN, head, hn) & ASF_FD_KIND_MASK) !=
 				    ASF_FD_STREAM) {
 				asf_why(ASF_WHY_TLS);
@@ -188,7 +188,7 @@ static bool send_parts(struct asf_thread *t, int fd, uint32_t word, const struct
 static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const struct iovec *iov,
 			 int cnt, int flags, ssize_t *result)
 {
-	struct asf_source src = { .view = NULL };
+	struct asf_source src = { .open = false };
 	int f = 0, run = 0;
 	if (!next_file_run(t, iov, cnt, &f, &run, &src))
 		return false; /* nothing to redirect: the real call, untouched */
@@ -206,8 +206,8 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 			  ssize_t *result)
 {
 	asf_why(ASF_WHY_FLAGS); /* (a TLS socket: counted as such by the caller) */
-	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) ||
-	    (word & ASF_FDF_SNDTIMEO) || !iov || cnt <= 0 || cnt > IOV_MAX)
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) || !iov ||
+	    cnt <= 0 || cnt > IOV_MAX)
 		return false;
 	size_t total = 0;
 	for (int i = 0; i < cnt; i++) {
@@ -218,18 +218,20 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 	asf_why(ASF_WHY_SMALL);
 	if (total < asf_cfg.min_bytes)
 		return false;
+	if (total > 0x7ffff000ul) /* the kernel's writev stops there (MAX_RW_COUNT) */
+		return false;
 	asf_why(ASF_WHY_OTHER);
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return false;
-	t->busy = 1;
+	asf_activation_enter(t);
 	t->act_frame = (uintptr_t)__builtin_frame_address(0);
 	int saved_errno = errno;
 	bool done;
 	pthread_cleanup_push(asf_activation_abandon_cb, t);
 	done = redirect_vec(t, fd, word, iov, cnt, flags, result);
 	pthread_cleanup_pop(0);
-	t->busy = 0;
+	asf_activation_leave(t);
 	if (!done || *result >= 0)
 		errno = saved_errno;
 	return done;

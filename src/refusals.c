@@ -14,17 +14,12 @@
 #include "ownmem.h"
 #include "refusals.h"
 
-static void *map_alloc(size_t n)
-{
-	void *p = asf_mem_map(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
 
 static int add_failed; /* set by uthash when an add ran out of memory */
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) (add_failed = 1)
-#define uthash_malloc(sz) map_alloc(sz)
-#define uthash_free(ptr, sz) asf_mem_unmap((ptr), (sz))
+#define uthash_malloc(sz) asf_mem_alloc(sz)
+#define uthash_free(ptr, sz) asf_mem_free((ptr), (sz))
 #include <uthash.h>
 
 #define REFUSALS_MAX 4096u
@@ -51,7 +46,7 @@ void asf_refusal_add(uint64_t dev, uint64_t ino)
 	struct refusal *found = NULL;
 	HASH_FIND(hh, table, &key, sizeof key, found);
 	if (!found) {
-		struct refusal *r = map_alloc(sizeof *r);
+		struct refusal *r = asf_mem_alloc(sizeof *r);
 		if (r) {
 			memset(r, 0, sizeof *r);
 			r->key = key;
@@ -60,7 +55,7 @@ void asf_refusal_add(uint64_t dev, uint64_t ino)
 			if (!add_failed)
 				__atomic_store_n(&count, count + 1, __ATOMIC_RELEASE);
 			else
-				asf_mem_unmap(r, sizeof *r);
+				asf_mem_free(r, sizeof *r);
 		}
 	}
 	pthread_mutex_unlock(&lock);

@@ -2,9 +2,10 @@
  * reused number is classified afresh. Calls that make sockets forget what was known of the
  * numbers they return too: a number closed behind our back (a raw syscall) can then never
  * be taken for a stream socket when it is a datagram socket now. (Sources need no such
- * care: what is sent from a file is compared with the buffer first, source.c.) The
- * library's own descriptors (views.h) are kept out of the program's reach: close() of one
- * is EBADF, dup2() onto one moves it first, close_range() and closefrom() go around them. */
+ * care: what is sent from a file is read through the number and compared with the buffer
+ * first, proof.h.) A call that re-points a number first bumps its generation, then waits
+ * for sends from it in other threads to reach the kernel (sendwin.h). The library holds no
+ * descriptor of its own: close_range and closefrom are the program's, untouched. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 #include "fdclass.h"
 #include "fdtable.h"
 #include "real.h"
-#include "views.h"
+#include "sendwin.h"
 #include "wrap.h"
 
 /* lseek only keeps the guess of where the next read of a file starts (see wrap_read.c),
@@ -55,29 +56,27 @@ static void forget(int fd)
 		asf_fd_forget(fd);
 }
 
-/* Closing or re-pointing a number: bracketed by the generation bump (see fdtable.h). The
- * library's own descriptors (views.h) were never the program's: closing one is EBADF, as
- * it would be without the library. */
+/* Re-pointing a number: the generation bump (fdtable.h) opens the bracket, then sends from
+ * it in other threads are let into the kernel before the real call. Returns the bracket's
+ * token. */
+static uint32_t repoint_begin(int fd)
+{
+	uint32_t token = asf_fd_change_begin(fd);
+	asf_sendwin_wait(fd);
+	return token;
+}
+
+/* Closing a number: bracketed by the generation bump (see fdtable.h). What was known of it
+ * is forgotten before the close: once closed, the number may be another thread's new file
+ * already, classified by its opener. */
 static int close_tracked(int fd)
 {
 	if (ASF_UNLIKELY(asf_vfork_child))
 		return real_close(fd);
-	if (ASF_UNLIKELY(asf_view_owns_fd(fd))) {
-		errno = EBADF;
-		return -1;
-	}
-	asf_fd_change_begin(fd);
-	int r = real_close(fd);
-	int saved_errno = errno;
-	/* even on error: EINTR/EIO still close the fd on Linux */
-	uint64_t view = asf_fd_forget_detached(fd);
-	asf_fd_change_end(fd);
-	/* The view's own work (its descriptor closed with the program's last one) comes after
-	 * the bracket: another thread may already have this number for a new file, whose reads
-	 * go untracked while the bracket is open (copyserver --threads 4: whole requests). */
-	if (view)
-		asf_view_unlink(view);
-	errno = saved_errno;
+	uint32_t token = repoint_begin(fd);
+	asf_fd_forget(fd);
+	int r = real_close(fd); /* (EINTR/EIO still close the fd on Linux) */
+	asf_fd_change_end(fd, token);
 	return r;
 }
 
@@ -94,17 +93,14 @@ ASF_EXPORT int __close(int fd)
 ASF_EXPORT int fclose(FILE *stream)
 {
 	int fd = stream && !asf_vfork_child ? fileno(stream) : -1;
-	if (fd >= 0)
-		asf_fd_change_begin(fd);
-	int r = ASF_REAL_FN(fclose) ? asf_real.fclose(stream) : EOF;
+	uint32_t token = 0;
 	if (fd >= 0) {
-		int saved_errno = errno;
-		uint64_t view = asf_fd_forget_detached(fd);
-		asf_fd_change_end(fd);
-		if (view) /* after the bracket, as in close_tracked */
-			asf_view_unlink(view);
-		errno = saved_errno;
+		token = repoint_begin(fd);
+		asf_fd_forget(fd); /* before the close, as in close_tracked */
 	}
+	int r = ASF_REAL_FN(fclose) ? asf_real.fclose(stream) : EOF;
+	if (fd >= 0)
+		asf_fd_change_end(fd, token);
 	return r;
 }
 
@@ -121,14 +117,12 @@ ASF_EXPORT int dup2(int oldfd, int newfd)
 	if (ASF_UNLIKELY(asf_vfork_child))
 		return ASF_REAL_FN(dup2) ? asf_real.dup2(oldfd, newfd)
 					 : (int)syscall(SYS_dup3, oldfd, newfd, 0);
-	if (oldfd != newfd)
-		asf_view_vacate_fd(newfd);
-	asf_fd_change_begin(newfd);
+	uint32_t token = repoint_begin(newfd);
 	int r = ASF_REAL_FN(dup2) ? asf_real.dup2(oldfd, newfd)
 				  : (int)syscall(SYS_dup3, oldfd, newfd, 0);
 	if (r >= 0)
 		asf_fd_copy(oldfd, r);
-	asf_fd_change_end(newfd);
+	asf_fd_change_end(newfd, token);
 	return r;
 }
 
@@ -137,14 +131,12 @@ ASF_EXPORT int dup3(int oldfd, int newfd, int flags)
 	if (ASF_UNLIKELY(asf_vfork_child))
 		return ASF_REAL_FN(dup3) ? asf_real.dup3(oldfd, newfd, flags)
 					 : (int)syscall(SYS_dup3, oldfd, newfd, flags);
-	if (oldfd != newfd)
-		asf_view_vacate_fd(newfd);
-	asf_fd_change_begin(newfd);
+	uint32_t token = repoint_begin(newfd);
 	int r = ASF_REAL_FN(dup3) ? asf_real.dup3(oldfd, newfd, flags)
 				  : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 	if (r >= 0)
 		asf_fd_copy(oldfd, r);
-	asf_fd_change_end(newfd);
+	asf_fd_change_end(newfd, token);
 	return r;
 }
 
@@ -192,48 +184,32 @@ static int real_close_range(unsigned first, unsigned last, int flags)
 					: (int)syscall(SYS_close_range, first, last, flags);
 }
 
-/* close_range over [first, last], skipping the library's own descriptors (views.h). */
-static int close_range_around(unsigned first, unsigned last, int flags)
-{
-	int own[ASF_VIEWS_MAX];
-	int n = asf_view_fds_in(first, last, own, ASF_VIEWS_MAX);
-	int r = 0;
-	unsigned from = first;
-	for (int i = 0; i <= n && r == 0; i++) {
-		unsigned to = i < n ? (unsigned)own[i] - 1 : last;
-		if (i < n && (unsigned)own[i] == from) {
-			from = (unsigned)own[i] + 1;
-			continue;
-		}
-		if (from <= to && from >= first)
-			r = real_close_range(from, to, flags);
-		if (i < n)
-			from = (unsigned)own[i] + 1;
-	}
-	return r;
-}
-
 ASF_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	if (ASF_UNLIKELY(asf_vfork_child) || first > last)
 		return real_close_range(first, last, flags);
 	asf_fd_range_change_begin();
-	int r = close_range_around(first, last, flags);
+	asf_sendwin_wait_range(first, last);
+	int r = real_close_range(first, last, flags);
 	if (r == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
 		asf_fd_forget_range(first, last);
 	asf_fd_range_change_end();
 	return r;
 }
 
+/* glibc's closefrom falls back to closing one by one where close_range is refused (kernels
+ * before 5.9, seccomp): it is the program's, run as is. */
 ASF_EXPORT void closefrom(int lowfd)
 {
+	if (!ASF_REAL_FN(closefrom))
+		return;
 	if (ASF_UNLIKELY(asf_vfork_child) || lowfd < 0) {
-		if (ASF_REAL_FN(closefrom))
-			asf_real.closefrom(lowfd);
+		asf_real.closefrom(lowfd);
 		return;
 	}
 	asf_fd_range_change_begin();
-	(void)close_range_around((unsigned)lowfd, ~0u, 0);
+	asf_sendwin_wait_range((unsigned)lowfd, ~0u);
+	asf_real.closefrom(lowfd);
 	asf_fd_forget_range((unsigned)lowfd, ~0u);
 	asf_fd_range_change_end();
 }
@@ -271,6 +247,8 @@ ASF_EXPORT int socket(int domain, int type, int protocol)
 				    : (int)syscall(SYS_socket, domain, type, protocol);
 	if (r >= 0) {
 		forget(r);
+		if (!asf_vfork_child)
+			asf_fd_fresh_number(r);
 		if ((type & 0xf) == SOCK_STREAM)
 			asf_note_stream_socket();
 	}
@@ -298,6 +276,7 @@ static void accepted(int lfd, int fd)
 {
 	if (asf_vfork_child)
 		return;
+	asf_fd_fresh_number(fd);
 	if (asf_active()) {
 		uint32_t lw = asf_fd_word_classified(lfd);
 		if ((lw & ASF_FD_KIND_MASK) == ASF_FD_STREAM) {

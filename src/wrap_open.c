@@ -13,6 +13,7 @@
 #include "config.h"
 #include "fdtable.h"
 #include "real.h"
+#include "sendwin.h"
 
 /* open's third argument exists only with O_CREAT or O_TMPFILE; read it, in the variadic
  * wrapper itself, into `mode`. */
@@ -37,6 +38,7 @@ static int opened(int fd, int flags)
 		asf_fd_set(fd, ASF_FD_UNKNOWN | ASF_FDF_FRESH, 0, 0);
 	else
 		asf_fd_forget(fd);
+	asf_fd_fresh_number(fd);
 	return fd;
 }
 
@@ -110,8 +112,10 @@ ASF_EXPORT int creat64(const char *path, mode_t mode)
 /* stdio opens with glibc's internal __open, which no preload sees (and may seek: "a+"). */
 static FILE *opened_stream(FILE *fp)
 {
-	if (fp && !asf_vfork_child)
+	if (fp && !asf_vfork_child) {
 		asf_fd_forget(fileno(fp));
+		asf_fd_fresh_number(fileno(fp));
+	}
 	return fp;
 }
 
@@ -128,13 +132,15 @@ ASF_EXPORT FILE *fopen64(const char *path, const char *mode)
 ASF_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
 {
 	int old = stream && !asf_vfork_child ? fileno(stream) : -1;
-	if (old >= 0)
-		asf_fd_change_begin(old);
-	FILE *fp = ASF_REAL_FN(freopen) ? asf_real.freopen(path, mode, stream) : NULL;
+	uint32_t token = 0;
 	if (old >= 0) {
+		token = asf_fd_change_begin(old);
+		asf_sendwin_wait(old);
 		asf_fd_forget(old);
-		asf_fd_change_end(old);
 	}
+	FILE *fp = ASF_REAL_FN(freopen) ? asf_real.freopen(path, mode, stream) : NULL;
+	if (old >= 0)
+		asf_fd_change_end(old, token);
 	return opened_stream(fp);
 }
 

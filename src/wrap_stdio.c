@@ -207,20 +207,20 @@ static size_t fwrite_tracked(const void *ptr, size_t size, size_t n, FILE *fp)
 				 pending ? (size_t)(fp->_IO_write_ptr - fp->_IO_write_base) : total);
 	}
 	struct asf_thread *t = NULL;
-	if ((w & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (w & ASF_FDF_SNDTIMEO) ||
+	if ((w & ASF_FD_KIND_MASK) != ASF_FD_STREAM ||
 	    !write_plan(fp, total, &fill, &direct) ||
 	    fill + direct < asf_cfg.min_bytes || !(t = asf_thread_get(true)) || t->busy) {
 		errno = saved_errno;
 		return real_fwrite_unlocked(ptr, size, n, fp);
 	}
-	t->busy = 1;
+	asf_activation_enter(t);
 	t->act_frame = (uintptr_t)__builtin_frame_address(0);
 	size_t done = 0;
 	bool handled;
 	pthread_cleanup_push(asf_activation_abandon_cb, t);
 	handled = fwrite_redirect(t, ptr, size, n, fp, fill, direct, total, &done);
 	pthread_cleanup_pop(0);
-	t->busy = 0;
+	asf_activation_leave(t);
 	if (!handled) {
 		errno = saved_errno;
 		return real_fwrite_unlocked(ptr, size, n, fp);

@@ -12,16 +12,16 @@ check_warns() { # VAR VALUE EXPECTED_DEFAULT_TEXT
 	grep -q "$1" "$err" && grep -q "$3" "$err" || fail "$1='$2': warning lacks the name or the default: $(cat "$err")"
 }
 for v in "" "-1" "abc" "12x" "99999999999999999999999" "0" "1G"; do
-	check_warns AUTOSENDFILE_CHUNK "$v" "default 65536"
+	check_warns AUTOSENDFILE_CHUNK "$v" "default 262144"
 	check_warns AUTOSENDFILE_MIN_BYTES "$v" "default"
 done
-check_warns AUTOSENDFILE_CHUNK "100" "default 65536"       # below 4096
+check_warns AUTOSENDFILE_CHUNK "100" "default 262144"       # below 4096
 check_warns AUTOSENDFILE_LOG "loud" "default warn"
 check_warns AUTOSENDFILE_LOG "" "default warn"
 check_warns AUTOSENDFILE "yes" "default 1"
 check_warns AUTOSENDFILE_STATS "" "no statistics"
 long=$(head -c 5000 /dev/zero | tr '\0' a)
-check_warns AUTOSENDFILE_CHUNK "$long" "default 65536"
+check_warns AUTOSENDFILE_CHUNK "$long" "default 262144"
 check_warns AUTOSENDFILE_STATS "/$long" "no statistics"
 # Good values are silent.
 env AUTOSENDFILE_CHUNK=128K AUTOSENDFILE_MIN_BYTES=1 AUTOSENDFILE_LOG=error AUTOSENDFILE=1 \

@@ -1,8 +1,8 @@
-/* libFuzzer target: the redirect engine's source side (records.c, views.c, source.c with
- * the fault guard of signals.c, fdtable.c, and the read glue asf_after_file_read in
- * redirect.c) against a reference model.
+/* libFuzzer target: the redirect engine's source side (records.c, proof.c and source.c
+ * with the fault guard of signals.c, fdtable.c, sendwin.c's generations, and the read glue
+ * asf_after_file_read in redirect.c) against a reference model.
  *
- * The input drives a model process: three files, backed by real temp files (views map
+ * The input drives a model process: three files, backed by real temp files (the proof reads
  * them, so they must be real: TMPDIR, else /tmp; any page-cache file system the classifier
  * accepts), real fds at fixed numbers FD_BASE.. on shared open file descriptions (the model
  * keeps their offsets), and an arena of memory in which the program's buffers live anywhere
@@ -14,7 +14,8 @@
  * wrap_fd.c/wrap_open.c do, around the real calls.
  *
  * At every write(buf+k, n) the engine is asked what it would send: asf_source_open. When it
- * says yes (file F through its view, offset O), the reference model checks that its copy of
+ * says yes (through program fd D, offset O: the file F that D names now), the reference
+ * model checks that its copy of
  * the arena holds exactly F's current bytes [O, O+n) (what sendfile sends; bytes past F's
  * end are sent from the buffer by the fallback, so only those up to the end count), and
  * that no byte of the range is unreadable; otherwise abort(). With AUTOSENDFILE_VERIFY
@@ -26,8 +27,7 @@
  * Operations besides reads and writes: the program changing its buffer (memset, memcpy,
  * memmove, and a "signal handler" that changes bytes of the last read's range between the
  * read and its write), another process rewriting a file in place (a few bytes, or all of
- * it) or truncating it (the view's pages past the new end then fault: the guard must catch
- * it), re-pointing an fd number between a read and its write (dup2 of another file over
+ * it) or truncating it (the file then reads short), re-pointing an fd number between a read and its write (dup2 of another file over
  * it), and mprotect(PROT_NONE) of half the arena and back. Mappings: the program mmaps
  * one or two pages of a file read-only (MAP_SHARED or MAP_PRIVATE, through a program fd)
  * into one of two slots with MAP_FIXED, as wrap_mmap.c's bookkeeping does around the real
@@ -39,19 +39,22 @@
  * and writes the copy (a content match must be byte-exact, like any redirect).
  *
  * Invariants checked after every operation: live records lie in the arena, never overlap,
- * 0 < len <= ASF_RECORD_MAX_BYTES, have a view, even seq; the fd table agrees with the
- * model (a FILE entry names the file that fd has, a view linked to an entry is a view of
- * that file, a closed fd is UNKNOWN, generations even); no private view descriptor sits on
- * a program fd number; the arena equals the model's copy where readable. And one liveness
- * check, so that an engine that never redirects cannot pass: in full mode, a write of
- * exactly the range the last tracked read filled, with only writes, re-pointing and
- * protection changes in between, must be redirected when that range is readable and its
- * view still lives and maps it.
+ * 0 < len <= ASF_RECORD_MAX_BYTES, name a file and an fd, even seq; the fd table agrees
+ * with the model (a FILE entry names the file that fd has, a closed fd is UNKNOWN,
+ * generations even); the process holds no descriptor but the program's and the harness's;
+ * the arena equals the model's copy where readable. And one liveness check, so that an
+ * engine that never redirects cannot pass: in full mode, a write of exactly the range the
+ * last tracked read filled, with only writes, re-pointing and protection changes in
+ * between, must be redirected when that range is readable and still in the file.
+ *
+ * Also: the fuzz thread blocking SIGSEGV and SIGBUS (a sigwait-style thread: the guard
+ * cannot run, the proof reads the buffer through the kernel), and, with ASF_FUZZ_RAW=1, a
+ * raw close_range over the program's upper fds.
  *
  * ASF_FUZZ_RAW=1 in the environment adds an operation that re-points an fd number behind
  * the library's back (a raw close + open, as libuv does): the table then names the wrong
- * file, records claim the wrong view, and the byte verdict must still hold (the proof
- * compares with the file the record names, whatever the fd is now); the liveness check and
+ * file, records claim the wrong file, and the byte verdict must still hold (the proof
+ * reads through the fd, whatever it names now); the liveness check and
  * the table invariants are off from then on. FUZZ_TRACE=1 prints every
  * operation (to replay a crash input). Built with -DFUZZ_ONLY_BYTES
  * (FUZZ_CFLAGS=-DFUZZ_ONLY_BYTES tests/fuzz/run.sh) the invariant and liveness checks are
@@ -61,6 +64,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,7 +87,9 @@
 #include "redirect.h"
 #include "signals.h"
 #include "source.h"
-#include "views.h"
+#include <signal.h>
+#include <dirent.h>
+#include <sys/syscall.h>
 
 #define NFILES 3
 #define FILE_MAX 8192 /* two pages: a truncation leaves the second one faulting */
@@ -145,7 +151,6 @@ static struct {
 static struct {
 	size_t k, n;
 	int fd;
-	uint64_t view;
 	off_t off;
 	bool valid, must;
 } last_read;
@@ -196,15 +201,15 @@ static void dump_state(void)
 			files[f].dev, files[f].ino, files[f].ver, files[f].size);
 	for (int s = 0; s < NFD; s++)
 		if (fdmap[s] >= 0)
-			fprintf(stderr, "fd %d -> ofd %d (file %d, off %lld); table word=%u view=%#" PRIx64 "\n",
+			fprintf(stderr, "fd %d -> ofd %d (file %d, off %lld); table word=%u\n",
 				FD_BASE + s, fdmap[s], ofds[fdmap[s]].file, (long long)ofds[fdmap[s]].off,
-				asf_fd_word(FD_BASE + s), asf_fd_view(FD_BASE + s));
+				asf_fd_word(FD_BASE + s));
 	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++) {
 		const struct asf_record *r = &T->rec[i];
 		if (r->start)
-			fprintf(stderr, "rec %d: arena+%td len=%zu fd=%d view=%#" PRIx64 " off=%lld born=%" PRIu64 "\n",
-				i, (const unsigned char *)r->start - arena, r->len, r->fd, r->view,
-				(long long)r->off, r->born);
+			fprintf(stderr, "rec %d: arena+%td len=%zu fd=%d ino=%" PRIu64 " off=%lld born=%" PRIu64 "%s\n",
+				i, (const unsigned char *)r->start - arena, r->len, r->fd, r->ino,
+				(long long)r->off, r->born, r->copy ? " copy" : "");
 	}
 }
 
@@ -249,7 +254,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (!asf_real_bind())
 		HARNESS("cannot bind libc");
-	asf_records_init();
 	T = asf_thread_get(true);
 	if (!T)
 		HARNESS("no thread state");
@@ -416,14 +420,14 @@ static void op_open(void)
 
 static void do_close(int fd)
 {
-	asf_fd_change_begin(fd);
+	uint32_t token = asf_fd_change_begin(fd);
+	asf_fd_forget(fd);
 	if (fdmap[fd_slot(fd)] >= 0) {
 		close(fd);
 		ofd_unref(fdmap[fd_slot(fd)]);
 		fdmap[fd_slot(fd)] = -1;
 	}
-	asf_fd_forget(fd);
-	asf_fd_change_end(fd);
+	asf_fd_change_end(fd, token);
 }
 
 static void op_close(void)
@@ -451,9 +455,7 @@ static void op_dup(void)
 
 static void do_dup2(int old, int nfd)
 {
-	if (old != nfd)
-		asf_view_vacate_fd(nfd);
-	asf_fd_change_begin(nfd);
+	uint32_t token = asf_fd_change_begin(nfd);
 	if (ofd_of(old)) {
 		if (dup2(old, nfd) != nfd)
 			HARNESS("dup2");
@@ -465,7 +467,7 @@ static void do_dup2(int old, int nfd)
 		}
 		asf_fd_copy(old, nfd);
 	}
-	asf_fd_change_end(nfd);
+	asf_fd_change_end(nfd, token);
 }
 
 static void op_dup2(void)
@@ -601,7 +603,6 @@ static void note_last_read(int fd, size_t k, size_t n, off_t off)
 	last_read.n = n;
 	last_read.fd = fd;
 	last_read.off = off;
-	last_read.view = asf_fd_view(fd);
 	last_read.valid = true;
 	last_read.must = true;
 }
@@ -926,20 +927,25 @@ static void do_write(size_t k, size_t n, bool must_redirect)
 	stats.writes++;
 	TRACE("write(arena+%zu, %zu)%s\n", k, n, must_redirect ? " [must redirect]" : "");
 	struct asf_source s;
-	T->busy = 1; /* as asf_try_redirect */
+	asf_activation_enter(T); /* as asf_try_redirect */
 	bool ok = asf_source_open(T, arena + k, n, &s);
 	if (ok) {
-		if (s.buf != (const char *)arena + k || !s.view || T->open_src != &s)
+		if (s.buf != (const char *)arena + k || !s.open || T->open_src != &s)
 			FAIL("asf_source_open said yes but the source is not what was asked for");
+		/* what a sendfile through the source's descriptor would read: its file now */
 		struct stat st;
-		if (fstat(asf_view_fd(s.view), &st) != 0)
-			FAIL("the view's descriptor is not open");
+		if (fstat(s.gen.fd, &st) != 0)
+			FAIL("the source's descriptor %d is not open", s.gen.fd);
 		struct mfile *f = file_by_id(st.st_dev, st.st_ino);
 		if (!f)
 			FAIL("redirect from a file (dev %" PRIu64 ", ino %" PRIu64 ") that is none of the model's",
 			     (uint64_t)st.st_dev, (uint64_t)st.st_ino);
-		if (s.view->dev != f->dev || s.view->ino != f->ino)
-			FAIL("the view's identity is not its descriptor's file");
+		if (ofd_of(s.gen.fd) == NULL || &files[ofd_of(s.gen.fd)->file] != f)
+			FAIL("the source's descriptor %d is not the program's fd of that file", s.gen.fd);
+		if (!asf_sendwin_same(&s.gen))
+			FAIL("the source's generation is already stale");
+		if (table_trustworthy && (s.dev != f->dev || s.ino != f->ino))
+			FAIL("the source's identity is not its descriptor's file");
 		TRACE("  -> redirected from file %td at %lld\n", f - files, (long long)s.off);
 		reference_check(f, s.off, k, n);
 		stats.redirects++;
@@ -957,7 +963,7 @@ static void do_write(size_t k, size_t n, bool must_redirect)
 		default: FAIL("asf_source_open said no with miss %d", s.miss);
 		}
 	}
-	T->busy = 0;
+	asf_activation_leave(T);
 #ifdef FUZZ_ONLY_BYTES
 	must_redirect = false;
 #endif
@@ -978,8 +984,7 @@ static void op_write(void)
 
 /* The write of exactly what the last tracked read filled: it must go out by sendfile in
  * full mode if nothing but writes, re-pointing or protection came in between, the buffer
- * is readable, and the file's view still lives and maps the range (a view maps the file as
- * it was when made; a file grown since is sent from the buffer). */
+ * is readable, and the file still holds the range. */
 static void op_write_last_read(void)
 {
 	if (!last_read.valid) {
@@ -990,11 +995,9 @@ static void op_write_last_read(void)
 	 * by the proof, rightly, so there is nothing to demand) */
 	bool must = last_read.must && asf_cfg.verify == ASF_VERIFY_FULL && table_trustworthy &&
 		    !touches_protected(last_read.k, last_read.n);
-	if (must) {
-		struct asf_view *v = asf_view_get(last_read.view);
-		must = v && (uint64_t)last_read.off + last_read.n <= v->maplen;
-		if (v)
-			asf_view_put(v);
+	if (must) { /* still in the file (a file truncated since reads short) */
+		struct ofd *o = ofd_of(last_read.fd);
+		must = o && (uint64_t)last_read.off + last_read.n <= files[o->file].size;
 	}
 	do_write(last_read.k, last_read.n, must);
 }
@@ -1105,11 +1108,11 @@ static void op_map_write(void)
 	stats.writes++;
 	TRACE("write(slot %d + %zu, %zu)\n", m, j, n);
 	struct asf_source s;
-	T->busy = 1;
+	asf_activation_enter(T);
 	bool ok = asf_source_open(T, buf, n, &s);
 	if (ok) {
 		struct stat st;
-		if (s.buf != (const char *)buf || fstat(asf_view_fd(s.view), &st) != 0)
+		if (s.buf != (const char *)buf || fstat(s.gen.fd, &st) != 0)
 			FAIL("asf_source_open said yes but the source is not what was asked for");
 		struct mfile *f = file_by_id(st.st_dev, st.st_ino);
 		if (!f)
@@ -1136,7 +1139,7 @@ static void op_map_write(void)
 	} else {
 		TRACE("  -> passed through (miss %d)\n", s.miss);
 	}
-	T->busy = 0;
+	asf_activation_leave(T);
 }
 
 /* The program copies mapped bytes (or the last read's) elsewhere in its buffer and writes
@@ -1174,6 +1177,57 @@ static void op_copy_write(void)
 		do_write(k, n, false);
 }
 
+/* ---- blocked signals, raw close_range ---- */
+
+/* The fuzz thread blocks SIGSEGV and SIGBUS, or stops blocking them. */
+static void op_block_faults(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGSEGV);
+	sigaddset(&set, SIGBUS);
+	bool block = u8() & 1;
+	TRACE("%s SIGSEGV and SIGBUS\n", block ? "block" : "unblock");
+	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* close_range(fd, ~0U) by the raw system call (only with ASF_FUZZ_RAW=1): the program's
+ * fds from fd up close behind the library's back. */
+static void op_raw_close_range(void)
+{
+	int fd = FD_BASE + u8() % NFD;
+	if (!raw_mode)
+		return;
+	TRACE("raw close_range(%d, %d)\n", fd, FD_BASE + NFD - 1);
+	if (syscall(SYS_close_range, (unsigned)fd, (unsigned)(FD_BASE + NFD - 1), 0) != 0)
+		HARNESS("close_range");
+	for (int s = fd_slot(fd); s < NFD; s++)
+		if (fdmap[s] >= 0) {
+			ofd_unref(fdmap[s]);
+			fdmap[s] = -1;
+		}
+	table_trustworthy = false;
+}
+
+/* Does the process hold a descriptor outside [0, 2], the program's FD_BASE.. and the
+ * harness's RFD_BASE.. (and whatever libFuzzer holds below FD_BASE)? The library keeps
+ * none of its own. */
+static bool foreign_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return false;
+	bool foreign = false;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (fd >= FD_BASE + NFD && fd != dirfd(d) && !(fd >= RFD_BASE && fd < RFD_BASE + NFILES))
+			foreign = true;
+	}
+	closedir(d);
+	return foreign;
+}
+
 /* ---- invariants after every operation ---- */
 
 static void check_invariants(void)
@@ -1195,9 +1249,8 @@ static void check_invariants(void)
 			FAIL("record %d has length %zu", i, a->len);
 		if (a->off < 0)
 			FAIL("record %d has offset %lld", i, (long long)a->off);
-		if (a->copy ? a->view == 0 : (a->view != 0 || a->ino == 0 || a->fd < 0))
-			FAIL("record %d names no file (a read: dev/ino and fd, no view; a copy: a view)",
-			     i);
+		if (a->ino == 0 || a->fd < 0)
+			FAIL("record %d names no file (dev/ino and the fd to reach it through)", i);
 		for (int j = i + 1; j < ASF_RECORDS_PER_THREAD; j++) {
 			const struct asf_record *b = &T->rec[j];
 			if (b->start && a->start < b->start + b->len && b->start < a->start + a->len)
@@ -1206,14 +1259,13 @@ static void check_invariants(void)
 				     (const unsigned char *)b->start - arena, b->len);
 		}
 	}
-	if (T->open_src || T->busy)
-		FAIL("the thread state still holds an activation");
+	if (T->open_src || T->busy || T->slot)
+		FAIL("the thread state still holds an activation (or its proof buffer)");
 	for (size_t h = 0; h < 2; h++)
 		if (!prot[h] && memcmp(arena + h * HALF, marena + h * HALF, HALF) != 0)
 			HARNESS("the arena and the model's copy differ in half %zu", h);
-	int priv[ASF_VIEWS_MAX];
-	if (asf_view_fds_in(FD_BASE, RFD_BASE + NFILES, priv, ASF_VIEWS_MAX) != 0)
-		FAIL("a view's private descriptor %d sits on a number the program uses", priv[0]);
+	if (foreign_fds())
+		FAIL("the process holds a descriptor that is neither the program's nor the harness's");
 	if (!table_trustworthy)
 		return;
 	for (int s = 0; s < NFD; s++) {
@@ -1233,13 +1285,6 @@ static void check_invariants(void)
 		struct mfile *f = &files[o->file];
 		if (!asf_fd_identity(fd, &dev, &ino) || dev != f->dev || ino != f->ino)
 			FAIL("fd table names the wrong file for fd %d", fd);
-		struct asf_view *v = asf_view_get(asf_fd_view(fd));
-		if (v) {
-			bool same = v->dev == f->dev && v->ino == f->ino;
-			asf_view_put(v);
-			if (!same)
-				FAIL("fd %d is linked to a view of another file", fd);
-		}
 	}
 }
 
@@ -1260,7 +1305,7 @@ static void reset(uint8_t mode)
 	for (int s = 0; s < NFD; s++) {
 		if (fdmap[s] >= 0)
 			close(FD_BASE + s);
-		asf_fd_forget(FD_BASE + s); /* the views go with their last link */
+		asf_fd_forget(FD_BASE + s);
 		fdmap[s] = -1;
 	}
 	for (int o = 0; o < NOFD; o++)
@@ -1305,11 +1350,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		stats.ops++;
 		/* "right after the read": only writes, re-pointing, protection and the signal
 		 * handler (which cancels the "must") may come in between */
-		switch (op % 30) {
-		case 17: case 18: case 20: case 21: case 22: case 23: case 27: case 28: case 29: break;
+		switch (op % 32) {
+		case 17: case 18: case 20: case 21: case 22: case 23: case 27: case 28: case 29:
+		case 30: break;
 		default: last_read.valid = false;
 		}
-		switch (op % 30) {
+		switch (op % 32) {
 		case 0: op_open(); break;
 		case 1: case 2: op_read(false); break;
 		case 3: op_read(true); break;
@@ -1336,6 +1382,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 25: op_unmap(); break;
 		case 26: case 27: op_map_write(); break;
 		case 28: case 29: op_copy_write(); break;
+		case 30: op_block_faults(); break;
+		case 31: op_raw_close_range(); break;
 		}
 		check_invariants();
 	}

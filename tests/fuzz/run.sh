@@ -14,11 +14,11 @@
 #   FUZZ_CFLAGS    extra compiler flags (e.g. -DFUZZ_ONLY_BYTES, see fuzz_records.c)
 #   ASF_FUZZ_RAW=1 also re-point fds behind the library's back (see fuzz_records.c)
 #   FUZZ_VERIFY    full (default), sample or none: the AUTOSENDFILE_VERIFY mode fuzzed
-#   TMPDIR         where the model's three files live (default /tmp): views map real files,
-#                  so it must be a file system the library tracks (ext4, xfs, tmpfs...)
+#   TMPDIR         where the model's three files live (default /tmp): the proof reads real
+#                  files, so it must be a file system the library tracks (ext4, xfs, tmpfs...)
 # A mutation check: FUZZ_SRC=<a copy of src with one change> FUZZ_CFLAGS=-DFUZZ_ONLY_BYTES
-# FUZZ_OUT=build/fuzz-mut must fail (e.g. source.c's prove() always saying 1 is found in
-# a few runs, its UNREADABLE verdict taken as equal in a few hundred).
+# FUZZ_OUT=build/fuzz-mut must fail (e.g. proof.c's asf_prove always saying EQUAL is found
+# in a few runs).
 # Exit: 0 clean, 1 finding, 2 build failure, 77 no clang with libFuzzer.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)

@@ -12,6 +12,7 @@
  * so the guard is installed in each test body, with cmocka's handler as "the program's". */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -538,59 +539,113 @@ static void default_action_kills(void **state)
 	}
 }
 
-static volatile sig_atomic_t usr1_seen;
-
-static void on_usr1(int sig)
-{
-	(void)sig;
-	usr1_seen = 1;
-}
-
-static void async_handlers_tracked(void **state)
+/* What the program reads back is what the kernel reports for what it set: glibc's
+ * restorer, SIGKILL and SIGSTOP out of the mask, unknown flag bits cleared (the
+ * SA_UNSUPPORTED probe). The kernel's own readback of the same action on SIGUSR2 is the
+ * reference. */
+#ifndef SA_UNSUPPORTED
+#define SA_UNSUPPORTED 0x00000400
+#endif
+static void readback_is_the_kernels(void **state)
 {
 	(void)state;
 	arm();
-	assert_false(asf_async_handlers());
-	struct sigaction sa, dfl, ign;
+	struct sigaction sa, ref, got, saved_usr2, saved_segv;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_usr1;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	memset(&ign, 0, sizeof ign);
-	ign.sa_handler = SIG_IGN;
+	sa.sa_handler = dummy_handler;
+	sa.sa_flags = SA_RESTART | SA_UNSUPPORTED;
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGKILL);
+	sigaddset(&sa.sa_mask, SIGSTOP);
+	sigaddset(&sa.sa_mask, SIGUSR1);
+	assert_int_equal(sigaction(SIGUSR2, &sa, &saved_usr2), 0);
+	memset(&ref, 0x5a, sizeof ref);
+	assert_int_equal(sigaction(SIGUSR2, NULL, &ref), 0);
+	assert_int_equal(sigaction(SIGUSR2, &saved_usr2, NULL), 0);
+	assert_int_equal(asf_sig_action(SIGSEGV, &sa, &saved_segv), 0);
+	memset(&got, 0x5a, sizeof got);
+	assert_int_equal(asf_sig_action(SIGSEGV, NULL, &got), 0);
+	assert_int_equal(asf_sig_action(SIGSEGV, &saved_segv, NULL), 0);
+	assert_ptr_equal(got.sa_handler, ref.sa_handler);
+	assert_int_equal(got.sa_flags, ref.sa_flags);
+	assert_false(got.sa_flags & SA_UNSUPPORTED);
+	assert_ptr_equal((void *)got.sa_restorer, (void *)ref.sa_restorer);
+	/* (the kernel's mask is 64 bits; glibc copies the rest of its own from its stack) */
+	assert_memory_equal(&got.sa_mask, &ref.sa_mask, sizeof(uint64_t));
+	assert_false(sigismember(&got.sa_mask, SIGKILL));
+	assert_true(sigismember(&got.sa_mask, SIGUSR1));
+}
 
-	/* Handlers of synchronous signals do not count: they cannot run between chunks. */
-	struct sigaction segv_old;
-	assert_int_equal(asf_sig_action(SIGSEGV, &sa, &segv_old), 0);
-	assert_int_equal(asf_sig_action(SIGFPE, &sa, NULL), 0);
-	assert_false(asf_async_handlers());
-	asf_sig_action(SIGSEGV, &segv_old, NULL);
+/* A handler put in place behind the library's back (a raw system call, a library bound to
+ * libc directly) is what the program reads back, and the guard knows it is gone. */
+static void handler_replaced_behind_back(void **state)
+{
+	(void)state;
+	arm();
+	assert_true(asf_guard_usable());
+	struct sigaction sa, got, before;
+	assert_int_equal(sigaction(SIGSEGV, NULL, &before), 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = dummy_handler2;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGSEGV, &sa, NULL), 0); /* the kernel's, not ours */
+	assert_int_equal(asf_sig_action(SIGSEGV, NULL, &got), 0);
+	assert_ptr_equal(got.sa_handler, dummy_handler2);
+	assert_false(asf_guard_usable());
+	assert_int_equal(sigaction(SIGSEGV, &before, NULL), 0);
+}
 
-	assert_int_equal(asf_sig_action(SIGUSR1, &sa, NULL), 0);
-	assert_true(asf_async_handlers());
-	/* and it is really installed */
-	usr1_seen = 0;
-	kill(getpid(), SIGUSR1);
-	assert_int_equal(usr1_seen, 1);
-	assert_int_equal(asf_sig_action(SIGUSR1, &dfl, NULL), 0);
-	assert_false(asf_async_handlers());
-	assert_int_equal(asf_sig_action(SIGUSR1, &sa, NULL), 0);
-	assert_int_equal(asf_sig_action(SIGUSR1, &ign, NULL), 0);
-	assert_false(asf_async_handlers());
-	/* Any one of several. */
-	asf_sig_action(SIGUSR1, &sa, NULL);
-	asf_sig_action(SIGALRM, &sa, NULL);
-	asf_sig_action(SIGUSR1, &dfl, NULL);
-	assert_true(asf_async_handlers());
-	asf_sig_action(SIGALRM, &dfl, NULL);
-	assert_false(asf_async_handlers());
-	/* A query alone changes nothing; a failed set neither. */
-	struct sigaction q;
-	asf_sig_action(SIGUSR1, NULL, &q);
-	assert_false(asf_async_handlers());
-	assert_int_equal(asf_sig_action(SIGKILL, &sa, NULL), -1);
-	assert_false(asf_async_handlers());
-	asf_sig_action(SIGFPE, &dfl, NULL);
+/* A thread that blocks SIGSEGV or SIGBUS cannot be guarded: a fault would kill. */
+static void guard_unusable_when_blocked(void **state)
+{
+	(void)state;
+	arm();
+	assert_true(asf_guard_usable());
+	sigset_t set, old;
+	for (int sig = SIGSEGV; sig; sig = sig == SIGSEGV ? SIGBUS : 0) {
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		assert_int_equal(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+		assert_false(asf_guard_usable());
+		assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+		assert_true(asf_guard_usable());
+	}
+}
+
+/* A guarded fault delivered on an SS_AUTODISARM alternate stack: the stack is armed again
+ * afterwards (the kernel disarms it for the handler and re-arms it at sigreturn; a handler
+ * left by siglongjmp never re-arms it, and the program's later stack overflow would kill). */
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+static void autodisarm_stack_rearmed(void **state)
+{
+	(void)state;
+	arm();
+	static char altmem[64 * 1024];
+	stack_t ss = { .ss_sp = altmem, .ss_size = sizeof altmem, .ss_flags = SS_AUTODISARM }, old,
+		now;
+	assert_int_equal(sigaltstack(&ss, &old), 0);
+	struct sigaction sa, saved;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = dummy_handler;
+	sa.sa_flags = SA_ONSTACK; /* the program's: the kernel delivers on the alternate stack */
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(asf_sig_action(SIGSEGV, &sa, &saved), 0);
+	unsigned char *p = half_protected();
+	struct reader r = { { p + pagesz, p }, { 10, 10 }, 5, 0 };
+	assert_true(asf_guard_usable());
+	assert_int_equal(guard(&r), -1);
+	assert_int_equal(sigaltstack(NULL, &now), 0);
+	assert_false(now.ss_flags & SS_DISABLE);
+	assert_ptr_equal(now.ss_sp, altmem);
+	/* and the signal mask is what it was (nothing left blocked) */
+	sigset_t mask;
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, NULL, &mask), 0);
+	assert_false(sigismember(&mask, SIGSEGV));
+	assert_int_equal(asf_sig_action(SIGSEGV, &saved, NULL), 0);
+	old.ss_flags &= SS_DISABLE | SS_AUTODISARM;
+	sigaltstack(&old, NULL);
 }
 
 static int group_setup(void **state)
@@ -610,7 +665,10 @@ int main(void)
 		cmocka_unit_test(program_reads_back_its_disposition),
 		cmocka_unit_test(resethand_emulated),
 		cmocka_unit_test(default_action_kills),
-		cmocka_unit_test(async_handlers_tracked),
+		cmocka_unit_test(readback_is_the_kernels),
+		cmocka_unit_test(handler_replaced_behind_back),
+		cmocka_unit_test(guard_unusable_when_blocked),
+		cmocka_unit_test(autodisarm_stack_rearmed),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
