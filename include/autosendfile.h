@@ -55,8 +55,9 @@
  *   autosendfile: pid=P redirected_bytes=N redirected_calls=N passthrough_bytes=N
  *                 fallbacks=N verify_rejects=N tls_skipped=N source_changed=N
  *                 why_small=N why_not_file=N why_untracked=N why_tls=N why_flags=N
- *                 why_buf_changed=N why_file_changed=N why_not_eligible=N why_other=N
- * (one line; keys are only ever added at the end.) `autosendfile --stat` prints the same
+ *                 why_buf_changed=N why_file_changed=N why_not_eligible=N why_header=N
+ *                 why_tail=N why_other=N
+ * (one line; keys are only ever added at the end, before why_other.) `autosendfile --stat` prints the same
  * line for running and ended processes, followed by state=running|ended comm=NAME.
  *
  * The why_* keys split passthrough_bytes (they sum to it) by the reason the library left
@@ -70,13 +71,15 @@
 #define AUTOSENDFILE_STAT_TLS_SKIPPED       "tls_skipped"       /* sockets seen carrying TLS  */
 #define AUTOSENDFILE_STAT_SOURCE_CHANGED    "source_changed"    /* file changed since read    */
 #define AUTOSENDFILE_STAT_WHY_SMALL         "why_small"         /* write < MIN_BYTES          */
-#define AUTOSENDFILE_STAT_WHY_NOT_FILE      "why_not_file"      /* no file read holds the bytes */
+#define AUTOSENDFILE_STAT_WHY_NOT_FILE      "why_not_file"      /* no claim: no file read or found copy holds the bytes */
 #define AUTOSENDFILE_STAT_WHY_UNTRACKED     "why_untracked"     /* last file read not tracked: over 1 MiB, no socket yet, offset unknown */
 #define AUTOSENDFILE_STAT_WHY_TLS           "why_tls"           /* TLS socket                 */
 #define AUTOSENDFILE_STAT_WHY_FLAGS         "why_flags"         /* send flags, address        */
 #define AUTOSENDFILE_STAT_WHY_BUF_CHANGED   "why_buf_changed"   /* buffer changed since read  */
 #define AUTOSENDFILE_STAT_WHY_FILE_CHANGED  "why_file_changed"  /* file changed/ended/closed  */
 #define AUTOSENDFILE_STAT_WHY_NOT_ELIGIBLE  "why_not_eligible"  /* fs, file type, O_DIRECT, sendfile refused */
+#define AUTOSENDFILE_STAT_WHY_HEADER        "why_header"        /* own bytes before file bytes sent by sendfile in the same call */
+#define AUTOSENDFILE_STAT_WHY_TAIL          "why_tail"          /* own bytes after them (chunk CRLF, trailer) */
 #define AUTOSENDFILE_STAT_WHY_OTHER         "why_other"         /* anything else (busy, EMFILE...) */
 
 /*

@@ -324,6 +324,8 @@ static ssize_t send_range(int sock, struct asf_source *s, off_t off, const struc
 fallback:
 	/* The rest goes out as the program asked: its own bytes, by its own call. */
 	*used_fallback = true;
+	if (asf_why_now == ASF_WHY_FILE_CHANGED) /* (the file ended under us) */
+		ASF_STAT_ADD(source_changed, 1);
 	if (sent > 0)
 		guard_block(&g);
 	{

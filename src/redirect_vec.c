@@ -128,6 +128,9 @@ static bool send_parts(struct asf_thread *t, int fd, uint32_t word, const struct
 		if (f > i) {
 			size_t want = iov_sum(iov, i, f);
 			int fl = flags | (f < cnt ? MSG_MORE : 0) | (sent > 0 ? MSG_NOSIGNAL : 0);
+			/* The program's own bytes around the file's: counted as what they are, not
+			 * under the reason the last iovec looked at was left for. */
+			asf_why(f < cnt ? ASF_WHY_HEADER : ASF_WHY_TAIL);
 			ssize_t k = real_sendmsg_iov(fd, &iov[i], f - i, fl);
 			if (k < 0) {
 				err = errno;

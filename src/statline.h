@@ -20,6 +20,9 @@ enum asf_why_reason {
 	ASF_WHY_BUF_CHANGED,  /* the buffer no longer holds the bytes read (verify)      */
 	ASF_WHY_FILE_CHANGED, /* the file changed, shrank or was closed since the read   */
 	ASF_WHY_NOT_ELIGIBLE, /* file system, file type or open mode sendfile cannot use */
+	ASF_WHY_HEADER,       /* the program's own bytes ahead of file bytes redirected in
+			       * the same call (a vectored write's header, a split copy's) */
+	ASF_WHY_TAIL,         /* ...and after the last of them (a chunk's CRLF, a trailer) */
 	ASF_WHY_N
 };
 
@@ -41,6 +44,10 @@ struct asf_counters {
  * the line (why_other, counter 7, is printed last). */
 const char *asf_statline_key(size_t k);
 size_t asf_statline_order(size_t i);
+
+/* Room for the longest line: every counter at UINT64_MAX, the largest pid, '\n' (643 bytes
+ * with 17 keys; tests/unit/test_stats.c checks it fits). */
+#define ASF_STATLINE_MAX 768
 
 /* Formats "autosendfile: pid=P key=N ..." (no newline) from the first `ncounters` counters
  * of s (fewer than ASF_STATS_COUNTERS when a file of an older version is read). Loads are

@@ -48,7 +48,7 @@ bool asf_stats_emit_for(int pid, const struct asf_counters *s)
 	if (asf_cfg.stats_path[0] == '\0')
 		return false;
 	int saved_errno = errno;
-	char line[640];
+	char line[ASF_STATLINE_MAX];
 	size_t len = format_for(line, sizeof line, pid, s);
 	int fd = open_stats_file();
 	bool ok = fd >= 0 && syscall(SYS_write, fd, line, len) == (long)len;
@@ -64,7 +64,7 @@ bool asf_stats_emit(bool can_defer)
 		return true;
 	int saved_errno = errno;
 	bool done = true;
-	char line[640]; /* the longest possible line is under 560 bytes */
+	char line[ASF_STATLINE_MAX];
 	size_t len = asf_stats_format(line, sizeof line, (int)getpid());
 	if (asf_cfg.stats_stderr) {
 		if (asf_stderr_unchanged())

@@ -10,6 +10,7 @@
  *   tail     read 64 KiB, write the copy of its last 40 KiB only (and the first 24 KiB
  *            by themselves before)
  *   writev   writev of [header 100 B, copy of a 64 KiB read]
+ *   chunked  writev of [header 100 B, copy of a 64 KiB read, "\r\n"] (node's chunks)
  *   partial  copy-write on a non-blocking socket: partial writes, the program polls and
  *            retries with buf + sent
  *   mmapcopy mmap the whole file, copy it, write the copy in one call (PHP small files)
@@ -189,6 +190,12 @@ int main(int argc, char **argv)
 			memcpy(b, a, n);
 			struct iovec iov[2] = { { hdr, 100 }, { b, n } };
 			writev_all(s, iov, 2);
+		}
+	} else if (!strcmp(shape, "chunked")) {
+		while ((n = read_some(in, a, CHUNK)) > 0) {
+			memcpy(b, a, n);
+			struct iovec iov[3] = { { hdr, 100 }, { b, n }, { "\r\n", 2 } };
+			writev_all(s, iov, 3);
 		}
 	} else if (!strcmp(shape, "mmapcopy")) {
 		struct stat st;

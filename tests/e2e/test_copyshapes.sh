@@ -31,9 +31,25 @@ check join "$size" 95
 check header "$size" 95
 check tail "$size" 95
 check writev "$size" 95
+check chunked "$size" 95
 check partial "$size" 80
 check mmapcopy "$size" 95
 check generated 0 0
+# The bytes around redirected file bytes count as what they are (issue 21): each redirected
+# call's 100-byte header as why_header, its CRLF as why_tail, nothing as a changed file.
+for shape in writev chunked header; do
+	st="$ASF_TMP/st.$shape"
+	calls=$(stat_sum "$st" redirected_calls)
+	[ "$(stat_sum "$st" why_file_changed)" = 0 ] && [ "$(stat_sum "$st" source_changed)" = 0 ] &&
+		[ "$(stat_sum "$st" why_other)" = 0 ] || fail "$shape: misleading reasons: $(cat "$st")"
+	case $shape in
+	writev) want_h=$((100 * calls)) want_t=0 ;;
+	chunked) want_h=$((100 * calls)) want_t=$((2 * calls)) ;;
+	header) want_h=300 want_t=0 ;;
+	esac
+	[ "$(stat_sum "$st" why_header)" = "$want_h" ] && [ "$(stat_sum "$st" why_tail)" = "$want_t" ] ||
+		fail "$shape: why_header/why_tail not $want_h/$want_t: $(cat "$st")"
+done
 # The file's bytes themselves (not only equal to the plain run).
 cmp "$ASF_TMP/f" "$ASF_TMP/out.copy" || fail "copy: output is not the file"
 cmp "$ASF_TMP/f" <(tail -c +301 "$ASF_TMP/out.header") || fail "header: output is not header + file"
