@@ -222,6 +222,42 @@ static void bytes_append(bytes_t *b, const void *src, size_t n)
     b->len += n;
 }
 
+/* ----------------------------------------------------------- descriptors -- */
+
+/* Every descriptor difftest holds: 0-2, the listener, and each one a case opens, from its
+ * open to its close (fd_hold / fd_close). A raw close_range of the numbers above the highest
+ * of them (an adversity to come) closes nothing of the program's, so the outcome is fixed,
+ * but any descriptor the library kept for itself up there. Threads other than the copy
+ * loop's open nothing while it runs; the bits are atomic anyway. */
+#define FD_BITS 65536
+static uint64_t g_held[FD_BITS / 64];
+static int g_held_words; /* words in use: 1 + the highest word index ever set */
+
+static int fd_hold(int fd)
+{
+    if (fd < 0)
+        return fd;
+    if (fd >= FD_BITS)
+        die("descriptor %d beyond difftest's table of %d", fd, FD_BITS);
+    __atomic_fetch_or(&g_held[fd / 64], 1ull << (fd % 64), __ATOMIC_RELAXED);
+    int w = fd / 64 + 1, cur = __atomic_load_n(&g_held_words, __ATOMIC_RELAXED);
+    while (w > cur && !__atomic_compare_exchange_n(&g_held_words, &cur, w, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+    return fd;
+}
+
+static void fd_unhold(int fd)
+{
+    if (fd >= 0 && fd < FD_BITS)
+        __atomic_fetch_and(&g_held[fd / 64], ~(1ull << (fd % 64)), __ATOMIC_RELAXED);
+}
+
+static int fd_close(int fd)
+{
+    fd_unhold(fd);
+    return close(fd);
+}
+
 /* ------------------------------------------------------------- receiver -- */
 
 typedef struct {
@@ -566,7 +602,7 @@ static char g_path[4096];
 
 static void write_file_at(const char *path, rng_t *r, size_t size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = fd_hold(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
     if (fd < 0)
         die("create %s", path);
     static uint64_t blk[8192];
@@ -579,7 +615,7 @@ static void write_file_at(const char *path, rng_t *r, size_t size)
             die("write %s", path);
         left -= n;
     }
-    if (close(fd) != 0)
+    if (fd_close(fd) != 0)
         die("close %s", path);
 }
 
@@ -587,7 +623,7 @@ static void write_file(rng_t *r, size_t size) { write_file_at(g_path, r, size); 
 
 static void connect_pair(const config_t *c, int *snd, int *rcv)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int s = fd_hold(socket(AF_INET, SOCK_STREAM, 0));
     if (s < 0)
         die("socket");
     if (c->tiny_sndbuf) {
@@ -603,6 +639,7 @@ static void connect_pair(const config_t *c, int *snd, int *rcv)
     } while (a < 0 && errno == EINTR);
     if (a < 0)
         die("accept");
+    fd_hold(a);
     if (c->nonblock) {
         int fl = fcntl(s, F_GETFL);
         if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) != 0)
@@ -1636,6 +1673,10 @@ static void run_thread(sender_t *s, int fd, uint64_t hseed)
         if (c->handover == HO_PIPE) {
             if (pipe(h.ipipe) != 0 || pipe(h.fpipe) != 0)
                 die("pipe");
+            for (int j = 0; j < 2; j++) {
+                fd_hold(h.ipipe[j]);
+                fd_hold(h.fpipe[j]);
+            }
         } else {
             pthread_mutex_init(&h.mu, NULL);
             pthread_cond_init(&h.cv, NULL);
@@ -1661,10 +1702,10 @@ static void run_thread(sender_t *s, int fd, uint64_t hseed)
         if (pthread_join(th, NULL) != 0 || (c->handover == HO_TWO && pthread_join(th2, NULL) != 0))
             die("pthread_join");
         if (c->handover == HO_PIPE) {
-            close(h.ipipe[0]);
-            close(h.ipipe[1]);
-            close(h.fpipe[0]);
-            close(h.fpipe[1]);
+            fd_close(h.ipipe[0]);
+            fd_close(h.ipipe[1]);
+            fd_close(h.fpipe[0]);
+            fd_close(h.fpipe[1]);
         } else {
             pthread_mutex_destroy(&h.mu);
             pthread_cond_destroy(&h.cv);
@@ -1752,9 +1793,10 @@ static int run_stdio(sender_t *s)
     FILE *in = fopen(g_path, "r");
     if (!in)
         die("fopen %s", g_path);
+    fd_hold(fileno(in));
     char *invb, *outvb;
     set_vbuf(in, c->in_vmode, c->in_vsize, c->in_vown, &invb);
-    int ofd = c->dupsock ? dup(s->sock) : s->sock;
+    int ofd = c->dupsock ? fd_hold(dup(s->sock)) : s->sock;
     if (ofd < 0)
         die("dup");
     FILE *out = fdopen(ofd, "w");
@@ -1871,8 +1913,10 @@ static int run_stdio(sender_t *s)
     }
     sflush(out);
     int closed = !c->dupsock;
+    fd_unhold(fileno(out));
     if (fclose(out) != 0)
         die("fclose socket FILE");
+    fd_unhold(fileno(in));
     if (fclose(in) != 0)
         die("fclose");
     free(invb);
@@ -2203,7 +2247,7 @@ static void fault_body(sender_t *s, int fd, fault_status_t *st)
         die("mmap %zu", rlen);
     char mpath[sizeof g_path + 8];
     snprintf(mpath, sizeof mpath, "%s.map", g_path);
-    int mfd = open(mpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int mfd = fd_hold(open(mpath, O_RDWR | O_CREAT | O_TRUNC, 0600));
     if (mfd < 0)
         die("create %s", mpath);
     unlink(mpath);
@@ -2320,7 +2364,7 @@ static void fault_body(sender_t *s, int fd, fault_status_t *st)
     }
     munmap(anon, rlen);
     munmap(shr, rlen);
-    close(mfd);
+    fd_close(mfd);
     free(snap);
     free(prog);
 }
@@ -2358,13 +2402,15 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
     int pp[2];
     if (pipe(pp) != 0)
         die("pipe");
+    fd_hold(pp[0]);
+    fd_hold(pp[1]);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0)
         die("fork");
     if (pid == 0) {
-        close(pp[0]);
+        fd_close(pp[0]);
         fault_status_t st;
         memset(&st, 0, sizeof st);
         body(s, fd, &st);
@@ -2375,7 +2421,7 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         pipe_io(1, pp[1], &st, sizeof st);
         _exit(0);
     }
-    close(pp[1]);
+    fd_close(pp[1]);
     int timedout = 0, fail = 0;
     uint64_t len = 0;
     fault_status_t st;
@@ -2394,7 +2440,7 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
     }
     if (timedout)
         kill(pid, SIGKILL);
-    close(pp[0]);
+    fd_close(pp[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
@@ -2480,14 +2526,14 @@ static void mmap_body(sender_t *s, int fd, fault_status_t *st)
     size_t size = c->size;
     if (size == 0)
         return;
-    int rwfd = open(g_path, O_RDWR);
+    int rwfd = fd_hold(open(g_path, O_RDWR));
     if (rwfd < 0)
         die("open %s rw", g_path);
     char opath[sizeof g_path + 8];
     snprintf(opath, sizeof opath, "%s.mo", g_path);
     size_t osize = (size + PG - 1) / PG * PG + PG * (size_t)rbelow(r, 3);
     write_file_at(opath, r, osize);
-    int ofd = open(opath, O_RDONLY);
+    int ofd = fd_hold(open(opath, O_RDONLY));
     if (ofd < 0)
         die("open %s", opath);
     unlink(opath);
@@ -2653,8 +2699,8 @@ static void mmap_body(sender_t *s, int fd, fault_status_t *st)
         off += wl;
     }
     free(prog);
-    close(ofd);
-    close(rwfd);
+    fd_close(ofd);
+    fd_close(rwfd);
 }
 
 /* --------------------------------------------------------------- signal -- */
@@ -2972,8 +3018,8 @@ static void run_signal(sender_t *s, int fd, const char *other_path)
 
     g_sig_sock = s->sock;
     g_sig_src = fd;
-    g_sig_save = dup(fd);
-    g_sig_other = open(other_path, O_RDONLY);
+    g_sig_save = fd_hold(dup(fd));
+    g_sig_other = fd_hold(open(other_path, O_RDONLY));
     if (g_sig_save < 0 || g_sig_other < 0)
         die("dup / open %s", other_path);
     g_act_n = g_act_done = 0;
@@ -3063,8 +3109,8 @@ static void run_signal(sender_t *s, int fd, const char *other_path)
         ;
     if (sp.away && dup2(g_sig_save, fd) != fd)
         die("dup2 back");
-    close(g_sig_save);
-    close(g_sig_other);
+    fd_close(g_sig_save);
+    fd_close(g_sig_other);
     if (g_sig_err) {
         errno = g_sig_err;
         die("an action of the SIGALRM handler failed");
@@ -3184,12 +3230,12 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     vlog("case %" PRIu64 ": %s\n", idx, desc);
 
     write_file(&rfile, c.size);
-    int fd = open(g_path, O_RDONLY);
+    int fd = fd_hold(open(g_path, O_RDONLY));
     if (fd < 0)
         die("open %s", g_path);
     int wfd = -1;
     if (c.filemut_pct) {
-        wfd = open(g_path, O_WRONLY);
+        wfd = fd_hold(open(g_path, O_WRONLY));
         if (wfd < 0)
             die("open %s for writing", g_path);
     }
@@ -3237,11 +3283,11 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     if (pthread_join(th, NULL) != 0)
         die("pthread_join");
     if (!sock_closed)
-        close(snd);
-    close(rcv);
-    close(fd);
+        fd_close(snd);
+    fd_close(rcv);
+    fd_close(fd);
     if (wfd >= 0)
-        close(wfd);
+        fd_close(wfd);
 
     int fail = prefail != 0;
     if (prefail == 1) {
@@ -3336,7 +3382,9 @@ int main(int argc, char **argv)
         tmp = "/tmp";
     snprintf(g_path, sizeof g_path, "%s/difftest.%d.dat", tmp, (int)getpid());
 
-    g_lfd = socket(AF_INET, SOCK_STREAM, 0);
+    for (int i = 0; i <= 2; i++)
+        fd_hold(i);
+    g_lfd = fd_hold(socket(AF_INET, SOCK_STREAM, 0));
     if (g_lfd < 0)
         die("socket");
     g_laddr.sin_family = AF_INET;
@@ -3357,7 +3405,7 @@ int main(int argc, char **argv)
             fflush(stdout);
     }
     unlink(g_path);
-    close(g_lfd);
+    fd_close(g_lfd);
     printf("difftest: %" PRIu64 " cases, %" PRIu64 " failures\n", cases, failures);
     return failures ? 1 : 0;
 }
