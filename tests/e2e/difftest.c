@@ -3,6 +3,7 @@
  *
  *   difftest --seed S --cases N [--verbose] [--first I] [--only KIND]
  *            [--skip-kind KIND]... [--mutate-file[=before|after]]
+ *            [--no-mmap-alias-stores] [--no-adv ADVERSITY]...
  *
  * Every case (fully determined by seed and case index) writes a random file,
  * opens a loopback TCP connection and copies the file to the socket with one of
@@ -82,11 +83,28 @@
  *           read-only "shadow" mapping of the same bytes beside it: a content match)
  *           too, unless --no-mmap-alias-stores.
  *
+ * On top of its kind, a case may meet adversities (any kind; picked per case from stream 8,
+ * so the rest of the case is the same with or without them, and digests do not change; each
+ * is named in the case line when the case has it):
+ *
+ *   close_range=P%  before P% of the copy loop's write calls (write/send/sendto,
+ *           writev/sendmsg, fwrite), syscall(SYS_close_range, maxfd+1, ~0U, 0) behind the
+ *           library's back, maxfd the highest descriptor the program holds (difftest keeps
+ *           the set: 0-2, the listener, every descriptor of the case from its open to its
+ *           close). Nothing of the program's is closed, so the outcome is fixed; a
+ *           descriptor the library kept for itself above the program's would be. 15% of the
+ *           cases, P in 5..50; in fault children too.
+ *
+ * --no-adv NAME (repeatable; close_range or all) leaves an adversity
+ * out (the draws are made all the same). Before its last line the run prints what the
+ * adversities did, "difftest: adversities close_range_cases=N close_range_calls=N";
+ * test_difftest.sh asserts they happened.
+ *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
  * returned); a receiver thread stores everything it gets.  Any difference is
  * a failure.  One line per case on stdout:
- *     case I size=S buf=B kind=K digest=HEX
+ *     case I size=S buf=B kind=K [ADVERSITIES] digest=HEX
  * where HEX is 64-bit FNV-1a of the received stream, or "timing" for cases
  * whose content legitimately depends on timing (tail mutation between
  * retries, or signal cases with timing actions); fault cases add the child's
@@ -225,9 +243,9 @@ static void bytes_append(bytes_t *b, const void *src, size_t n)
 /* ----------------------------------------------------------- descriptors -- */
 
 /* Every descriptor difftest holds: 0-2, the listener, and each one a case opens, from its
- * open to its close (fd_hold / fd_close). A raw close_range of the numbers above the highest
- * of them (an adversity to come) closes nothing of the program's, so the outcome is fixed,
- * but any descriptor the library kept for itself up there. Threads other than the copy
+ * open to its close (fd_hold / fd_close). The close_range adversity closes the numbers above
+ * the highest of them behind the library's back: nothing of the program's, so the outcome is
+ * fixed, but any descriptor the library kept for itself up there. Threads other than the copy
  * loop's open nothing while it runs; the bits are atomic anyway. */
 #define FD_BITS 65536
 static uint64_t g_held[FD_BITS / 64];
@@ -256,6 +274,17 @@ static int fd_close(int fd)
 {
     fd_unhold(fd);
     return close(fd);
+}
+
+/* The highest descriptor difftest holds (2 at least: stdio's). */
+static int fd_top(void)
+{
+    for (int w = __atomic_load_n(&g_held_words, __ATOMIC_RELAXED) - 1; w >= 0; w--) {
+        uint64_t b = __atomic_load_n(&g_held[w], __ATOMIC_RELAXED);
+        if (b)
+            return w * 64 + 63 - __builtin_clzll(b);
+    }
+    return 2;
 }
 
 /* ------------------------------------------------------------- receiver -- */
@@ -352,6 +381,8 @@ typedef struct {
     int mm_trunc;       /* also truncation under a mapping (run in a child, digest "timing") */
     unsigned mm_ev_pct; /* windows with an event (remap, mremap, mprotect, copy, truncate) */
     size_t mm_window;   /* mapping window (page multiple) */
+    /* adversities, any kind (stream 8: see pick_adv) */
+    unsigned cr_pct;    /* raw close_range above the program's descriptors before this share of writes */
 } config_t;
 
 typedef struct {
@@ -380,8 +411,11 @@ static void wait_writable(int fd)
     }
 }
 
+static void adv_before_write(void);
+
 static ssize_t do_call(int call, int fd, const void *p, size_t n)
 {
+    adv_before_write();
     switch (call) {
     case CALL_WRITE: return write(fd, p, n);
     case CALL_SEND: return send(fd, p, n, 0);
@@ -783,6 +817,61 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
     }
 }
 
+/* ----------------------------------------------------------- adversities -- */
+
+#define PCT_ADV_CLOSE_RANGE 15   /* cases with a raw close_range before some writes */
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+enum { ADV_CLOSE_RANGE = 1 };
+static const char *adv_names[] = { "close_range" };
+#define ADV_N (int)(sizeof adv_names / sizeof adv_names[0])
+static unsigned g_adv_off; /* --no-adv NAME (repeatable): bit per adversity left out */
+
+/* What the adversities did, over the run (the copy loop's thread, or a fault child's counts
+ * handed back through run_child). */
+static struct {
+    unsigned long cr_cases, cr_calls;     /* cases with raw close_range calls, the calls */
+} g_adv;
+
+static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
+static rng_t g_cr_rng;           /* stream 9: which write calls get one */
+static unsigned long g_cr_calls; /* calls made in this case (by this process) */
+
+/* The adversities of a case, from stream 8: drawn the same whatever the kind (so a case is the
+ * same with --only), and nothing else of the case depends on them (every case is the case it
+ * was before they existed, with these added). */
+static void pick_adv(uint64_t seed, uint64_t idx, config_t *c)
+{
+    rng_t a = rng_for(seed, idx, 8);
+    unsigned cr = rpct(&a, PCT_ADV_CLOSE_RANGE) ? (unsigned)rrange(&a, 5, 50) : 0;
+    c->cr_pct = g_adv_off & ADV_CLOSE_RANGE ? 0 : cr;
+}
+
+/* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
+ * case's share, close every descriptor above the program's highest one by the raw system call.
+ * Nothing of the program's is closed; a descriptor the library kept for itself would be. */
+static void adv_before_write(void)
+{
+    if (!g_cr_pct || !rpct(&g_cr_rng, g_cr_pct))
+        return;
+    unsigned from = (unsigned)fd_top() + 1;
+    if (syscall(SYS_close_range, from, ~0U, 0) != 0)
+        die("close_range(%u, ~0U, 0)", from);
+    g_cr_calls++;
+}
+
+/* The adversities a case line shows (those that change what the case does). */
+static void adv_text(const config_t *c, char *out, size_t n)
+{
+    int k = 0;
+    out[0] = 0;
+    if (c->cr_pct)
+        snprintf(out + k, n - (size_t)k, " close_range=%u%%", c->cr_pct);
+}
+
 static void describe(const config_t *c, char *out, size_t n)
 {
     int k = snprintf(out, n, "kind=%s size=%zu buf=%zu off=%zu nonblock=%d tiny=%d slow=%d mut=%u split=%u seek=%u tail=%u",
@@ -833,6 +922,9 @@ static void describe(const config_t *c, char *out, size_t n)
                  c->mm_window, c->mm_ev_pct, c->mm_trunc);
         break;
     }
+    k = (int)strlen(out);
+    if ((size_t)k + 1 < n)
+        snprintf(out + k, n - (size_t)k, " close_range=%u%%", c->cr_pct);
 }
 
 /* ------------------------------------------------------- vectored writes -- */
@@ -861,6 +953,7 @@ static void seg_add(segs_t *v, unsigned char *p, size_t n)
 
 static ssize_t do_vcall(int vc, int fd, struct iovec *iov, int cnt)
 {
+    adv_before_write();
     if (vc == VC_WRITEV)
         return writev(fd, iov, cnt);
     struct msghdr m;
@@ -1763,6 +1856,7 @@ static void sfwrite(sender_t *s, FILE *out, const unsigned char *p, size_t n, in
     else if (x < 35)
         isz = (size_t)rrange(r, 2, 16);
     size_t cnt = n / isz, rest = n - cnt * isz;
+    adv_before_write();
     if (cnt) {
         size_t k = unlocked ? fwrite_unlocked(p, isz, cnt, out) : fwrite(p, isz, cnt, out);
         s->calls++;
@@ -2189,6 +2283,7 @@ typedef struct {
     unsigned long readfaults; /* reads into a read-only page */
     unsigned long bad;        /* results outside what the kernel may return */
     char msg[256];            /* the first of those */
+    unsigned long cr_calls;   /* raw close_range calls of the child (adversity) */
 } fault_status_t;
 
 #define PG 4096
@@ -2413,7 +2508,9 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         fd_close(pp[0]);
         fault_status_t st;
         memset(&st, 0, sizeof st);
+        g_cr_calls = 0;
         body(s, fd, &st);
+        st.cr_calls = g_cr_calls;
         uint64_t len = s->expected->len;
         pipe_io(1, pp[1], &len, sizeof len);
         if (len)
@@ -2463,7 +2560,9 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         fail = 2; /* the record of what was sent is still good */
     }
     snprintf(extra, extran, " child=%s", how); /* (counts vary with timing: see pick_extra) */
-    vlog("    faults=%lu readfaults=%lu\n", st.faults, st.readfaults);
+    vlog("    faults=%lu readfaults=%lu close_range=%lu\n", st.faults, st.readfaults, st.cr_calls);
+    if (got_all)
+        g_cr_calls += st.cr_calls;
     return fail;
 }
 
@@ -3221,6 +3320,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     config_t c;
     pick_config(&r, &c, mutate_file);
     pick_extra(&r, &c, pick_kind(seed, idx));
+    pick_adv(seed, idx, &c);
     if (g_skip & (1u << c.kind)) {
         printf("case %" PRIu64 " size=%zu buf=%zu kind=%s skipped\n", idx, c.size, c.bufsize, kind_names[c.kind]);
         return 0;
@@ -3253,6 +3353,9 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 
     int sock_closed = 0, prefail = 0;
     char extra[160] = "";
+    g_cr_pct = c.cr_pct;
+    g_cr_rng = rng_for(seed, idx, 9);
+    g_cr_calls = 0;
     switch (c.kind) {
     case KIND_WRITE: run_write(&s, fd); break;
     case KIND_VEC: run_vec(&s, fd); break;
@@ -3277,6 +3380,11 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         unlink(other);
         break;
     }
+    }
+    g_cr_pct = 0;
+    if (g_cr_calls) {
+        g_adv.cr_cases++;
+        g_adv.cr_calls += g_cr_calls;
     }
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
@@ -3308,12 +3416,14 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         printf(" [%s]\n", desc);
         fail = 1;
     }
+    char adv[128];
+    adv_text(&c, adv, sizeof adv);
     if (c.timing)
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=timing%s\n", idx, c.size, c.bufsize,
-               kind_names[c.kind], extra);
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s%s digest=timing%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], adv, extra);
     else
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=%016" PRIx64 "%s\n", idx, c.size, c.bufsize,
-               kind_names[c.kind], fnv1a(rv.got.p, rv.got.len), extra);
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s%s digest=%016" PRIx64 "%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], adv, fnv1a(rv.got.p, rv.got.len), extra);
     vlog("    sent=%zu calls=%lu partials=%lu eagain=%lu tailmut=%lu\n", expected.len, s.calls,
          s.partials, s.eagains, s.tail_mutations);
 
@@ -3355,6 +3465,19 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_skip |= 1u << j;
+        } else if (!strcmp(argv[i], "--no-adv") && i + 1 < argc) {
+            const char *k = argv[++i];
+            int j;
+            for (j = 0; j < ADV_N && strcmp(k, adv_names[j]); j++)
+                ;
+            if (j == ADV_N && strcmp(k, "all")) {
+                fprintf(stderr, "difftest: unknown adversity %s (", k);
+                for (j = 0; j < ADV_N; j++)
+                    fprintf(stderr, "%s, ", adv_names[j]);
+                fprintf(stderr, "all)\n");
+                return 2;
+            }
+            g_adv_off |= j == ADV_N ? (1u << ADV_N) - 1 : 1u << j;
         } else if (!strcmp(argv[i], "--no-mmap-alias-stores"))
             g_mm_alias = 0;
         else if (!strcmp(argv[i], "--mutate-file"))
@@ -3364,7 +3487,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mutate-file=after"))
             mutate_file = 1, g_filemut_when = 2;
         else {
-            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--no-mmap-alias-stores]\n");
+            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--no-mmap-alias-stores] [--no-adv ADVERSITY]...\n");
             return 2;
         }
     }
@@ -3406,6 +3529,7 @@ int main(int argc, char **argv)
     }
     unlink(g_path);
     fd_close(g_lfd);
+    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu\n", g_adv.cr_cases, g_adv.cr_calls);
     printf("difftest: %" PRIu64 " cases, %" PRIu64 " failures\n", cases, failures);
     return failures ? 1 : 0;
 }
