@@ -94,11 +94,17 @@
  *           close). Nothing of the program's is closed, so the outcome is fixed; a
  *           descriptor the library kept for itself above the program's would be. 15% of the
  *           cases, P in 5..50; in fault children too.
+ *   rawsig  (signal kind) the SIGALRM handler is installed by the raw rt_sigaction system
+ *           call instead of sigaction(), as one put in place before the library's
+ *           constructor: a handler the library never saw. x86-64: SA_RESTORER with glibc's
+ *           restorer, learned at start from a sigaction() readback of SIGPIPE; the
+ *           installation is read back with sigaction(). The kind's checking rules are
+ *           unchanged. Half of the signal cases.
  *
- * --no-adv NAME (repeatable; close_range or all) leaves an adversity
+ * --no-adv NAME (repeatable; close_range, rawsig or all) leaves an adversity
  * out (the draws are made all the same). Before its last line the run prints what the
- * adversities did, "difftest: adversities close_range_cases=N close_range_calls=N";
- * test_difftest.sh asserts they happened.
+ * adversities did, "difftest: adversities close_range_cases=N close_range_calls=N
+ * rawsig_cases=N rawsig_ran=N"; test_difftest.sh asserts they happened.
  *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
@@ -383,6 +389,7 @@ typedef struct {
     size_t mm_window;   /* mapping window (page multiple) */
     /* adversities, any kind (stream 8: see pick_adv) */
     unsigned cr_pct;    /* raw close_range above the program's descriptors before this share of writes */
+    int rawsig;         /* signal kind: the SIGALRM handler installed by the raw rt_sigaction */
 } config_t;
 
 typedef struct {
@@ -820,20 +827,39 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
 /* ----------------------------------------------------------- adversities -- */
 
 #define PCT_ADV_CLOSE_RANGE 15   /* cases with a raw close_range before some writes */
+#define PCT_ADV_RAWSIG 50        /* signal cases whose handler the raw rt_sigaction installs */
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
 
-enum { ADV_CLOSE_RANGE = 1 };
-static const char *adv_names[] = { "close_range" };
+enum { ADV_CLOSE_RANGE = 1, ADV_RAWSIG = 2 };
+static const char *adv_names[] = { "close_range", "rawsig" };
 #define ADV_N (int)(sizeof adv_names / sizeof adv_names[0])
 static unsigned g_adv_off; /* --no-adv NAME (repeatable): bit per adversity left out */
+
+#if defined(__x86_64__)
+/* The kernel's struct for rt_sigaction (x86-64), and glibc's restorer, learned at start from
+ * a sigaction() readback of SIGPIPE (NULL: the signal kind uses sigaction() only). */
+struct ksigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+static void (*g_restorer)(void);
+#else
+static void *g_restorer;
+#endif
 
 /* What the adversities did, over the run (the copy loop's thread, or a fault child's counts
  * handed back through run_child). */
 static struct {
     unsigned long cr_cases, cr_calls;     /* cases with raw close_range calls, the calls */
+    unsigned long raw_cases, raw_ran;     /* handlers installed by the raw call, of which ran */
 } g_adv;
 
 static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
@@ -847,7 +873,9 @@ static void pick_adv(uint64_t seed, uint64_t idx, config_t *c)
 {
     rng_t a = rng_for(seed, idx, 8);
     unsigned cr = rpct(&a, PCT_ADV_CLOSE_RANGE) ? (unsigned)rrange(&a, 5, 50) : 0;
+    int raw = rpct(&a, PCT_ADV_RAWSIG);
     c->cr_pct = g_adv_off & ADV_CLOSE_RANGE ? 0 : cr;
+    c->rawsig = !(g_adv_off & ADV_RAWSIG) && raw && c->kind == KIND_SIGNAL && g_restorer;
 }
 
 /* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
@@ -869,7 +897,9 @@ static void adv_text(const config_t *c, char *out, size_t n)
     int k = 0;
     out[0] = 0;
     if (c->cr_pct)
-        snprintf(out + k, n - (size_t)k, " close_range=%u%%", c->cr_pct);
+        k += snprintf(out + k, n - (size_t)k, " close_range=%u%%", c->cr_pct);
+    if (c->rawsig && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, " rawsig");
 }
 
 static void describe(const config_t *c, char *out, size_t n)
@@ -924,7 +954,7 @@ static void describe(const config_t *c, char *out, size_t n)
     }
     k = (int)strlen(out);
     if ((size_t)k + 1 < n)
-        snprintf(out + k, n - (size_t)k, " close_range=%u%%", c->cr_pct);
+        snprintf(out + k, n - (size_t)k, " close_range=%u%% rawsig=%d", c->cr_pct, c->rawsig);
 }
 
 /* ------------------------------------------------------- vectored writes -- */
@@ -3133,8 +3163,25 @@ static void run_signal(sender_t *s, int fd, const char *other_path)
     sa.sa_handler = on_alarm;
     sa.sa_flags = c->sig_restart ? SA_RESTART : 0;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGALRM, &sa, NULL) != 0)
+    unsigned long ticks0 = g_ticks;
+    if (c->rawsig) {
+#if defined(__x86_64__)
+        /* a handler the library never saw installed (as one put in place before its
+         * constructor): the raw system call, with glibc's restorer as glibc would pass it */
+        struct ksigaction k = { on_alarm, (unsigned long)sa.sa_flags | SA_RESTORER, g_restorer, 0 };
+        if (syscall(SYS_rt_sigaction, SIGALRM, &k, NULL, sizeof k.mask) != 0)
+            die("rt_sigaction");
+        struct sigaction rb;
+        if (sigaction(SIGALRM, NULL, &rb) != 0 || rb.sa_handler != on_alarm ||
+            !(rb.sa_flags & SA_RESTART) != !c->sig_restart) {
+            errno = 0;
+            die("the SIGALRM handler installed by rt_sigaction does not read back");
+        }
+        g_adv.raw_cases++;
+#endif
+    } else if (sigaction(SIGALRM, &sa, NULL) != 0) {
         die("sigaction");
+    }
 
     off_t off = 0;
     for (;;) {
@@ -3214,6 +3261,8 @@ static void run_signal(sender_t *s, int fd, const char *other_path)
         errno = g_sig_err;
         die("an action of the SIGALRM handler failed");
     }
+    if (c->rawsig && g_ticks != ticks0)
+        g_adv.raw_ran++;
     vlog("    signal: touches=%lu dups=%lu markers=%lu in-call=%lu ticks=%lu forwarded=%lu windows-left=%u\n",
          sp.actions[SACT_TOUCH], sp.actions[SACT_DUP_AWAY] + sp.actions[SACT_DUP_BACK], sp.actions[SACT_MARKER],
          g_incall, g_ticks, g_forwarded, sp.windows);
@@ -3492,6 +3541,15 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+#if defined(__x86_64__)
+    {
+        /* glibc's restorer, for the raw rt_sigaction of the signal kind: what sigaction()
+         * reads back of a signal it set */
+        struct sigaction rb;
+        if (sigaction(SIGPIPE, NULL, &rb) == 0 && (rb.sa_flags & SA_RESTORER) && rb.sa_restorer)
+            g_restorer = rb.sa_restorer;
+    }
+#endif
     /* SIGALRM (the signal kind's handler) is blocked in every thread but in the handler
      * windows of the main thread; threads made from here on inherit the blocked mask */
     sigemptyset(&g_alrm_set);
@@ -3529,7 +3587,8 @@ int main(int argc, char **argv)
     }
     unlink(g_path);
     fd_close(g_lfd);
-    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu\n", g_adv.cr_cases, g_adv.cr_calls);
+    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu rawsig_cases=%lu rawsig_ran=%lu\n",
+           g_adv.cr_cases, g_adv.cr_calls, g_adv.raw_cases, g_adv.raw_ran);
     printf("difftest: %" PRIu64 " cases, %" PRIu64 " failures\n", cases, failures);
     return failures ? 1 : 0;
 }

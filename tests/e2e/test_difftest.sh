@@ -48,13 +48,15 @@ if ! diff "$ASF_TMP/plain.cases" "$ASF_TMP/lib.cases" >"$ASF_TMP/cases.diff"; th
 fi
 
 # Each adversity (see the header of difftest.c) must have happened in both runs: a raw
-# close_range above the program's descriptors.
+# close_range above the program's descriptors, and a SIGALRM handler installed by the raw
+# rt_sigaction (x86-64) that ran.
 # Asserted from 1000 cases on (the default run has 2000); fewer cases only print the counts.
 adv_check() { # RUN-NAME OUTPUT-FILE
     local line k v
     line=$(grep -m1 '^difftest: adversities ' "$2")
     [ -n "$line" ] || fail "$1 run printed no adversities line"
     local keys=(close_range_cases close_range_calls)
+    [ "$(uname -m)" = x86_64 ] && keys+=(rawsig_cases rawsig_ran)
     for k in "${keys[@]}"; do
         v=$(printf '%s\n' "$line" | sed -n "s/.* $k=\([0-9][0-9]*\).*/\1/p")
         [ -n "$v" ] || fail "$1 run: no $k in: $line"
