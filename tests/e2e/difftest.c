@@ -100,11 +100,22 @@
  *           restorer, learned at start from a sigaction() readback of SIGPIPE; the
  *           installation is read back with sigaction(). The kind's checking rules are
  *           unchanged. Half of the signal cases.
+ *   blocked=thread|main|child  the copy loop runs where every signal is blocked
+ *           (pthread_sigmask SIG_BLOCK of sigfillset, checked in the kernel's mask): in a
+ *           thread of its own, in the main thread, or (fault and mmap trunc=1 cases) in the
+ *           forked child, which blocks them right after fork. The library's fault guard
+ *           cannot run there: it must read the program's buffers through the kernel
+ *           (process_vm_readv). The fault kind's rules hold as they are (-1 EFAULT or 1..R,
+ *           and the child must end with exit0). Threads the loop starts inherit the mask; the
+ *           signal kind's windows unblock SIGALRM alone (its handler runs in the loop's
+ *           thread). 15% of the cases, 35% of the fault and mmap trunc=1 cases.
  *
- * --no-adv NAME (repeatable; close_range, rawsig or all) leaves an adversity
+ * --no-adv NAME (repeatable; close_range, rawsig, blocked or all) leaves an adversity
  * out (the draws are made all the same). Before its last line the run prints what the
  * adversities did, "difftest: adversities close_range_cases=N close_range_calls=N
- * rawsig_cases=N rawsig_ran=N"; test_difftest.sh asserts they happened.
+ * rawsig_cases=N rawsig_ran=N blocked_cases=N blocked_thread=N blocked_main=N
+ * blocked_child=N blocked_faults=N" (blocked_faults: writes from unreadable buffers in
+ * blocked children); test_difftest.sh asserts they happened.
  *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
@@ -354,6 +365,8 @@ enum { FR_FREAD, FR_UNLOCKED, FR_CHK, FR_UNLOCKED_CHK, FR_MIXED };
 static const char *fr_names[] = { "fread", "fread_unlocked", "__fread_chk", "__fread_unlocked_chk", "mixed" };
 enum { TR_READ, TR_PREAD, TR_PREADV, TR_MIXED };
 static const char *tr_names[] = { "read", "pread", "preadv", "mixed" };
+enum { BL_NONE, BL_THREAD, BL_MAIN, BL_CHILD };
+static const char *bl_names[] = { "none", "thread", "main", "child" };
 
 typedef struct {
     size_t size, bufsize, bufoff;
@@ -390,6 +403,7 @@ typedef struct {
     /* adversities, any kind (stream 8: see pick_adv) */
     unsigned cr_pct;    /* raw close_range above the program's descriptors before this share of writes */
     int rawsig;         /* signal kind: the SIGALRM handler installed by the raw rt_sigaction */
+    int blocked;        /* BL_*: the copy loop runs with every signal blocked */
 } config_t;
 
 typedef struct {
@@ -828,13 +842,15 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
 
 #define PCT_ADV_CLOSE_RANGE 15   /* cases with a raw close_range before some writes */
 #define PCT_ADV_RAWSIG 50        /* signal cases whose handler the raw rt_sigaction installs */
+#define PCT_ADV_BLOCKED 15       /* cases whose copy loop blocks every signal ... */
+#define PCT_ADV_BLOCKED_CHILD 35 /* ... of those run in a child (fault, mmap with trunc=1) */
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
 
-enum { ADV_CLOSE_RANGE = 1, ADV_RAWSIG = 2 };
-static const char *adv_names[] = { "close_range", "rawsig" };
+enum { ADV_CLOSE_RANGE = 1, ADV_RAWSIG = 2, ADV_BLOCKED = 4 };
+static const char *adv_names[] = { "close_range", "rawsig", "blocked" };
 #define ADV_N (int)(sizeof adv_names / sizeof adv_names[0])
 static unsigned g_adv_off; /* --no-adv NAME (repeatable): bit per adversity left out */
 
@@ -860,6 +876,8 @@ static void *g_restorer;
 static struct {
     unsigned long cr_cases, cr_calls;     /* cases with raw close_range calls, the calls */
     unsigned long raw_cases, raw_ran;     /* handlers installed by the raw call, of which ran */
+    unsigned long bl_cases, bl_by[4];     /* copy loops with every signal blocked, by BL_* */
+    unsigned long bl_faults;              /* writes from unreadable buffers in those */
 } g_adv;
 
 static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
@@ -874,8 +892,12 @@ static void pick_adv(uint64_t seed, uint64_t idx, config_t *c)
     rng_t a = rng_for(seed, idx, 8);
     unsigned cr = rpct(&a, PCT_ADV_CLOSE_RANGE) ? (unsigned)rrange(&a, 5, 50) : 0;
     int raw = rpct(&a, PCT_ADV_RAWSIG);
+    int child = c->kind == KIND_FAULT || (c->kind == KIND_MMAP && c->mm_trunc);
+    int bl = rpct(&a, child ? PCT_ADV_BLOCKED_CHILD : PCT_ADV_BLOCKED);
+    int blmain = rpct(&a, 50);
     c->cr_pct = g_adv_off & ADV_CLOSE_RANGE ? 0 : cr;
     c->rawsig = !(g_adv_off & ADV_RAWSIG) && raw && c->kind == KIND_SIGNAL && g_restorer;
+    c->blocked = (g_adv_off & ADV_BLOCKED) || !bl ? BL_NONE : child ? BL_CHILD : blmain ? BL_MAIN : BL_THREAD;
 }
 
 /* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
@@ -891,6 +913,24 @@ static void adv_before_write(void)
     g_cr_calls++;
 }
 
+/* Blocks every signal in the calling thread (its children inherit the mask); 1 if the kernel's
+ * mask then holds every standard signal it can (all but SIGKILL and SIGSTOP), SIGSEGV and
+ * SIGBUS among them: the library's fault guard cannot run there. */
+static int block_all(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    if (pthread_sigmask(SIG_BLOCK, &all, old) != 0)
+        die("pthread_sigmask");
+    uint64_t k = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &k, sizeof k) != 0)
+        die("rt_sigprocmask");
+    for (int sig = 1; sig < 32; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && !(k & (1ull << (sig - 1))))
+            return 0;
+    return 1;
+}
+
 /* The adversities a case line shows (those that change what the case does). */
 static void adv_text(const config_t *c, char *out, size_t n)
 {
@@ -899,7 +939,9 @@ static void adv_text(const config_t *c, char *out, size_t n)
     if (c->cr_pct)
         k += snprintf(out + k, n - (size_t)k, " close_range=%u%%", c->cr_pct);
     if (c->rawsig && (size_t)k < n)
-        snprintf(out + k, n - (size_t)k, " rawsig");
+        k += snprintf(out + k, n - (size_t)k, " rawsig");
+    if (c->blocked && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, " blocked=%s", bl_names[c->blocked]);
 }
 
 static void describe(const config_t *c, char *out, size_t n)
@@ -954,7 +996,8 @@ static void describe(const config_t *c, char *out, size_t n)
     }
     k = (int)strlen(out);
     if ((size_t)k + 1 < n)
-        snprintf(out + k, n - (size_t)k, " close_range=%u%% rawsig=%d", c->cr_pct, c->rawsig);
+        snprintf(out + k, n - (size_t)k, " close_range=%u%% rawsig=%d blocked=%s", c->cr_pct, c->rawsig,
+                 bl_names[c->blocked]);
 }
 
 /* ------------------------------------------------------- vectored writes -- */
@@ -2314,6 +2357,7 @@ typedef struct {
     unsigned long bad;        /* results outside what the kernel may return */
     char msg[256];            /* the first of those */
     unsigned long cr_calls;   /* raw close_range calls of the child (adversity) */
+    int blocked;              /* the child blocked every signal (adversity BL_CHILD) */
 } fault_status_t;
 
 #define PG 4096
@@ -2538,6 +2582,12 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         fd_close(pp[0]);
         fault_status_t st;
         memset(&st, 0, sizeof st);
+        if (s->cfg->blocked == BL_CHILD) {
+            sigset_t old;
+            if (!block_all(&old))
+                die("the child could not block every signal");
+            st.blocked = 1;
+        }
         g_cr_calls = 0;
         body(s, fd, &st);
         st.cr_calls = g_cr_calls;
@@ -2590,9 +2640,16 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         fail = 2; /* the record of what was sent is still good */
     }
     snprintf(extra, extran, " child=%s", how); /* (counts vary with timing: see pick_extra) */
-    vlog("    faults=%lu readfaults=%lu close_range=%lu\n", st.faults, st.readfaults, st.cr_calls);
-    if (got_all)
+    vlog("    faults=%lu readfaults=%lu close_range=%lu blocked=%d\n", st.faults, st.readfaults, st.cr_calls,
+         st.blocked);
+    if (got_all) {
         g_cr_calls += st.cr_calls;
+        if (st.blocked) {
+            g_adv.bl_cases++;
+            g_adv.bl_by[BL_CHILD]++;
+            g_adv.bl_faults += st.faults;
+        }
+    }
     return fail;
 }
 
@@ -3360,6 +3417,63 @@ out:
     return fail;
 }
 
+/* The copy loop of a case, whichever thread runs it. */
+typedef struct {
+    sender_t *s;
+    int fd;
+    uint64_t seed, idx;
+    char *extra;
+    size_t extran;
+    int sock_closed, prefail;
+} body_t;
+
+static void run_body(body_t *b)
+{
+    sender_t *s = b->s;
+    const config_t *c = s->cfg;
+    int fd = b->fd;
+    switch (c->kind) {
+    case KIND_WRITE: run_write(s, fd); break;
+    case KIND_VEC: run_vec(s, fd); break;
+    case KIND_READV: run_readv(s, fd); break;
+    case KIND_THREAD: run_thread(s, fd, rng_for(b->seed, b->idx, 5).s); break;
+    case KIND_STDIO: b->sock_closed = run_stdio(s); break;
+    case KIND_COPY: run_copy(s, fd); break;
+    case KIND_FAULT: b->prefail = run_child(s, fd, b->idx, b->extra, b->extran, fault_body); break;
+    case KIND_MMAP:
+        if (c->mm_trunc)
+            b->prefail = run_child(s, fd, b->idx, b->extra, b->extran, mmap_body);
+        else
+            mmap_body(s, fd, NULL);
+        break;
+    case KIND_SIGNAL: {
+        /* the other file, that the handler dup2()s onto the source fd */
+        char other[sizeof g_path + 8];
+        snprintf(other, sizeof other, "%s.other", g_path);
+        rng_t ro = rng_for(b->seed, b->idx, 7);
+        write_file_at(other, &ro, (size_t)rbelow(&ro, 2 * (uint64_t)c->size + 4097));
+        run_signal(s, fd, other);
+        unlink(other);
+        break;
+    }
+    }
+}
+
+/* BL_THREAD: the copy loop in a thread of its own that blocks every signal (the signal kind's
+ * windows unblock SIGALRM alone, and its handler works on this thread). */
+static void *body_thread(void *arg)
+{
+    body_t *b = arg;
+    sigset_t old;
+    if (!block_all(&old)) {
+        errno = 0;
+        die("could not block every signal in the copy loop's thread");
+    }
+    g_main_tid = gettid();
+    run_body(b);
+    return NULL;
+}
+
 /* Runs one case; returns 1 on failure. */
 static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 {
@@ -3400,41 +3514,38 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     sender_t s = { .sock = snd, .file_wfd = wfd, .cfg = &c, .r = &r, .rtail = &rtail,
                    .expected = &expected };
 
-    int sock_closed = 0, prefail = 0;
     char extra[160] = "";
+    body_t b = { &s, fd, seed, idx, extra, sizeof extra, 0, 0 };
     g_cr_pct = c.cr_pct;
     g_cr_rng = rng_for(seed, idx, 9);
     g_cr_calls = 0;
-    switch (c.kind) {
-    case KIND_WRITE: run_write(&s, fd); break;
-    case KIND_VEC: run_vec(&s, fd); break;
-    case KIND_READV: run_readv(&s, fd); break;
-    case KIND_THREAD: run_thread(&s, fd, rng_for(seed, idx, 5).s); break;
-    case KIND_STDIO: sock_closed = run_stdio(&s); break;
-    case KIND_COPY: run_copy(&s, fd); break;
-    case KIND_FAULT: prefail = run_child(&s, fd, idx, extra, sizeof extra, fault_body); break;
-    case KIND_MMAP:
-        if (c.mm_trunc)
-            prefail = run_child(&s, fd, idx, extra, sizeof extra, mmap_body);
-        else
-            mmap_body(&s, fd, NULL);
-        break;
-    case KIND_SIGNAL: {
-        /* the other file, that the handler dup2()s onto the source fd */
-        char other[sizeof g_path + 8];
-        snprintf(other, sizeof other, "%s.other", g_path);
-        rng_t ro = rng_for(seed, idx, 7);
-        write_file_at(other, &ro, (size_t)rbelow(&ro, 2 * (uint64_t)c.size + 4097));
-        run_signal(&s, fd, other);
-        unlink(other);
-        break;
+    if (c.blocked == BL_THREAD) {
+        pthread_t bt;
+        if (pthread_create(&bt, NULL, body_thread, &b) != 0 || pthread_join(bt, NULL) != 0)
+            die("the copy loop's thread");
+        g_main_tid = gettid();
+    } else if (c.blocked == BL_MAIN) {
+        sigset_t old;
+        if (!block_all(&old)) {
+            errno = 0;
+            die("could not block every signal in the main thread");
+        }
+        run_body(&b);
+        if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)
+            die("pthread_sigmask");
+    } else {
+        run_body(&b); /* BL_CHILD: run_child blocks them in the child */
     }
+    if (c.blocked == BL_THREAD || c.blocked == BL_MAIN) {
+        g_adv.bl_cases++;
+        g_adv.bl_by[c.blocked]++;
     }
     g_cr_pct = 0;
     if (g_cr_calls) {
         g_adv.cr_cases++;
         g_adv.cr_calls += g_cr_calls;
     }
+    int sock_closed = b.sock_closed, prefail = b.prefail;
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
     if (pthread_join(th, NULL) != 0)
@@ -3587,8 +3698,10 @@ int main(int argc, char **argv)
     }
     unlink(g_path);
     fd_close(g_lfd);
-    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu rawsig_cases=%lu rawsig_ran=%lu\n",
-           g_adv.cr_cases, g_adv.cr_calls, g_adv.raw_cases, g_adv.raw_ran);
+    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu rawsig_cases=%lu rawsig_ran=%lu "
+           "blocked_cases=%lu blocked_thread=%lu blocked_main=%lu blocked_child=%lu blocked_faults=%lu\n",
+           g_adv.cr_cases, g_adv.cr_calls, g_adv.raw_cases, g_adv.raw_ran, g_adv.bl_cases, g_adv.bl_by[BL_THREAD],
+           g_adv.bl_by[BL_MAIN], g_adv.bl_by[BL_CHILD], g_adv.bl_faults);
     printf("difftest: %" PRIu64 " cases, %" PRIu64 " failures\n", cases, failures);
     return failures ? 1 : 0;
 }
