@@ -3,7 +3,7 @@
  *
  *   difftest --seed S --cases N [--verbose] [--first I] [--only KIND]
  *            [--skip-kind KIND]... [--mutate-file[=before|after]]
- *            [--no-mmap-alias-stores] [--no-adv ADVERSITY]...
+ *            [--no-mmap-alias-stores] [--no-adv ADVERSITY]... [--nofile M]
  *
  * Every case (fully determined by seed and case index) writes a random file,
  * opens a loopback TCP connection and copies the file to the socket with one of
@@ -109,13 +109,23 @@
  *           and the child must end with exit0). Threads the loop starts inherit the mask; the
  *           signal kind's windows unblock SIGALRM alone (its handler runs in the loop's
  *           thread). 15% of the cases, 35% of the fault and mmap trunc=1 cases.
+ *   fds=N/file|other|mixed  once the case's file is written, before the case opens its own
+ *           descriptors, N extra ones: of the case's file, of three other files, or a mix of
+ *           those, dup()s of them and /dev/null; held during the case (its own descriptors
+ *           are numbered above them), closed after. N is picked in 100..900 (8% of the
+ *           cases) and capped to leave 48 free below the soft RLIMIT_NOFILE, which difftest
+ *           never raises (--nofile M lowers it for the run): cases work at whatever limit
+ *           the test gets. After every case RLIMIT_NOFILE must be what it was (the library
+ *           raises nothing).
  *
- * --no-adv NAME (repeatable; close_range, rawsig, blocked or all) leaves an adversity
+ * --no-adv NAME (repeatable; close_range, rawsig, blocked, fds or all) leaves an adversity
  * out (the draws are made all the same). Before its last line the run prints what the
  * adversities did, "difftest: adversities close_range_cases=N close_range_calls=N
  * rawsig_cases=N rawsig_ran=N blocked_cases=N blocked_thread=N blocked_main=N
- * blocked_child=N blocked_faults=N" (blocked_faults: writes from unreadable buffers in
- * blocked children); test_difftest.sh asserts they happened.
+ * blocked_child=N blocked_faults=N fds_cases=N fds_held=N fds_top=N nofile=N"
+ * (blocked_faults: writes from unreadable buffers in blocked children; fds_top: the
+ * highest descriptor a case with extra descriptors held); test_difftest.sh asserts they
+ * happened.
  *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
@@ -138,6 +148,8 @@
  * signal, fault, copy, mmap).  --skip-kind KIND (repeatable): cases of that kind are
  * not run (their line says "skipped"); valgrind.sh skips fault, whose unreadable
  * buffers memcheck reports by design.
+ *
+ * --nofile M: the soft RLIMIT_NOFILE of the run (only lower than the one difftest gets).
  *
  * --mutate-file[=before|after] (off by default, outside the library's stated
  * contract; write kind only): also pwrite() a random byte into the region of
@@ -163,6 +175,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -367,6 +380,8 @@ enum { TR_READ, TR_PREAD, TR_PREADV, TR_MIXED };
 static const char *tr_names[] = { "read", "pread", "preadv", "mixed" };
 enum { BL_NONE, BL_THREAD, BL_MAIN, BL_CHILD };
 static const char *bl_names[] = { "none", "thread", "main", "child" };
+enum { FO_FILE, FO_OTHER, FO_MIXED };
+static const char *fo_names[] = { "file", "other", "mixed" };
 
 typedef struct {
     size_t size, bufsize, bufoff;
@@ -404,6 +419,8 @@ typedef struct {
     unsigned cr_pct;    /* raw close_range above the program's descriptors before this share of writes */
     int rawsig;         /* signal kind: the SIGALRM handler installed by the raw rt_sigaction */
     int blocked;        /* BL_*: the copy loop runs with every signal blocked */
+    int nfds;           /* extra descriptors asked for (0: none; fewer where RLIMIT_NOFILE is low) */
+    int fds_of;         /* FO_*: of the case's file, of other files, or a mix */
 } config_t;
 
 typedef struct {
@@ -844,13 +861,16 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
 #define PCT_ADV_RAWSIG 50        /* signal cases whose handler the raw rt_sigaction installs */
 #define PCT_ADV_BLOCKED 15       /* cases whose copy loop blocks every signal ... */
 #define PCT_ADV_BLOCKED_CHILD 35 /* ... of those run in a child (fault, mmap with trunc=1) */
+#define PCT_ADV_FDS 8            /* cases holding several hundred extra descriptors */
+#define FDS_MAX 900
+#define FDS_HEADROOM 48          /* descriptors left free below RLIMIT_NOFILE for the case itself */
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
 
-enum { ADV_CLOSE_RANGE = 1, ADV_RAWSIG = 2, ADV_BLOCKED = 4 };
-static const char *adv_names[] = { "close_range", "rawsig", "blocked" };
+enum { ADV_CLOSE_RANGE = 1, ADV_RAWSIG = 2, ADV_BLOCKED = 4, ADV_FDS = 8 };
+static const char *adv_names[] = { "close_range", "rawsig", "blocked", "fds" };
 #define ADV_N (int)(sizeof adv_names / sizeof adv_names[0])
 static unsigned g_adv_off; /* --no-adv NAME (repeatable): bit per adversity left out */
 
@@ -878,11 +898,16 @@ static struct {
     unsigned long raw_cases, raw_ran;     /* handlers installed by the raw call, of which ran */
     unsigned long bl_cases, bl_by[4];     /* copy loops with every signal blocked, by BL_* */
     unsigned long bl_faults;              /* writes from unreadable buffers in those */
+    unsigned long fds_cases, fds_held;    /* cases with extra descriptors, how many in all */
+    int fds_top;                          /* the highest descriptor held in such a case */
 } g_adv;
 
 static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
 static rng_t g_cr_rng;           /* stream 9: which write calls get one */
 static unsigned long g_cr_calls; /* calls made in this case (by this process) */
+static struct rlimit g_nofile;   /* RLIMIT_NOFILE at start: no case may change it */
+static char g_pool[3][sizeof g_path + 16]; /* other files for the extra descriptors */
+static int g_extra[FDS_MAX], g_nextra;
 
 /* The adversities of a case, from stream 8: drawn the same whatever the kind (so a case is the
  * same with --only), and nothing else of the case depends on them (every case is the case it
@@ -895,9 +920,13 @@ static void pick_adv(uint64_t seed, uint64_t idx, config_t *c)
     int child = c->kind == KIND_FAULT || (c->kind == KIND_MMAP && c->mm_trunc);
     int bl = rpct(&a, child ? PCT_ADV_BLOCKED_CHILD : PCT_ADV_BLOCKED);
     int blmain = rpct(&a, 50);
+    int nf = rpct(&a, PCT_ADV_FDS) ? (int)rrange(&a, 100, FDS_MAX) : 0;
+    int fo = (int)rbelow(&a, 3);
     c->cr_pct = g_adv_off & ADV_CLOSE_RANGE ? 0 : cr;
     c->rawsig = !(g_adv_off & ADV_RAWSIG) && raw && c->kind == KIND_SIGNAL && g_restorer;
     c->blocked = (g_adv_off & ADV_BLOCKED) || !bl ? BL_NONE : child ? BL_CHILD : blmain ? BL_MAIN : BL_THREAD;
+    c->nfds = g_adv_off & ADV_FDS ? 0 : nf;
+    c->fds_of = fo;
 }
 
 /* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
@@ -931,8 +960,53 @@ static int block_all(sigset_t *old)
     return 1;
 }
 
+/* The extra descriptors of a case: c->nfds, or as many as leave FDS_HEADROOM below the soft
+ * RLIMIT_NOFILE (which nothing raises), of the case's file, of other files, or a mix of those,
+ * dup()s of them and /dev/null. Held until extras_close after the case. Returns how many. */
+static int extras_open(const config_t *c, uint64_t seed, uint64_t idx)
+{
+    g_nextra = 0;
+    if (!c->nfds)
+        return 0;
+    rng_t r = rng_for(seed, idx, 10);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        die("getrlimit");
+    long long room = (long long)(rl.rlim_cur > (rlim_t)1 << 30 ? (rlim_t)1 << 30 : rl.rlim_cur) - 1 - fd_top() -
+                     FDS_HEADROOM;
+    int want = room < c->nfds ? (room > 0 ? (int)room : 0) : c->nfds;
+    while (g_nextra < want) {
+        int how = c->fds_of == FO_FILE ? 0 : c->fds_of == FO_OTHER ? 1 : (int)rbelow(&r, 4);
+        int fd;
+        if (how == 0)
+            fd = open(g_path, O_RDONLY | (rpct(&r, 30) ? O_CLOEXEC : 0));
+        else if (how == 1)
+            fd = open(g_pool[rbelow(&r, 3)], O_RDONLY | (rpct(&r, 30) ? O_CLOEXEC : 0));
+        else if (how == 2 && g_nextra)
+            fd = dup(g_extra[rbelow(&r, (uint64_t)g_nextra)]);
+        else
+            fd = open("/dev/null", O_RDONLY);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* fewer free than RLIMIT_NOFILE says (descriptors inherited): room for the case */
+            for (int i = 0; i < FDS_HEADROOM && g_nextra; i++)
+                fd_close(g_extra[--g_nextra]);
+            break;
+        }
+        if (fd < 0)
+            die("extra descriptor %d of %d", g_nextra, want);
+        g_extra[g_nextra++] = fd_hold(fd);
+    }
+    return g_nextra;
+}
+
+static void extras_close(void)
+{
+    while (g_nextra)
+        fd_close(g_extra[--g_nextra]);
+}
+
 /* The adversities a case line shows (those that change what the case does). */
-static void adv_text(const config_t *c, char *out, size_t n)
+static void adv_text(const config_t *c, int nfds, char *out, size_t n)
 {
     int k = 0;
     out[0] = 0;
@@ -941,7 +1015,9 @@ static void adv_text(const config_t *c, char *out, size_t n)
     if (c->rawsig && (size_t)k < n)
         k += snprintf(out + k, n - (size_t)k, " rawsig");
     if (c->blocked && (size_t)k < n)
-        snprintf(out + k, n - (size_t)k, " blocked=%s", bl_names[c->blocked]);
+        k += snprintf(out + k, n - (size_t)k, " blocked=%s", bl_names[c->blocked]);
+    if (nfds && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, " fds=%d/%s", nfds, fo_names[c->fds_of]);
 }
 
 static void describe(const config_t *c, char *out, size_t n)
@@ -996,8 +1072,8 @@ static void describe(const config_t *c, char *out, size_t n)
     }
     k = (int)strlen(out);
     if ((size_t)k + 1 < n)
-        snprintf(out + k, n - (size_t)k, " close_range=%u%% rawsig=%d blocked=%s", c->cr_pct, c->rawsig,
-                 bl_names[c->blocked]);
+        snprintf(out + k, n - (size_t)k, " close_range=%u%% rawsig=%d blocked=%s nfds=%d/%s", c->cr_pct, c->rawsig,
+                 bl_names[c->blocked], c->nfds, fo_names[c->fds_of]);
 }
 
 /* ------------------------------------------------------- vectored writes -- */
@@ -3493,6 +3569,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     vlog("case %" PRIu64 ": %s\n", idx, desc);
 
     write_file(&rfile, c.size);
+    int nfds = extras_open(&c, seed, idx);
     int fd = fd_hold(open(g_path, O_RDONLY));
     if (fd < 0)
         die("open %s", g_path);
@@ -3519,6 +3596,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     g_cr_pct = c.cr_pct;
     g_cr_rng = rng_for(seed, idx, 9);
     g_cr_calls = 0;
+    int top = fd_top();
     if (c.blocked == BL_THREAD) {
         pthread_t bt;
         if (pthread_create(&bt, NULL, body_thread, &b) != 0 || pthread_join(bt, NULL) != 0)
@@ -3545,6 +3623,12 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         g_adv.cr_cases++;
         g_adv.cr_calls += g_cr_calls;
     }
+    if (nfds) {
+        g_adv.fds_cases++;
+        g_adv.fds_held += (unsigned long)nfds;
+        if (top > g_adv.fds_top)
+            g_adv.fds_top = top;
+    }
     int sock_closed = b.sock_closed, prefail = b.prefail;
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
@@ -3556,6 +3640,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     fd_close(fd);
     if (wfd >= 0)
         fd_close(wfd);
+    extras_close();
 
     int fail = prefail != 0;
     if (prefail == 1) {
@@ -3576,8 +3661,18 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         printf(" [%s]\n", desc);
         fail = 1;
     }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        die("getrlimit");
+    if (rl.rlim_cur != g_nofile.rlim_cur || rl.rlim_max != g_nofile.rlim_max) {
+        printf("FAIL case %" PRIu64 ": RLIMIT_NOFILE is %llu/%llu after the case, was %llu/%llu [%s]\n", idx,
+               (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+               (unsigned long long)g_nofile.rlim_cur, (unsigned long long)g_nofile.rlim_max, desc);
+        fail = 1;
+        g_nofile = rl; /* reported once */
+    }
     char adv[128];
-    adv_text(&c, adv, sizeof adv);
+    adv_text(&c, nfds, adv, sizeof adv);
     if (c.timing)
         printf("case %" PRIu64 " size=%zu buf=%zu kind=%s%s digest=timing%s\n", idx, c.size, c.bufsize,
                kind_names[c.kind], adv, extra);
@@ -3596,6 +3691,7 @@ int main(int argc, char **argv)
 {
     uint64_t seed = 1, cases = 100, first = 0;
     int mutate_file = 0;
+    long nofile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = strtoull(argv[++i], NULL, 0);
@@ -3638,6 +3734,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_adv_off |= j == ADV_N ? (1u << ADV_N) - 1 : 1u << j;
+        } else if (!strcmp(argv[i], "--nofile") && i + 1 < argc) {
+            nofile = strtol(argv[++i], NULL, 0);
         } else if (!strcmp(argv[i], "--no-mmap-alias-stores"))
             g_mm_alias = 0;
         else if (!strcmp(argv[i], "--mutate-file"))
@@ -3647,7 +3745,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mutate-file=after"))
             mutate_file = 1, g_filemut_when = 2;
         else {
-            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--no-mmap-alias-stores] [--no-adv ADVERSITY]...\n");
+            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--no-mmap-alias-stores] [--no-adv ADVERSITY]... [--nofile N]\n");
             return 2;
         }
     }
@@ -3661,6 +3759,19 @@ int main(int argc, char **argv)
             g_restorer = rb.sa_restorer;
     }
 #endif
+    if (getrlimit(RLIMIT_NOFILE, &g_nofile) != 0)
+        die("getrlimit");
+    if (nofile > 0) {
+        /* a lower soft limit for the whole run; nothing is ever raised */
+        if ((rlim_t)nofile > g_nofile.rlim_cur) {
+            fprintf(stderr, "difftest: --nofile %ld is above the soft RLIMIT_NOFILE %llu, which difftest never raises\n",
+                    nofile, (unsigned long long)g_nofile.rlim_cur);
+            return 2;
+        }
+        g_nofile.rlim_cur = (rlim_t)nofile;
+        if (setrlimit(RLIMIT_NOFILE, &g_nofile) != 0)
+            die("setrlimit");
+    }
     /* SIGALRM (the signal kind's handler) is blocked in every thread but in the handler
      * windows of the main thread; threads made from here on inherit the blocked mask */
     sigemptyset(&g_alrm_set);
@@ -3673,6 +3784,11 @@ int main(int argc, char **argv)
     if (!tmp || !*tmp)
         tmp = "/tmp";
     snprintf(g_path, sizeof g_path, "%s/difftest.%d.dat", tmp, (int)getpid());
+    for (int i = 0; i < 3; i++) { /* the other files of the extra descriptors */
+        snprintf(g_pool[i], sizeof g_pool[i], "%s.pool%d", g_path, i);
+        rng_t pr = rng_for(seed, (uint64_t)i, 11);
+        write_file_at(g_pool[i], &pr, (size_t)(i == 0 ? 0 : i == 1 ? 4097 : 70000));
+    }
 
     for (int i = 0; i <= 2; i++)
         fd_hold(i);
@@ -3697,11 +3813,15 @@ int main(int argc, char **argv)
             fflush(stdout);
     }
     unlink(g_path);
+    for (int i = 0; i < 3; i++)
+        unlink(g_pool[i]);
     fd_close(g_lfd);
     printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu rawsig_cases=%lu rawsig_ran=%lu "
-           "blocked_cases=%lu blocked_thread=%lu blocked_main=%lu blocked_child=%lu blocked_faults=%lu\n",
+           "blocked_cases=%lu blocked_thread=%lu blocked_main=%lu blocked_child=%lu blocked_faults=%lu "
+           "fds_cases=%lu fds_held=%lu fds_top=%d nofile=%llu\n",
            g_adv.cr_cases, g_adv.cr_calls, g_adv.raw_cases, g_adv.raw_ran, g_adv.bl_cases, g_adv.bl_by[BL_THREAD],
-           g_adv.bl_by[BL_MAIN], g_adv.bl_by[BL_CHILD], g_adv.bl_faults);
+           g_adv.bl_by[BL_MAIN], g_adv.bl_by[BL_CHILD], g_adv.bl_faults, g_adv.fds_cases, g_adv.fds_held,
+           g_adv.fds_top, (unsigned long long)g_nofile.rlim_cur);
     printf("difftest: %" PRIu64 " cases, %" PRIu64 " failures\n", cases, failures);
     return failures ? 1 : 0;
 }

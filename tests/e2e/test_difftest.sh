@@ -49,14 +49,15 @@ fi
 
 # Each adversity (see the header of difftest.c) must have happened in both runs: a raw
 # close_range above the program's descriptors, a SIGALRM handler installed by the raw
-# rt_sigaction (x86-64) that ran, and copy loops with every signal blocked (in a fault child
-# too, with writes from unreadable buffers, unless the fault kind is skipped).
+# rt_sigaction (x86-64) that ran, copy loops with every signal blocked (in a fault child too,
+# with writes from unreadable buffers, unless the fault kind is skipped), and cases holding
+# extra descriptors.
 # Asserted from 1000 cases on (the default run has 2000); fewer cases only print the counts.
 adv_check() { # RUN-NAME OUTPUT-FILE
     local line k v
     line=$(grep -m1 '^difftest: adversities ' "$2")
     [ -n "$line" ] || fail "$1 run printed no adversities line"
-    local keys=(close_range_cases close_range_calls blocked_cases blocked_thread blocked_main)
+    local keys=(close_range_cases close_range_calls blocked_cases blocked_thread blocked_main fds_cases fds_held)
     [ "$(uname -m)" = x86_64 ] && keys+=(rawsig_cases rawsig_ran)
     [ ${#skip[@]} -eq 0 ] && keys+=(blocked_child blocked_faults)
     for k in "${keys[@]}"; do
