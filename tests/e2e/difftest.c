@@ -92,8 +92,11 @@
  *           library's back, maxfd the highest descriptor the program holds (difftest keeps
  *           the set: 0-2, the listener, every descriptor of the case from its open to its
  *           close). Nothing of the program's is closed, so the outcome is fixed; a
- *           descriptor the library kept for itself above the program's would be. 15% of the
- *           cases, P in 5..50; in fault children too.
+ *           descriptor the library kept for itself above the program's would be. After half
+ *           of the calls (up to 8 a case) the program takes the first number freed again:
+ *           fcntl(F_DUPFD, maxfd+1) of one of three other files, held until the case ends,
+ *           so a library that kept a descriptor there would find another file behind it.
+ *           15% of the cases, P in 5..50; in fault children too.
  *   rawsig  (signal kind) the SIGALRM handler is installed by the raw rt_sigaction system
  *           call instead of sigaction(), as one put in place before the library's
  *           constructor: a handler the library never saw. x86-64: SA_RESTORER with glibc's
@@ -906,8 +909,10 @@ static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
 static rng_t g_cr_rng;           /* stream 9: which write calls get one */
 static unsigned long g_cr_calls; /* calls made in this case (by this process) */
 static struct rlimit g_nofile;   /* RLIMIT_NOFILE at start: no case may change it */
-static char g_pool[3][sizeof g_path + 16]; /* other files for the extra descriptors */
+static char g_pool[3][sizeof g_path + 16]; /* other files: extra descriptors, close_range reuse */
 static int g_extra[FDS_MAX], g_nextra;
+#define CR_REUSE_MAX 8
+static int g_reuse[CR_REUSE_MAX], g_nreuse; /* numbers close_range freed, taken again (see below) */
 
 /* The adversities of a case, from stream 8: drawn the same whatever the kind (so a case is the
  * same with --only), and nothing else of the case depends on them (every case is the case it
@@ -940,6 +945,23 @@ static void adv_before_write(void)
     if (syscall(SYS_close_range, from, ~0U, 0) != 0)
         die("close_range(%u, ~0U, 0)", from);
     g_cr_calls++;
+    if (g_nreuse < CR_REUSE_MAX && rpct(&g_cr_rng, 50)) {
+        /* the first number it freed, now the program's (another file): what a library that
+         * kept a descriptor there would find behind it */
+        int o = open(g_pool[rbelow(&g_cr_rng, 3)], O_RDONLY | O_CLOEXEC);
+        int fd = o < 0 ? -1 : fcntl(o, F_DUPFD, (int)from);
+        if (o >= 0)
+            close(o);
+        if (fd >= 0) /* else (RLIMIT_NOFILE reached) no reuse this time */
+            g_reuse[g_nreuse++] = fd_hold(fd);
+    }
+}
+
+/* After the case: the descriptors close_range's reuse took. */
+static void reuse_close(void)
+{
+    while (g_nreuse)
+        fd_close(g_reuse[--g_nreuse]);
 }
 
 /* Blocks every signal in the calling thread (its children inherit the mask); 1 if the kernel's
@@ -3641,6 +3663,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     if (wfd >= 0)
         fd_close(wfd);
     extras_close();
+    reuse_close();
 
     int fail = prefail != 0;
     if (prefail == 1) {
