@@ -92,11 +92,14 @@
  *           library's back, maxfd the highest descriptor the program holds (difftest keeps
  *           the set: 0-2, the listener, every descriptor of the case from its open to its
  *           close). Nothing of the program's is closed, so the outcome is fixed; a
- *           descriptor the library kept for itself above the program's would be. After half
- *           of the calls (up to 8 a case) the program takes the first number freed again:
- *           fcntl(F_DUPFD, maxfd+1) of one of three other files, held until the case ends,
- *           so a library that kept a descriptor there would find another file behind it.
- *           15% of the cases, P in 5..50; in fault children too.
+ *           descriptor the library kept for itself above the program's would be, and the
+ *           case fails: /proc/self/fd is listed around each call, and a descriptor above
+ *           maxfd that the call closed was not the program's (difftest closes what it
+ *           inherited at start; what the call cannot close, valgrind's own, does not
+ *           count). After half of the calls (up to 8 a case) the program takes the first
+ *           number freed again: fcntl(F_DUPFD, maxfd+1) of one of three other files, held
+ *           until the case ends, so a library that kept a descriptor there would find
+ *           another file behind it. 15% of the cases, P in 5..50; in fault children too.
  *   rawsig  (signal kind) the SIGALRM handler is installed by the raw rt_sigaction system
  *           call instead of sigaction(), as one put in place before the library's
  *           constructor: a handler the library never saw. x86-64: SA_RESTORER with glibc's
@@ -164,6 +167,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -908,6 +912,8 @@ static struct {
 static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
 static rng_t g_cr_rng;           /* stream 9: which write calls get one */
 static unsigned long g_cr_calls; /* calls made in this case (by this process) */
+static unsigned long g_cr_foreign; /* descriptors they closed that the program never opened */
+static int g_cr_foreign_fd = -1, g_cr_foreign_from; /* the first of those, and the call's maxfd+1 */
 static struct rlimit g_nofile;   /* RLIMIT_NOFILE at start: no case may change it */
 static char g_pool[3][sizeof g_path + 16]; /* other files: extra descriptors, close_range reuse */
 static int g_extra[FDS_MAX], g_nextra;
@@ -937,14 +943,50 @@ static void pick_adv(uint64_t seed, uint64_t idx, config_t *c)
 /* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
  * case's share, close every descriptor above the program's highest one by the raw system call.
  * Nothing of the program's is closed; a descriptor the library kept for itself would be. */
+#define FOREIGN_MAX 64
+
+/* The descriptors open at or above from (up to max of them, into fds), as /proc/self/fd lists
+ * them, the listing's own left out; -1 without /proc. */
+static int open_above(int from, int *fds, int max)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0, dfd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        int fd = e->d_name[0] >= '0' && e->d_name[0] <= '9' ? atoi(e->d_name) : -1;
+        if (fd >= from && fd != dfd)
+            fds[n++] = fd;
+    }
+    closedir(d);
+    return n;
+}
+
 static void adv_before_write(void)
 {
     if (!g_cr_pct || !rpct(&g_cr_rng, g_cr_pct))
         return;
     unsigned from = (unsigned)fd_top() + 1;
+    /* what is open up there: nothing, as the program holds nothing above maxfd (it closed what
+     * it inherited at start), but what close_range cannot close (valgrind's own) */
+    int before[FOREIGN_MAX], after[FOREIGN_MAX];
+    int nb = open_above((int)from, before, FOREIGN_MAX);
     if (syscall(SYS_close_range, from, ~0U, 0) != 0)
         die("close_range(%u, ~0U, 0)", from);
     g_cr_calls++;
+    int na = nb > 0 ? open_above((int)from, after, FOREIGN_MAX) : 0;
+    for (int i = 0; i < nb; i++) {
+        int j = 0;
+        while (j < na && after[j] != before[i])
+            j++;
+        if (j < na)
+            continue; /* still open: not closable by the program */
+        if (!g_cr_foreign++) {
+            g_cr_foreign_fd = before[i];
+            g_cr_foreign_from = (int)from;
+        }
+    }
     if (g_nreuse < CR_REUSE_MAX && rpct(&g_cr_rng, 50)) {
         /* the first number it freed, now the program's (another file): what a library that
          * kept a descriptor there would find behind it */
@@ -2455,6 +2497,8 @@ typedef struct {
     unsigned long bad;        /* results outside what the kernel may return */
     char msg[256];            /* the first of those */
     unsigned long cr_calls;   /* raw close_range calls of the child (adversity) */
+    unsigned long cr_foreign; /* descriptors they closed that the program never opened */
+    int cr_foreign_fd, cr_foreign_from;
     int blocked;              /* the child blocked every signal (adversity BL_CHILD) */
 } fault_status_t;
 
@@ -2689,6 +2733,9 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         g_cr_calls = 0;
         body(s, fd, &st);
         st.cr_calls = g_cr_calls;
+        st.cr_foreign = g_cr_foreign;
+        st.cr_foreign_fd = g_cr_foreign_fd;
+        st.cr_foreign_from = g_cr_foreign_from;
         uint64_t len = s->expected->len;
         pipe_io(1, pp[1], &len, sizeof len);
         if (len)
@@ -2742,6 +2789,11 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
          st.blocked);
     if (got_all) {
         g_cr_calls += st.cr_calls;
+        if (st.cr_foreign && !g_cr_foreign) {
+            g_cr_foreign_fd = st.cr_foreign_fd;
+            g_cr_foreign_from = st.cr_foreign_from;
+        }
+        g_cr_foreign += st.cr_foreign;
         if (st.blocked) {
             g_adv.bl_cases++;
             g_adv.bl_by[BL_CHILD]++;
@@ -3618,6 +3670,8 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     g_cr_pct = c.cr_pct;
     g_cr_rng = rng_for(seed, idx, 9);
     g_cr_calls = 0;
+    g_cr_foreign = 0;
+    g_cr_foreign_fd = -1;
     int top = fd_top();
     if (c.blocked == BL_THREAD) {
         pthread_t bt;
@@ -3684,6 +3738,12 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         printf(" [%s]\n", desc);
         fail = 1;
     }
+    if (g_cr_foreign) {
+        printf("FAIL case %" PRIu64 ": the raw close_range(%d, ~0U) closed %lu descriptor(s) the program never "
+               "opened (the first: %d): a descriptor of the library's own [%s]\n",
+               idx, g_cr_foreign_from, g_cr_foreign, g_cr_foreign_fd, desc);
+        fail = 1;
+    }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         die("getrlimit");
@@ -3712,6 +3772,10 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 
 int main(int argc, char **argv)
 {
+    /* Nothing above stderr is the program's at start: what it inherited (a harness's pipes)
+     * is closed, so that the close_range adversity knows every descriptor above the ones it
+     * holds for not the program's. (A library descriptor made before main goes too.) */
+    syscall(SYS_close_range, 3U, ~0U, 0);
     uint64_t seed = 1, cases = 100, first = 0;
     int mutate_file = 0;
     long nofile = 0;
