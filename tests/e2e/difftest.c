@@ -127,8 +127,8 @@
  * --no-adv NAME (repeatable; close_range, rawsig, blocked, fds or all) leaves an adversity
  * out (the draws are made all the same). Before its last line the run prints what the
  * adversities did, "difftest: adversities close_range_cases=N close_range_calls=N
- * rawsig_cases=N rawsig_ran=N blocked_cases=N blocked_thread=N blocked_main=N
- * blocked_child=N blocked_faults=N fds_cases=N fds_held=N fds_top=N nofile=N"
+ * close_range_reuse=N rawsig_cases=N rawsig_ran=N blocked_cases=N blocked_thread=N
+ * blocked_main=N blocked_child=N blocked_faults=N fds_cases=N fds_held=N fds_top=N nofile=N"
  * (blocked_faults: writes from unreadable buffers in blocked children; fds_top: the
  * highest descriptor a case with extra descriptors held); test_difftest.sh asserts they
  * happened.
@@ -902,6 +902,7 @@ static void *g_restorer;
  * handed back through run_child). */
 static struct {
     unsigned long cr_cases, cr_calls;     /* cases with raw close_range calls, the calls */
+    unsigned long cr_reuse;               /* numbers it freed that the program took again */
     unsigned long raw_cases, raw_ran;     /* handlers installed by the raw call, of which ran */
     unsigned long bl_cases, bl_by[4];     /* copy loops with every signal blocked, by BL_* */
     unsigned long bl_faults;              /* writes from unreadable buffers in those */
@@ -912,6 +913,7 @@ static struct {
 static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
 static rng_t g_cr_rng;           /* stream 9: which write calls get one */
 static unsigned long g_cr_calls; /* calls made in this case (by this process) */
+static unsigned long g_cr_reuse; /* numbers they freed taken again in this case (this process) */
 static unsigned long g_cr_foreign; /* descriptors they closed that the program never opened */
 static int g_cr_foreign_fd = -1, g_cr_foreign_from; /* the first of those, and the call's maxfd+1 */
 static struct rlimit g_nofile;   /* RLIMIT_NOFILE at start: no case may change it */
@@ -994,8 +996,10 @@ static void adv_before_write(void)
         int fd = o < 0 ? -1 : fcntl(o, F_DUPFD, (int)from);
         if (o >= 0)
             close(o);
-        if (fd >= 0) /* else (RLIMIT_NOFILE reached) no reuse this time */
+        if (fd >= 0) { /* else (RLIMIT_NOFILE reached) no reuse this time */
             g_reuse[g_nreuse++] = fd_hold(fd);
+            g_cr_reuse++;
+        }
     }
 }
 
@@ -2497,6 +2501,7 @@ typedef struct {
     unsigned long bad;        /* results outside what the kernel may return */
     char msg[256];            /* the first of those */
     unsigned long cr_calls;   /* raw close_range calls of the child (adversity) */
+    unsigned long cr_reuse;   /* numbers they freed that the child took again */
     unsigned long cr_foreign; /* descriptors they closed that the program never opened */
     int cr_foreign_fd, cr_foreign_from;
     int blocked;              /* the child blocked every signal (adversity BL_CHILD) */
@@ -2733,6 +2738,7 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         g_cr_calls = 0;
         body(s, fd, &st);
         st.cr_calls = g_cr_calls;
+        st.cr_reuse = g_cr_reuse;
         st.cr_foreign = g_cr_foreign;
         st.cr_foreign_fd = g_cr_foreign_fd;
         st.cr_foreign_from = g_cr_foreign_from;
@@ -2789,6 +2795,7 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
          st.blocked);
     if (got_all) {
         g_cr_calls += st.cr_calls;
+        g_cr_reuse += st.cr_reuse;
         if (st.cr_foreign && !g_cr_foreign) {
             g_cr_foreign_fd = st.cr_foreign_fd;
             g_cr_foreign_from = st.cr_foreign_from;
@@ -3670,6 +3677,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     g_cr_pct = c.cr_pct;
     g_cr_rng = rng_for(seed, idx, 9);
     g_cr_calls = 0;
+    g_cr_reuse = 0;
     g_cr_foreign = 0;
     g_cr_foreign_fd = -1;
     int top = fd_top();
@@ -3698,6 +3706,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     if (g_cr_calls) {
         g_adv.cr_cases++;
         g_adv.cr_calls += g_cr_calls;
+        g_adv.cr_reuse += g_cr_reuse;
     }
     if (nfds) {
         g_adv.fds_cases++;
@@ -3903,10 +3912,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         unlink(g_pool[i]);
     fd_close(g_lfd);
-    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu rawsig_cases=%lu rawsig_ran=%lu "
-           "blocked_cases=%lu blocked_thread=%lu blocked_main=%lu blocked_child=%lu blocked_faults=%lu "
+    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu close_range_reuse=%lu "
+           "rawsig_cases=%lu rawsig_ran=%lu blocked_cases=%lu blocked_thread=%lu blocked_main=%lu blocked_child=%lu blocked_faults=%lu "
            "fds_cases=%lu fds_held=%lu fds_top=%d nofile=%llu\n",
-           g_adv.cr_cases, g_adv.cr_calls, g_adv.raw_cases, g_adv.raw_ran, g_adv.bl_cases, g_adv.bl_by[BL_THREAD],
+           g_adv.cr_cases, g_adv.cr_calls, g_adv.cr_reuse, g_adv.raw_cases, g_adv.raw_ran, g_adv.bl_cases, g_adv.bl_by[BL_THREAD],
            g_adv.bl_by[BL_MAIN], g_adv.bl_by[BL_CHILD], g_adv.bl_faults, g_adv.fds_cases, g_adv.fds_held,
            g_adv.fds_top, (unsigned long long)g_nofile.rlim_cur);
     printf("difftest: %" PRIu64 " cases, %" PRIu64 " failures\n", cases, failures);
