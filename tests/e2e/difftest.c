@@ -942,9 +942,6 @@ static void pick_adv(uint64_t seed, uint64_t idx, config_t *c)
     c->fds_of = fo;
 }
 
-/* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
- * case's share, close every descriptor above the program's highest one by the raw system call.
- * Nothing of the program's is closed; a descriptor the library kept for itself would be. */
 #define FOREIGN_MAX 64
 
 /* The descriptors open at or above from (up to max of them, into fds), as /proc/self/fd lists
@@ -965,6 +962,10 @@ static int open_above(int from, int *fds, int max)
     return n;
 }
 
+/* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
+ * case's share, close every descriptor above the program's highest one by the raw system call.
+ * Nothing of the program's is closed; a descriptor the library kept for itself would be (and
+ * is counted, to fail the case); then, sometimes, the program takes the first number again. */
 static void adv_before_write(void)
 {
     if (!g_cr_pct || !rpct(&g_cr_rng, g_cr_pct))
@@ -993,8 +994,8 @@ static void adv_before_write(void)
         /* the first number it freed, now the program's (another file): what a library that
          * kept a descriptor there would find behind it */
         int o = open(g_pool[rbelow(&g_cr_rng, 3)], O_RDONLY | O_CLOEXEC);
-        int fd = o < 0 ? -1 : fcntl(o, F_DUPFD, (int)from);
-        if (o >= 0)
+        int fd = o < 0 || o >= (int)from ? o : fcntl(o, F_DUPFD, (int)from);
+        if (o >= 0 && o != fd)
             close(o);
         if (fd >= 0) { /* else (RLIMIT_NOFILE reached) no reuse this time */
             g_reuse[g_nreuse++] = fd_hold(fd);
@@ -1055,7 +1056,7 @@ static int extras_open(const config_t *c, uint64_t seed, uint64_t idx)
         else
             fd = open("/dev/null", O_RDONLY);
         if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-            /* fewer free than RLIMIT_NOFILE says (descriptors inherited): room for the case */
+            /* fewer free than RLIMIT_NOFILE says: leave room for the case */
             for (int i = 0; i < FDS_HEADROOM && g_nextra; i++)
                 fd_close(g_extra[--g_nextra]);
             break;
