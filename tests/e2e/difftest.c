@@ -3,6 +3,7 @@
  *
  *   difftest --seed S --cases N [--verbose] [--first I] [--only KIND]
  *            [--skip-kind KIND]... [--mutate-file[=before|after]]
+ *            [--no-mmap-alias-stores] [--no-adv ADVERSITY]... [--nofile M]
  *
  * Every case (fully determined by seed and case index) writes a random file,
  * opens a loopback TCP connection and copies the file to the socket with one of
@@ -82,11 +83,61 @@
  *           read-only "shadow" mapping of the same bytes beside it: a content match)
  *           too, unless --no-mmap-alias-stores.
  *
+ * On top of its kind, a case may meet adversities (any kind; picked per case from stream 8,
+ * so the rest of the case is the same with or without them, and digests do not change; each
+ * is named in the case line when the case has it):
+ *
+ *   close_range=P%  before P% of the copy loop's write calls (write/send/sendto,
+ *           writev/sendmsg, fwrite), syscall(SYS_close_range, maxfd+1, ~0U, 0) behind the
+ *           library's back, maxfd the highest descriptor the program holds (difftest keeps
+ *           the set: 0-2, the listener, every descriptor of the case from its open to its
+ *           close). Nothing of the program's is closed, so the outcome is fixed; a
+ *           descriptor the library kept for itself above the program's would be, and the
+ *           case fails: /proc/self/fd is listed around each call, and a descriptor above
+ *           maxfd that the call closed was not the program's (difftest closes what it
+ *           inherited at start; what the call cannot close, valgrind's own, does not
+ *           count). After half of the calls (up to 8 a case) the program takes the first
+ *           number freed again: fcntl(F_DUPFD, maxfd+1) of one of three other files, held
+ *           until the case ends, so a library that kept a descriptor there would find
+ *           another file behind it. 15% of the cases, P in 5..50; in fault children too.
+ *   rawsig  (signal kind) the SIGALRM handler is installed by the raw rt_sigaction system
+ *           call instead of sigaction(), as one put in place before the library's
+ *           constructor: a handler the library never saw. x86-64: SA_RESTORER with glibc's
+ *           restorer, learned at start from a sigaction() readback of SIGPIPE; the
+ *           installation is read back with sigaction(). The kind's checking rules are
+ *           unchanged. Half of the signal cases.
+ *   blocked=thread|main|child  the copy loop runs where every signal is blocked
+ *           (pthread_sigmask SIG_BLOCK of sigfillset, checked in the kernel's mask): in a
+ *           thread of its own, in the main thread, or (fault and mmap trunc=1 cases) in the
+ *           forked child, which blocks them right after fork. The library's fault guard
+ *           cannot run there: it must read the program's buffers through the kernel
+ *           (process_vm_readv). The fault kind's rules hold as they are (-1 EFAULT or 1..R,
+ *           and the child must end with exit0). Threads the loop starts inherit the mask; the
+ *           signal kind's windows unblock SIGALRM alone (its handler runs in the loop's
+ *           thread). 15% of the cases, 35% of the fault and mmap trunc=1 cases.
+ *   fds=N/file|other|mixed  once the case's file is written, before the case opens its own
+ *           descriptors, N extra ones: of the case's file, of three other files, or a mix of
+ *           those, dup()s of them and /dev/null; held during the case (its own descriptors
+ *           are numbered above them), closed after. N is picked in 100..900 (8% of the
+ *           cases) and capped to leave 48 free below the soft RLIMIT_NOFILE, which difftest
+ *           never raises (--nofile M lowers it for the run): cases work at whatever limit
+ *           the test gets. After every case RLIMIT_NOFILE must be what it was (the library
+ *           raises nothing).
+ *
+ * --no-adv NAME (repeatable; close_range, rawsig, blocked, fds or all) leaves an adversity
+ * out (the draws are made all the same). Before its last line the run prints what the
+ * adversities did, "difftest: adversities close_range_cases=N close_range_calls=N
+ * close_range_reuse=N rawsig_cases=N rawsig_ran=N blocked_cases=N blocked_thread=N
+ * blocked_main=N blocked_child=N blocked_faults=N fds_cases=N fds_held=N fds_top=N nofile=N"
+ * (blocked_faults: writes from unreadable buffers in blocked children; fds_top: the
+ * highest descriptor a case with extra descriptors held); test_difftest.sh asserts they
+ * happened.
+ *
  * The sender records the exact bytes every successful write call accepted
  * ("expected": what the buffer / the iovecs held at the call, for the count
  * returned); a receiver thread stores everything it gets.  Any difference is
  * a failure.  One line per case on stdout:
- *     case I size=S buf=B kind=K digest=HEX
+ *     case I size=S buf=B kind=K [ADVERSITIES] digest=HEX
  * where HEX is 64-bit FNV-1a of the received stream, or "timing" for cases
  * whose content legitimately depends on timing (tail mutation between
  * retries, or signal cases with timing actions); fault cases add the child's
@@ -104,6 +155,8 @@
  * not run (their line says "skipped"); valgrind.sh skips fault, whose unreadable
  * buffers memcheck reports by design.
  *
+ * --nofile M: the soft RLIMIT_NOFILE of the run (only lower than the one difftest gets).
+ *
  * --mutate-file[=before|after] (off by default, outside the library's stated
  * contract; write kind only): also pwrite() a random byte into the region of
  * the file just read, before or after (default: randomly either) the write
@@ -114,6 +167,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -128,6 +182,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -222,6 +277,53 @@ static void bytes_append(bytes_t *b, const void *src, size_t n)
     b->len += n;
 }
 
+/* ----------------------------------------------------------- descriptors -- */
+
+/* Every descriptor difftest holds: 0-2, the listener, and each one a case opens, from its
+ * open to its close (fd_hold / fd_close). The close_range adversity closes the numbers above
+ * the highest of them behind the library's back: nothing of the program's, so the outcome is
+ * fixed, but any descriptor the library kept for itself up there. Threads other than the copy
+ * loop's open nothing while it runs; the bits are atomic anyway. */
+#define FD_BITS 65536
+static uint64_t g_held[FD_BITS / 64];
+static int g_held_words; /* words in use: 1 + the highest word index ever set */
+
+static int fd_hold(int fd)
+{
+    if (fd < 0)
+        return fd;
+    if (fd >= FD_BITS)
+        die("descriptor %d beyond difftest's table of %d", fd, FD_BITS);
+    __atomic_fetch_or(&g_held[fd / 64], 1ull << (fd % 64), __ATOMIC_RELAXED);
+    int w = fd / 64 + 1, cur = __atomic_load_n(&g_held_words, __ATOMIC_RELAXED);
+    while (w > cur && !__atomic_compare_exchange_n(&g_held_words, &cur, w, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+    return fd;
+}
+
+static void fd_unhold(int fd)
+{
+    if (fd >= 0 && fd < FD_BITS)
+        __atomic_fetch_and(&g_held[fd / 64], ~(1ull << (fd % 64)), __ATOMIC_RELAXED);
+}
+
+static int fd_close(int fd)
+{
+    fd_unhold(fd);
+    return close(fd);
+}
+
+/* The highest descriptor difftest holds (2 at least: stdio's). */
+static int fd_top(void)
+{
+    for (int w = __atomic_load_n(&g_held_words, __ATOMIC_RELAXED) - 1; w >= 0; w--) {
+        uint64_t b = __atomic_load_n(&g_held[w], __ATOMIC_RELAXED);
+        if (b)
+            return w * 64 + 63 - __builtin_clzll(b);
+    }
+    return 2;
+}
+
 /* ------------------------------------------------------------- receiver -- */
 
 typedef struct {
@@ -283,6 +385,10 @@ enum { FR_FREAD, FR_UNLOCKED, FR_CHK, FR_UNLOCKED_CHK, FR_MIXED };
 static const char *fr_names[] = { "fread", "fread_unlocked", "__fread_chk", "__fread_unlocked_chk", "mixed" };
 enum { TR_READ, TR_PREAD, TR_PREADV, TR_MIXED };
 static const char *tr_names[] = { "read", "pread", "preadv", "mixed" };
+enum { BL_NONE, BL_THREAD, BL_MAIN, BL_CHILD };
+static const char *bl_names[] = { "none", "thread", "main", "child" };
+enum { FO_FILE, FO_OTHER, FO_MIXED };
+static const char *fo_names[] = { "file", "other", "mixed" };
 
 typedef struct {
     size_t size, bufsize, bufoff;
@@ -316,6 +422,12 @@ typedef struct {
     int mm_trunc;       /* also truncation under a mapping (run in a child, digest "timing") */
     unsigned mm_ev_pct; /* windows with an event (remap, mremap, mprotect, copy, truncate) */
     size_t mm_window;   /* mapping window (page multiple) */
+    /* adversities, any kind (stream 8: see pick_adv) */
+    unsigned cr_pct;    /* raw close_range above the program's descriptors before this share of writes */
+    int rawsig;         /* signal kind: the SIGALRM handler installed by the raw rt_sigaction */
+    int blocked;        /* BL_*: the copy loop runs with every signal blocked */
+    int nfds;           /* extra descriptors asked for (0: none; fewer where RLIMIT_NOFILE is low) */
+    int fds_of;         /* FO_*: of the case's file, of other files, or a mix */
 } config_t;
 
 typedef struct {
@@ -344,8 +456,11 @@ static void wait_writable(int fd)
     }
 }
 
+static void adv_before_write(void);
+
 static ssize_t do_call(int call, int fd, const void *p, size_t n)
 {
+    adv_before_write();
     switch (call) {
     case CALL_WRITE: return write(fd, p, n);
     case CALL_SEND: return send(fd, p, n, 0);
@@ -566,7 +681,7 @@ static char g_path[4096];
 
 static void write_file_at(const char *path, rng_t *r, size_t size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = fd_hold(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
     if (fd < 0)
         die("create %s", path);
     static uint64_t blk[8192];
@@ -579,7 +694,7 @@ static void write_file_at(const char *path, rng_t *r, size_t size)
             die("write %s", path);
         left -= n;
     }
-    if (close(fd) != 0)
+    if (fd_close(fd) != 0)
         die("close %s", path);
 }
 
@@ -587,7 +702,7 @@ static void write_file(rng_t *r, size_t size) { write_file_at(g_path, r, size); 
 
 static void connect_pair(const config_t *c, int *snd, int *rcv)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int s = fd_hold(socket(AF_INET, SOCK_STREAM, 0));
     if (s < 0)
         die("socket");
     if (c->tiny_sndbuf) {
@@ -603,6 +718,7 @@ static void connect_pair(const config_t *c, int *snd, int *rcv)
     } while (a < 0 && errno == EINTR);
     if (a < 0)
         die("accept");
+    fd_hold(a);
     if (c->nonblock) {
         int fl = fcntl(s, F_GETFL);
         if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) != 0)
@@ -746,6 +862,233 @@ static void pick_extra(rng_t *r, config_t *c, int kind)
     }
 }
 
+/* ----------------------------------------------------------- adversities -- */
+
+#define PCT_ADV_CLOSE_RANGE 15   /* cases with a raw close_range before some writes */
+#define PCT_ADV_RAWSIG 50        /* signal cases whose handler the raw rt_sigaction installs */
+#define PCT_ADV_BLOCKED 15       /* cases whose copy loop blocks every signal ... */
+#define PCT_ADV_BLOCKED_CHILD 35 /* ... of those run in a child (fault, mmap with trunc=1) */
+#define PCT_ADV_FDS 8            /* cases holding several hundred extra descriptors */
+#define FDS_MAX 900
+#define FDS_HEADROOM 48          /* descriptors left free below RLIMIT_NOFILE for the case itself */
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+enum { ADV_CLOSE_RANGE = 1, ADV_RAWSIG = 2, ADV_BLOCKED = 4, ADV_FDS = 8 };
+static const char *adv_names[] = { "close_range", "rawsig", "blocked", "fds" };
+#define ADV_N (int)(sizeof adv_names / sizeof adv_names[0])
+static unsigned g_adv_off; /* --no-adv NAME (repeatable): bit per adversity left out */
+
+#if defined(__x86_64__)
+/* The kernel's struct for rt_sigaction (x86-64), and glibc's restorer, learned at start from
+ * a sigaction() readback of SIGPIPE (NULL: the signal kind uses sigaction() only). */
+struct ksigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+static void (*g_restorer)(void);
+#else
+static void *g_restorer;
+#endif
+
+/* What the adversities did, over the run (the copy loop's thread, or a fault child's counts
+ * handed back through run_child). */
+static struct {
+    unsigned long cr_cases, cr_calls;     /* cases with raw close_range calls, the calls */
+    unsigned long cr_reuse;               /* numbers it freed that the program took again */
+    unsigned long raw_cases, raw_ran;     /* handlers installed by the raw call, of which ran */
+    unsigned long bl_cases, bl_by[4];     /* copy loops with every signal blocked, by BL_* */
+    unsigned long bl_faults;              /* writes from unreadable buffers in those */
+    unsigned long fds_cases, fds_held;    /* cases with extra descriptors, how many in all */
+    int fds_top;                          /* the highest descriptor held in such a case */
+} g_adv;
+
+static unsigned g_cr_pct;        /* this case's close_range share (0: none) */
+static rng_t g_cr_rng;           /* stream 9: which write calls get one */
+static unsigned long g_cr_calls; /* calls made in this case (by this process) */
+static unsigned long g_cr_reuse; /* numbers they freed taken again in this case (this process) */
+static unsigned long g_cr_foreign; /* descriptors they closed that the program never opened */
+static int g_cr_foreign_fd = -1, g_cr_foreign_from; /* the first of those, and the call's maxfd+1 */
+static struct rlimit g_nofile;   /* RLIMIT_NOFILE at start: no case may change it */
+static char g_pool[3][sizeof g_path + 16]; /* other files: extra descriptors, close_range reuse */
+static int g_extra[FDS_MAX], g_nextra;
+#define CR_REUSE_MAX 8
+static int g_reuse[CR_REUSE_MAX], g_nreuse; /* numbers close_range freed, taken again (see below) */
+
+/* The adversities of a case, from stream 8: drawn the same whatever the kind (so a case is the
+ * same with --only), and nothing else of the case depends on them (every case is the case it
+ * was before they existed, with these added). */
+static void pick_adv(uint64_t seed, uint64_t idx, config_t *c)
+{
+    rng_t a = rng_for(seed, idx, 8);
+    unsigned cr = rpct(&a, PCT_ADV_CLOSE_RANGE) ? (unsigned)rrange(&a, 5, 50) : 0;
+    int raw = rpct(&a, PCT_ADV_RAWSIG);
+    int child = c->kind == KIND_FAULT || (c->kind == KIND_MMAP && c->mm_trunc);
+    int bl = rpct(&a, child ? PCT_ADV_BLOCKED_CHILD : PCT_ADV_BLOCKED);
+    int blmain = rpct(&a, 50);
+    int nf = rpct(&a, PCT_ADV_FDS) ? (int)rrange(&a, 100, FDS_MAX) : 0;
+    int fo = (int)rbelow(&a, 3);
+    c->cr_pct = g_adv_off & ADV_CLOSE_RANGE ? 0 : cr;
+    c->rawsig = !(g_adv_off & ADV_RAWSIG) && raw && c->kind == KIND_SIGNAL && g_restorer;
+    c->blocked = (g_adv_off & ADV_BLOCKED) || !bl ? BL_NONE : child ? BL_CHILD : blmain ? BL_MAIN : BL_THREAD;
+    c->nfds = g_adv_off & ADV_FDS ? 0 : nf;
+    c->fds_of = fo;
+}
+
+#define FOREIGN_MAX 64
+
+/* The descriptors open at or above from (up to max of them, into fds), as /proc/self/fd lists
+ * them, the listing's own left out; -1 without /proc. */
+static int open_above(int from, int *fds, int max)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0, dfd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        int fd = e->d_name[0] >= '0' && e->d_name[0] <= '9' ? atoi(e->d_name) : -1;
+        if (fd >= from && fd != dfd)
+            fds[n++] = fd;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Before a write call of the copy loop (write/send/sendto, writev/sendmsg, fwrite): with the
+ * case's share, close every descriptor above the program's highest one by the raw system call.
+ * Nothing of the program's is closed; a descriptor the library kept for itself would be (and
+ * is counted, to fail the case); then, sometimes, the program takes the first number again. */
+static void adv_before_write(void)
+{
+    if (!g_cr_pct || !rpct(&g_cr_rng, g_cr_pct))
+        return;
+    unsigned from = (unsigned)fd_top() + 1;
+    /* what is open up there: nothing, as the program holds nothing above maxfd (it closed what
+     * it inherited at start), but what close_range cannot close (valgrind's own) */
+    int before[FOREIGN_MAX], after[FOREIGN_MAX];
+    int nb = open_above((int)from, before, FOREIGN_MAX);
+    if (syscall(SYS_close_range, from, ~0U, 0) != 0)
+        die("close_range(%u, ~0U, 0)", from);
+    g_cr_calls++;
+    int na = nb > 0 ? open_above((int)from, after, FOREIGN_MAX) : 0;
+    for (int i = 0; i < nb; i++) {
+        int j = 0;
+        while (j < na && after[j] != before[i])
+            j++;
+        if (j < na)
+            continue; /* still open: not closable by the program */
+        if (!g_cr_foreign++) {
+            g_cr_foreign_fd = before[i];
+            g_cr_foreign_from = (int)from;
+        }
+    }
+    if (g_nreuse < CR_REUSE_MAX && rpct(&g_cr_rng, 50)) {
+        /* the first number it freed, now the program's (another file): what a library that
+         * kept a descriptor there would find behind it */
+        int o = open(g_pool[rbelow(&g_cr_rng, 3)], O_RDONLY | O_CLOEXEC);
+        int fd = o < 0 || o >= (int)from ? o : fcntl(o, F_DUPFD, (int)from);
+        if (o >= 0 && o != fd)
+            close(o);
+        if (fd >= 0) { /* else (RLIMIT_NOFILE reached) no reuse this time */
+            g_reuse[g_nreuse++] = fd_hold(fd);
+            g_cr_reuse++;
+        }
+    }
+}
+
+/* After the case: the descriptors close_range's reuse took. */
+static void reuse_close(void)
+{
+    while (g_nreuse)
+        fd_close(g_reuse[--g_nreuse]);
+}
+
+/* Blocks every signal in the calling thread (its children inherit the mask); 1 if the kernel's
+ * mask then holds every standard signal it can (all but SIGKILL and SIGSTOP), SIGSEGV and
+ * SIGBUS among them: the library's fault guard cannot run there. */
+static int block_all(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    if (pthread_sigmask(SIG_BLOCK, &all, old) != 0)
+        die("pthread_sigmask");
+    uint64_t k = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &k, sizeof k) != 0)
+        die("rt_sigprocmask");
+    for (int sig = 1; sig < 32; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && !(k & (1ull << (sig - 1))))
+            return 0;
+    return 1;
+}
+
+/* The extra descriptors of a case: c->nfds, or as many as leave FDS_HEADROOM below the soft
+ * RLIMIT_NOFILE (which nothing raises), of the case's file, of other files, or a mix of those,
+ * dup()s of them and /dev/null. Held until extras_close after the case. Returns how many. */
+static int extras_open(const config_t *c, uint64_t seed, uint64_t idx)
+{
+    g_nextra = 0;
+    if (!c->nfds)
+        return 0;
+    rng_t r = rng_for(seed, idx, 10);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        die("getrlimit");
+    long long room = (long long)(rl.rlim_cur > (rlim_t)1 << 30 ? (rlim_t)1 << 30 : rl.rlim_cur) - 1 - fd_top() -
+                     FDS_HEADROOM;
+    int want = room < c->nfds ? (room > 0 ? (int)room : 0) : c->nfds;
+    while (g_nextra < want) {
+        int how = c->fds_of == FO_FILE ? 0 : c->fds_of == FO_OTHER ? 1 : (int)rbelow(&r, 4);
+        int fd;
+        if (how == 0)
+            fd = open(g_path, O_RDONLY | (rpct(&r, 30) ? O_CLOEXEC : 0));
+        else if (how == 1)
+            fd = open(g_pool[rbelow(&r, 3)], O_RDONLY | (rpct(&r, 30) ? O_CLOEXEC : 0));
+        else if (how == 2 && g_nextra)
+            fd = dup(g_extra[rbelow(&r, (uint64_t)g_nextra)]);
+        else
+            fd = open("/dev/null", O_RDONLY);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* fewer free than RLIMIT_NOFILE says: leave room for the case */
+            for (int i = 0; i < FDS_HEADROOM && g_nextra; i++)
+                fd_close(g_extra[--g_nextra]);
+            break;
+        }
+        if (fd < 0)
+            die("extra descriptor %d of %d", g_nextra, want);
+        g_extra[g_nextra++] = fd_hold(fd);
+    }
+    return g_nextra;
+}
+
+static void extras_close(void)
+{
+    while (g_nextra)
+        fd_close(g_extra[--g_nextra]);
+}
+
+/* The adversities a case line shows (those that change what the case does). */
+static void adv_text(const config_t *c, int nfds, char *out, size_t n)
+{
+    int k = 0;
+    out[0] = 0;
+    if (c->cr_pct)
+        k += snprintf(out + k, n - (size_t)k, " close_range=%u%%", c->cr_pct);
+    if (c->rawsig && (size_t)k < n)
+        k += snprintf(out + k, n - (size_t)k, " rawsig");
+    if (c->blocked && (size_t)k < n)
+        k += snprintf(out + k, n - (size_t)k, " blocked=%s", bl_names[c->blocked]);
+    if (nfds && (size_t)k < n)
+        snprintf(out + k, n - (size_t)k, " fds=%d/%s", nfds, fo_names[c->fds_of]);
+}
+
 static void describe(const config_t *c, char *out, size_t n)
 {
     int k = snprintf(out, n, "kind=%s size=%zu buf=%zu off=%zu nonblock=%d tiny=%d slow=%d mut=%u split=%u seek=%u tail=%u",
@@ -796,6 +1139,10 @@ static void describe(const config_t *c, char *out, size_t n)
                  c->mm_window, c->mm_ev_pct, c->mm_trunc);
         break;
     }
+    k = (int)strlen(out);
+    if ((size_t)k + 1 < n)
+        snprintf(out + k, n - (size_t)k, " close_range=%u%% rawsig=%d blocked=%s nfds=%d/%s", c->cr_pct, c->rawsig,
+                 bl_names[c->blocked], c->nfds, fo_names[c->fds_of]);
 }
 
 /* ------------------------------------------------------- vectored writes -- */
@@ -824,6 +1171,7 @@ static void seg_add(segs_t *v, unsigned char *p, size_t n)
 
 static ssize_t do_vcall(int vc, int fd, struct iovec *iov, int cnt)
 {
+    adv_before_write();
     if (vc == VC_WRITEV)
         return writev(fd, iov, cnt);
     struct msghdr m;
@@ -1636,6 +1984,10 @@ static void run_thread(sender_t *s, int fd, uint64_t hseed)
         if (c->handover == HO_PIPE) {
             if (pipe(h.ipipe) != 0 || pipe(h.fpipe) != 0)
                 die("pipe");
+            for (int j = 0; j < 2; j++) {
+                fd_hold(h.ipipe[j]);
+                fd_hold(h.fpipe[j]);
+            }
         } else {
             pthread_mutex_init(&h.mu, NULL);
             pthread_cond_init(&h.cv, NULL);
@@ -1661,10 +2013,10 @@ static void run_thread(sender_t *s, int fd, uint64_t hseed)
         if (pthread_join(th, NULL) != 0 || (c->handover == HO_TWO && pthread_join(th2, NULL) != 0))
             die("pthread_join");
         if (c->handover == HO_PIPE) {
-            close(h.ipipe[0]);
-            close(h.ipipe[1]);
-            close(h.fpipe[0]);
-            close(h.fpipe[1]);
+            fd_close(h.ipipe[0]);
+            fd_close(h.ipipe[1]);
+            fd_close(h.fpipe[0]);
+            fd_close(h.fpipe[1]);
         } else {
             pthread_mutex_destroy(&h.mu);
             pthread_cond_destroy(&h.cv);
@@ -1722,6 +2074,7 @@ static void sfwrite(sender_t *s, FILE *out, const unsigned char *p, size_t n, in
     else if (x < 35)
         isz = (size_t)rrange(r, 2, 16);
     size_t cnt = n / isz, rest = n - cnt * isz;
+    adv_before_write();
     if (cnt) {
         size_t k = unlocked ? fwrite_unlocked(p, isz, cnt, out) : fwrite(p, isz, cnt, out);
         s->calls++;
@@ -1752,9 +2105,10 @@ static int run_stdio(sender_t *s)
     FILE *in = fopen(g_path, "r");
     if (!in)
         die("fopen %s", g_path);
+    fd_hold(fileno(in));
     char *invb, *outvb;
     set_vbuf(in, c->in_vmode, c->in_vsize, c->in_vown, &invb);
-    int ofd = c->dupsock ? dup(s->sock) : s->sock;
+    int ofd = c->dupsock ? fd_hold(dup(s->sock)) : s->sock;
     if (ofd < 0)
         die("dup");
     FILE *out = fdopen(ofd, "w");
@@ -1871,8 +2225,10 @@ static int run_stdio(sender_t *s)
     }
     sflush(out);
     int closed = !c->dupsock;
+    fd_unhold(fileno(out));
     if (fclose(out) != 0)
         die("fclose socket FILE");
+    fd_unhold(fileno(in));
     if (fclose(in) != 0)
         die("fclose");
     free(invb);
@@ -2145,6 +2501,11 @@ typedef struct {
     unsigned long readfaults; /* reads into a read-only page */
     unsigned long bad;        /* results outside what the kernel may return */
     char msg[256];            /* the first of those */
+    unsigned long cr_calls;   /* raw close_range calls of the child (adversity) */
+    unsigned long cr_reuse;   /* numbers they freed that the child took again */
+    unsigned long cr_foreign; /* descriptors they closed that the program never opened */
+    int cr_foreign_fd, cr_foreign_from;
+    int blocked;              /* the child blocked every signal (adversity BL_CHILD) */
 } fault_status_t;
 
 #define PG 4096
@@ -2203,7 +2564,7 @@ static void fault_body(sender_t *s, int fd, fault_status_t *st)
         die("mmap %zu", rlen);
     char mpath[sizeof g_path + 8];
     snprintf(mpath, sizeof mpath, "%s.map", g_path);
-    int mfd = open(mpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    int mfd = fd_hold(open(mpath, O_RDWR | O_CREAT | O_TRUNC, 0600));
     if (mfd < 0)
         die("create %s", mpath);
     unlink(mpath);
@@ -2320,7 +2681,7 @@ static void fault_body(sender_t *s, int fd, fault_status_t *st)
     }
     munmap(anon, rlen);
     munmap(shr, rlen);
-    close(mfd);
+    fd_close(mfd);
     free(snap);
     free(prog);
 }
@@ -2358,16 +2719,30 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
     int pp[2];
     if (pipe(pp) != 0)
         die("pipe");
+    fd_hold(pp[0]);
+    fd_hold(pp[1]);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid < 0)
         die("fork");
     if (pid == 0) {
-        close(pp[0]);
+        fd_close(pp[0]);
         fault_status_t st;
         memset(&st, 0, sizeof st);
+        if (s->cfg->blocked == BL_CHILD) {
+            sigset_t old;
+            if (!block_all(&old))
+                die("the child could not block every signal");
+            st.blocked = 1;
+        }
+        g_cr_calls = 0;
         body(s, fd, &st);
+        st.cr_calls = g_cr_calls;
+        st.cr_reuse = g_cr_reuse;
+        st.cr_foreign = g_cr_foreign;
+        st.cr_foreign_fd = g_cr_foreign_fd;
+        st.cr_foreign_from = g_cr_foreign_from;
         uint64_t len = s->expected->len;
         pipe_io(1, pp[1], &len, sizeof len);
         if (len)
@@ -2375,7 +2750,7 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         pipe_io(1, pp[1], &st, sizeof st);
         _exit(0);
     }
-    close(pp[1]);
+    fd_close(pp[1]);
     int timedout = 0, fail = 0;
     uint64_t len = 0;
     fault_status_t st;
@@ -2394,7 +2769,7 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
     }
     if (timedout)
         kill(pid, SIGKILL);
-    close(pp[0]);
+    fd_close(pp[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
@@ -2417,7 +2792,22 @@ static int run_child(sender_t *s, int fd, uint64_t idx, char *extra, size_t extr
         fail = 2; /* the record of what was sent is still good */
     }
     snprintf(extra, extran, " child=%s", how); /* (counts vary with timing: see pick_extra) */
-    vlog("    faults=%lu readfaults=%lu\n", st.faults, st.readfaults);
+    vlog("    faults=%lu readfaults=%lu close_range=%lu blocked=%d\n", st.faults, st.readfaults, st.cr_calls,
+         st.blocked);
+    if (got_all) {
+        g_cr_calls += st.cr_calls;
+        g_cr_reuse += st.cr_reuse;
+        if (st.cr_foreign && !g_cr_foreign) {
+            g_cr_foreign_fd = st.cr_foreign_fd;
+            g_cr_foreign_from = st.cr_foreign_from;
+        }
+        g_cr_foreign += st.cr_foreign;
+        if (st.blocked) {
+            g_adv.bl_cases++;
+            g_adv.bl_by[BL_CHILD]++;
+            g_adv.bl_faults += st.faults;
+        }
+    }
     return fail;
 }
 
@@ -2480,14 +2870,14 @@ static void mmap_body(sender_t *s, int fd, fault_status_t *st)
     size_t size = c->size;
     if (size == 0)
         return;
-    int rwfd = open(g_path, O_RDWR);
+    int rwfd = fd_hold(open(g_path, O_RDWR));
     if (rwfd < 0)
         die("open %s rw", g_path);
     char opath[sizeof g_path + 8];
     snprintf(opath, sizeof opath, "%s.mo", g_path);
     size_t osize = (size + PG - 1) / PG * PG + PG * (size_t)rbelow(r, 3);
     write_file_at(opath, r, osize);
-    int ofd = open(opath, O_RDONLY);
+    int ofd = fd_hold(open(opath, O_RDONLY));
     if (ofd < 0)
         die("open %s", opath);
     unlink(opath);
@@ -2653,8 +3043,8 @@ static void mmap_body(sender_t *s, int fd, fault_status_t *st)
         off += wl;
     }
     free(prog);
-    close(ofd);
-    close(rwfd);
+    fd_close(ofd);
+    fd_close(rwfd);
 }
 
 /* --------------------------------------------------------------- signal -- */
@@ -2972,8 +3362,8 @@ static void run_signal(sender_t *s, int fd, const char *other_path)
 
     g_sig_sock = s->sock;
     g_sig_src = fd;
-    g_sig_save = dup(fd);
-    g_sig_other = open(other_path, O_RDONLY);
+    g_sig_save = fd_hold(dup(fd));
+    g_sig_other = fd_hold(open(other_path, O_RDONLY));
     if (g_sig_save < 0 || g_sig_other < 0)
         die("dup / open %s", other_path);
     g_act_n = g_act_done = 0;
@@ -2988,8 +3378,25 @@ static void run_signal(sender_t *s, int fd, const char *other_path)
     sa.sa_handler = on_alarm;
     sa.sa_flags = c->sig_restart ? SA_RESTART : 0;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGALRM, &sa, NULL) != 0)
+    unsigned long ticks0 = g_ticks;
+    if (c->rawsig) {
+#if defined(__x86_64__)
+        /* a handler the library never saw installed (as one put in place before its
+         * constructor): the raw system call, with glibc's restorer as glibc would pass it */
+        struct ksigaction k = { on_alarm, (unsigned long)sa.sa_flags | SA_RESTORER, g_restorer, 0 };
+        if (syscall(SYS_rt_sigaction, SIGALRM, &k, NULL, sizeof k.mask) != 0)
+            die("rt_sigaction");
+        struct sigaction rb;
+        if (sigaction(SIGALRM, NULL, &rb) != 0 || rb.sa_handler != on_alarm ||
+            !(rb.sa_flags & SA_RESTART) != !c->sig_restart) {
+            errno = 0;
+            die("the SIGALRM handler installed by rt_sigaction does not read back");
+        }
+        g_adv.raw_cases++;
+#endif
+    } else if (sigaction(SIGALRM, &sa, NULL) != 0) {
         die("sigaction");
+    }
 
     off_t off = 0;
     for (;;) {
@@ -3063,12 +3470,14 @@ static void run_signal(sender_t *s, int fd, const char *other_path)
         ;
     if (sp.away && dup2(g_sig_save, fd) != fd)
         die("dup2 back");
-    close(g_sig_save);
-    close(g_sig_other);
+    fd_close(g_sig_save);
+    fd_close(g_sig_other);
     if (g_sig_err) {
         errno = g_sig_err;
         die("an action of the SIGALRM handler failed");
     }
+    if (c->rawsig && g_ticks != ticks0)
+        g_adv.raw_ran++;
     vlog("    signal: touches=%lu dups=%lu markers=%lu in-call=%lu ticks=%lu forwarded=%lu windows-left=%u\n",
          sp.actions[SACT_TOUCH], sp.actions[SACT_DUP_AWAY] + sp.actions[SACT_DUP_BACK], sp.actions[SACT_MARKER],
          g_incall, g_ticks, g_forwarded, sp.windows);
@@ -3166,6 +3575,63 @@ out:
     return fail;
 }
 
+/* The copy loop of a case, whichever thread runs it. */
+typedef struct {
+    sender_t *s;
+    int fd;
+    uint64_t seed, idx;
+    char *extra;
+    size_t extran;
+    int sock_closed, prefail;
+} body_t;
+
+static void run_body(body_t *b)
+{
+    sender_t *s = b->s;
+    const config_t *c = s->cfg;
+    int fd = b->fd;
+    switch (c->kind) {
+    case KIND_WRITE: run_write(s, fd); break;
+    case KIND_VEC: run_vec(s, fd); break;
+    case KIND_READV: run_readv(s, fd); break;
+    case KIND_THREAD: run_thread(s, fd, rng_for(b->seed, b->idx, 5).s); break;
+    case KIND_STDIO: b->sock_closed = run_stdio(s); break;
+    case KIND_COPY: run_copy(s, fd); break;
+    case KIND_FAULT: b->prefail = run_child(s, fd, b->idx, b->extra, b->extran, fault_body); break;
+    case KIND_MMAP:
+        if (c->mm_trunc)
+            b->prefail = run_child(s, fd, b->idx, b->extra, b->extran, mmap_body);
+        else
+            mmap_body(s, fd, NULL);
+        break;
+    case KIND_SIGNAL: {
+        /* the other file, that the handler dup2()s onto the source fd */
+        char other[sizeof g_path + 8];
+        snprintf(other, sizeof other, "%s.other", g_path);
+        rng_t ro = rng_for(b->seed, b->idx, 7);
+        write_file_at(other, &ro, (size_t)rbelow(&ro, 2 * (uint64_t)c->size + 4097));
+        run_signal(s, fd, other);
+        unlink(other);
+        break;
+    }
+    }
+}
+
+/* BL_THREAD: the copy loop in a thread of its own that blocks every signal (the signal kind's
+ * windows unblock SIGALRM alone, and its handler works on this thread). */
+static void *body_thread(void *arg)
+{
+    body_t *b = arg;
+    sigset_t old;
+    if (!block_all(&old)) {
+        errno = 0;
+        die("could not block every signal in the copy loop's thread");
+    }
+    g_main_tid = gettid();
+    run_body(b);
+    return NULL;
+}
+
 /* Runs one case; returns 1 on failure. */
 static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 {
@@ -3175,6 +3641,7 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     config_t c;
     pick_config(&r, &c, mutate_file);
     pick_extra(&r, &c, pick_kind(seed, idx));
+    pick_adv(seed, idx, &c);
     if (g_skip & (1u << c.kind)) {
         printf("case %" PRIu64 " size=%zu buf=%zu kind=%s skipped\n", idx, c.size, c.bufsize, kind_names[c.kind]);
         return 0;
@@ -3184,12 +3651,13 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     vlog("case %" PRIu64 ": %s\n", idx, desc);
 
     write_file(&rfile, c.size);
-    int fd = open(g_path, O_RDONLY);
+    int nfds = extras_open(&c, seed, idx);
+    int fd = fd_hold(open(g_path, O_RDONLY));
     if (fd < 0)
         die("open %s", g_path);
     int wfd = -1;
     if (c.filemut_pct) {
-        wfd = open(g_path, O_WRONLY);
+        wfd = fd_hold(open(g_path, O_WRONLY));
         if (wfd < 0)
             die("open %s for writing", g_path);
     }
@@ -3205,43 +3673,61 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
     sender_t s = { .sock = snd, .file_wfd = wfd, .cfg = &c, .r = &r, .rtail = &rtail,
                    .expected = &expected };
 
-    int sock_closed = 0, prefail = 0;
     char extra[160] = "";
-    switch (c.kind) {
-    case KIND_WRITE: run_write(&s, fd); break;
-    case KIND_VEC: run_vec(&s, fd); break;
-    case KIND_READV: run_readv(&s, fd); break;
-    case KIND_THREAD: run_thread(&s, fd, rng_for(seed, idx, 5).s); break;
-    case KIND_STDIO: sock_closed = run_stdio(&s); break;
-    case KIND_COPY: run_copy(&s, fd); break;
-    case KIND_FAULT: prefail = run_child(&s, fd, idx, extra, sizeof extra, fault_body); break;
-    case KIND_MMAP:
-        if (c.mm_trunc)
-            prefail = run_child(&s, fd, idx, extra, sizeof extra, mmap_body);
-        else
-            mmap_body(&s, fd, NULL);
-        break;
-    case KIND_SIGNAL: {
-        /* the other file, that the handler dup2()s onto the source fd */
-        char other[sizeof g_path + 8];
-        snprintf(other, sizeof other, "%s.other", g_path);
-        rng_t ro = rng_for(seed, idx, 7);
-        write_file_at(other, &ro, (size_t)rbelow(&ro, 2 * (uint64_t)c.size + 4097));
-        run_signal(&s, fd, other);
-        unlink(other);
-        break;
+    body_t b = { &s, fd, seed, idx, extra, sizeof extra, 0, 0 };
+    g_cr_pct = c.cr_pct;
+    g_cr_rng = rng_for(seed, idx, 9);
+    g_cr_calls = 0;
+    g_cr_reuse = 0;
+    g_cr_foreign = 0;
+    g_cr_foreign_fd = -1;
+    int top = fd_top();
+    if (c.blocked == BL_THREAD) {
+        pthread_t bt;
+        if (pthread_create(&bt, NULL, body_thread, &b) != 0 || pthread_join(bt, NULL) != 0)
+            die("the copy loop's thread");
+        g_main_tid = gettid();
+    } else if (c.blocked == BL_MAIN) {
+        sigset_t old;
+        if (!block_all(&old)) {
+            errno = 0;
+            die("could not block every signal in the main thread");
+        }
+        run_body(&b);
+        if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)
+            die("pthread_sigmask");
+    } else {
+        run_body(&b); /* BL_CHILD: run_child blocks them in the child */
     }
+    if (c.blocked == BL_THREAD || c.blocked == BL_MAIN) {
+        g_adv.bl_cases++;
+        g_adv.bl_by[c.blocked]++;
     }
+    g_cr_pct = 0;
+    if (g_cr_calls) {
+        g_adv.cr_cases++;
+        g_adv.cr_calls += g_cr_calls;
+        g_adv.cr_reuse += g_cr_reuse;
+    }
+    if (nfds) {
+        g_adv.fds_cases++;
+        g_adv.fds_held += (unsigned long)nfds;
+        if (top > g_adv.fds_top)
+            g_adv.fds_top = top;
+    }
+    int sock_closed = b.sock_closed, prefail = b.prefail;
     if (!sock_closed && shutdown(snd, SHUT_WR) != 0)
         die("shutdown");
     if (pthread_join(th, NULL) != 0)
         die("pthread_join");
     if (!sock_closed)
-        close(snd);
-    close(rcv);
-    close(fd);
+        fd_close(snd);
+    fd_close(rcv);
+    fd_close(fd);
     if (wfd >= 0)
-        close(wfd);
+        fd_close(wfd);
+    extras_close();
+    reuse_close();
 
     int fail = prefail != 0;
     if (prefail == 1) {
@@ -3262,12 +3748,30 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
         printf(" [%s]\n", desc);
         fail = 1;
     }
+    if (g_cr_foreign) {
+        printf("FAIL case %" PRIu64 ": the raw close_range(%d, ~0U) closed %lu descriptor(s) the program never "
+               "opened (the first: %d): a descriptor of the library's own [%s]\n",
+               idx, g_cr_foreign_from, g_cr_foreign, g_cr_foreign_fd, desc);
+        fail = 1;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        die("getrlimit");
+    if (rl.rlim_cur != g_nofile.rlim_cur || rl.rlim_max != g_nofile.rlim_max) {
+        printf("FAIL case %" PRIu64 ": RLIMIT_NOFILE is %llu/%llu after the case, was %llu/%llu [%s]\n", idx,
+               (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+               (unsigned long long)g_nofile.rlim_cur, (unsigned long long)g_nofile.rlim_max, desc);
+        fail = 1;
+        g_nofile = rl; /* reported once */
+    }
+    char adv[128];
+    adv_text(&c, nfds, adv, sizeof adv);
     if (c.timing)
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=timing%s\n", idx, c.size, c.bufsize,
-               kind_names[c.kind], extra);
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s%s digest=timing%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], adv, extra);
     else
-        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s digest=%016" PRIx64 "%s\n", idx, c.size, c.bufsize,
-               kind_names[c.kind], fnv1a(rv.got.p, rv.got.len), extra);
+        printf("case %" PRIu64 " size=%zu buf=%zu kind=%s%s digest=%016" PRIx64 "%s\n", idx, c.size, c.bufsize,
+               kind_names[c.kind], adv, fnv1a(rv.got.p, rv.got.len), extra);
     vlog("    sent=%zu calls=%lu partials=%lu eagain=%lu tailmut=%lu\n", expected.len, s.calls,
          s.partials, s.eagains, s.tail_mutations);
 
@@ -3278,8 +3782,13 @@ static int run_case(uint64_t seed, uint64_t idx, int mutate_file)
 
 int main(int argc, char **argv)
 {
+    /* Nothing above stderr is the program's at start: what it inherited (a harness's pipes)
+     * is closed, so that the close_range adversity knows every descriptor above the ones it
+     * holds for not the program's. (A library descriptor made before main goes too.) */
+    syscall(SYS_close_range, 3U, ~0U, 0);
     uint64_t seed = 1, cases = 100, first = 0;
     int mutate_file = 0;
+    long nofile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = strtoull(argv[++i], NULL, 0);
@@ -3309,6 +3818,21 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_skip |= 1u << j;
+        } else if (!strcmp(argv[i], "--no-adv") && i + 1 < argc) {
+            const char *k = argv[++i];
+            int j;
+            for (j = 0; j < ADV_N && strcmp(k, adv_names[j]); j++)
+                ;
+            if (j == ADV_N && strcmp(k, "all")) {
+                fprintf(stderr, "difftest: unknown adversity %s (", k);
+                for (j = 0; j < ADV_N; j++)
+                    fprintf(stderr, "%s, ", adv_names[j]);
+                fprintf(stderr, "all)\n");
+                return 2;
+            }
+            g_adv_off |= j == ADV_N ? (1u << ADV_N) - 1 : 1u << j;
+        } else if (!strcmp(argv[i], "--nofile") && i + 1 < argc) {
+            nofile = strtol(argv[++i], NULL, 0);
         } else if (!strcmp(argv[i], "--no-mmap-alias-stores"))
             g_mm_alias = 0;
         else if (!strcmp(argv[i], "--mutate-file"))
@@ -3318,11 +3842,33 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mutate-file=after"))
             mutate_file = 1, g_filemut_when = 2;
         else {
-            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--no-mmap-alias-stores]\n");
+            fprintf(stderr, "usage: difftest --seed S --cases N [--first I] [--verbose] [--only KIND] [--skip-kind KIND]... [--mutate-file[=before|after]] [--no-mmap-alias-stores] [--no-adv ADVERSITY]... [--nofile N]\n");
             return 2;
         }
     }
     signal(SIGPIPE, SIG_IGN);
+#if defined(__x86_64__)
+    {
+        /* glibc's restorer, for the raw rt_sigaction of the signal kind: what sigaction()
+         * reads back of a signal it set */
+        struct sigaction rb;
+        if (sigaction(SIGPIPE, NULL, &rb) == 0 && (rb.sa_flags & SA_RESTORER) && rb.sa_restorer)
+            g_restorer = rb.sa_restorer;
+    }
+#endif
+    if (getrlimit(RLIMIT_NOFILE, &g_nofile) != 0)
+        die("getrlimit");
+    if (nofile > 0) {
+        /* a lower soft limit for the whole run; nothing is ever raised */
+        if ((rlim_t)nofile > g_nofile.rlim_cur) {
+            fprintf(stderr, "difftest: --nofile %ld is above the soft RLIMIT_NOFILE %llu, which difftest never raises\n",
+                    nofile, (unsigned long long)g_nofile.rlim_cur);
+            return 2;
+        }
+        g_nofile.rlim_cur = (rlim_t)nofile;
+        if (setrlimit(RLIMIT_NOFILE, &g_nofile) != 0)
+            die("setrlimit");
+    }
     /* SIGALRM (the signal kind's handler) is blocked in every thread but in the handler
      * windows of the main thread; threads made from here on inherit the blocked mask */
     sigemptyset(&g_alrm_set);
@@ -3335,8 +3881,15 @@ int main(int argc, char **argv)
     if (!tmp || !*tmp)
         tmp = "/tmp";
     snprintf(g_path, sizeof g_path, "%s/difftest.%d.dat", tmp, (int)getpid());
+    for (int i = 0; i < 3; i++) { /* the other files of the extra descriptors */
+        snprintf(g_pool[i], sizeof g_pool[i], "%s.pool%d", g_path, i);
+        rng_t pr = rng_for(seed, (uint64_t)i, 11);
+        write_file_at(g_pool[i], &pr, (size_t)(i == 0 ? 0 : i == 1 ? 4097 : 70000));
+    }
 
-    g_lfd = socket(AF_INET, SOCK_STREAM, 0);
+    for (int i = 0; i <= 2; i++)
+        fd_hold(i);
+    g_lfd = fd_hold(socket(AF_INET, SOCK_STREAM, 0));
     if (g_lfd < 0)
         die("socket");
     g_laddr.sin_family = AF_INET;
@@ -3357,7 +3910,15 @@ int main(int argc, char **argv)
             fflush(stdout);
     }
     unlink(g_path);
-    close(g_lfd);
+    for (int i = 0; i < 3; i++)
+        unlink(g_pool[i]);
+    fd_close(g_lfd);
+    printf("difftest: adversities close_range_cases=%lu close_range_calls=%lu close_range_reuse=%lu "
+           "rawsig_cases=%lu rawsig_ran=%lu blocked_cases=%lu blocked_thread=%lu blocked_main=%lu blocked_child=%lu blocked_faults=%lu "
+           "fds_cases=%lu fds_held=%lu fds_top=%d nofile=%llu\n",
+           g_adv.cr_cases, g_adv.cr_calls, g_adv.cr_reuse, g_adv.raw_cases, g_adv.raw_ran, g_adv.bl_cases, g_adv.bl_by[BL_THREAD],
+           g_adv.bl_by[BL_MAIN], g_adv.bl_by[BL_CHILD], g_adv.bl_faults, g_adv.fds_cases, g_adv.fds_held,
+           g_adv.fds_top, (unsigned long long)g_nofile.rlim_cur);
     printf("difftest: %" PRIu64 " cases, %" PRIu64 " failures\n", cases, failures);
     return failures ? 1 : 0;
 }
