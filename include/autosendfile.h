@@ -20,10 +20,18 @@
 #define AUTOSENDFILE_ENV_ONLY      "AUTOSENDFILE_ONLY"      /* prog1,prog2: only these     */
 #define AUTOSENDFILE_ENV_SKIP      "AUTOSENDFILE_SKIP"      /* prog1,prog2: not these      */
 #define AUTOSENDFILE_ENV_LIVE      "AUTOSENDFILE_LIVE"      /* live counters: 1|0|/dir     */
+#define AUTOSENDFILE_ENV_PRESSURE  "AUTOSENDFILE_PRESSURE"  /* backlog that makes a compared
+							     * write worth redirecting; 0: always */
 
 /* Defaults, chosen by measurement (see docs/DESIGN.md, "How the defaults were chosen"). */
 #define AUTOSENDFILE_DEFAULT_MIN_BYTES (8u * 1024u)
 #define AUTOSENDFILE_DEFAULT_CHUNK     (256u * 1024u)
+/* A write whose bytes must be compared with the file costs about what the copy it saves
+ * does: it is redirected only when at least this many bytes wait in the socket's send
+ * queue (a slow or stalled client, where the copy would sit in memory), or when the queue
+ * just refused part of a write. Writes the kernel vouches for (a shared mapping of the
+ * file) need no comparison and are redirected whatever the queue holds. */
+#define AUTOSENDFILE_DEFAULT_PRESSURE  (64u * 1024u)
 /* AUTOSENDFILE_VERIFY: how a write's buffer is checked against the bytes read (docs/DESIGN.md). */
 #define AUTOSENDFILE_VERIFY_FULL   "full"   /* every byte (default)                      */
 #define AUTOSENDFILE_VERIFY_SAMPLE "sample" /* 64 bytes of every 4 KiB, and the last 64  */
@@ -37,6 +45,7 @@
 #define AUTOSENDFILE_MIN_BYTES_MAX     (64u * 1024u * 1024u)
 #define AUTOSENDFILE_CHUNK_MIN         4096u
 #define AUTOSENDFILE_CHUNK_MAX         (64u * 1024u * 1024u)
+#define AUTOSENDFILE_PRESSURE_MAX      (64u * 1024u * 1024u)
 
 /*
  * Live counters (autosendfile --stat): each process keeps its counters in a small file,
@@ -56,7 +65,7 @@
  *                 fallbacks=N verify_rejects=N tls_skipped=N source_changed=N
  *                 why_small=N why_not_file=N why_untracked=N why_tls=N why_flags=N
  *                 why_buf_changed=N why_file_changed=N why_not_eligible=N why_header=N
- *                 why_tail=N why_other=N
+ *                 why_tail=N why_draining=N why_other=N
  * (one line; keys are only ever added at the end, before why_other.) `autosendfile --stat` prints the same
  * line for running and ended processes, followed by state=running|ended comm=NAME.
  *
@@ -80,6 +89,7 @@
 #define AUTOSENDFILE_STAT_WHY_NOT_ELIGIBLE  "why_not_eligible"  /* fs, file type, O_DIRECT, sendfile refused */
 #define AUTOSENDFILE_STAT_WHY_HEADER        "why_header"        /* own bytes before file bytes sent by sendfile in the same call */
 #define AUTOSENDFILE_STAT_WHY_TAIL          "why_tail"          /* own bytes after them (chunk CRLF, trailer) */
+#define AUTOSENDFILE_STAT_WHY_DRAINING      "why_draining"      /* file bytes left to the real call: the socket's queue drains (AUTOSENDFILE_PRESSURE) */
 #define AUTOSENDFILE_STAT_WHY_OTHER         "why_other"         /* anything else (busy, EMFILE...) */
 
 /*

@@ -15,6 +15,7 @@ struct asf_config asf_cfg = {
 	.enabled = false, /* until the constructor has parsed the environment */
 	.min_bytes = AUTOSENDFILE_DEFAULT_MIN_BYTES,
 	.chunk = AUTOSENDFILE_DEFAULT_CHUNK,
+	.pressure = AUTOSENDFILE_DEFAULT_PRESSURE,
 	.log_level = ASF_LOG_WARN,
 };
 
@@ -120,6 +121,8 @@ int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
 			      AUTOSENDFILE_DEFAULT_MIN_BYTES, &cfg->min_bytes);
 	bad += parse_size_var(get, AUTOSENDFILE_ENV_CHUNK, AUTOSENDFILE_CHUNK_MIN,
 			      AUTOSENDFILE_CHUNK_MAX, AUTOSENDFILE_DEFAULT_CHUNK, &cfg->chunk);
+	bad += parse_size_var(get, AUTOSENDFILE_ENV_PRESSURE, 0, AUTOSENDFILE_PRESSURE_MAX,
+			      AUTOSENDFILE_DEFAULT_PRESSURE, &cfg->pressure);
 
 	cfg->verify = ASF_VERIFY_FULL;
 	if ((s = get(AUTOSENDFILE_ENV_VERIFY)) != NULL) {

@@ -13,6 +13,7 @@ struct asf_config {
 	bool enabled;
 	size_t min_bytes;
 	size_t chunk;
+	size_t pressure; /* AUTOSENDFILE_PRESSURE: 0 = every write worth it is redirected */
 	int log_level;
 	int verify; /* enum asf_verify */
 	bool stats_stderr;

@@ -44,6 +44,8 @@ void asf_fd_set(int fd, uint32_t word, uint64_t dev, uint64_t ino)
 	__atomic_store_n(&e->dev, dev, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->ino, ino, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->next_off, 0, __ATOMIC_RELAXED); /* most files are read from 0 */
+	__atomic_store_n(&e->sample_at, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->sample_step, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->word, word, __ATOMIC_RELEASE);
 }
 

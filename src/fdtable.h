@@ -31,6 +31,8 @@ enum asf_fd_kind {
 #define ASF_FDF_PENDING_ERR 0x80u /* a socket error we consumed is owed to the next call */
 #define ASF_FDF_SNDTIMEO 0x100u   /* a stream socket with a send timeout (redirect.c keeps it) */
 #define ASF_FDF_RESYNC 0x200u     /* a file whose offset guess failed: the next read proves it */
+#define ASF_FDF_BACKLOG 0x800u /* a stream socket whose send queue held a backlog when last
+				* looked at (pressure.c) */
 #define ASF_FDF_FRESH 0x400u /* not classified yet, but a wrapped open made it for reading,
 			      * without O_DIRECT: its offset is 0 and its flags are known */
 
@@ -46,9 +48,16 @@ struct asf_fd_entry {
 	uint64_t ino;
 	uint64_t ctime_ns; /* a file's st_ctim when classified (informational); for a stream
 			    * socket, the error owed (ASF_FDF_PENDING_ERR): token << 16 | errno */
-	int64_t next_off;  /* a file's offset after the last read or lseek we saw: only a
-			    * guess of where the next read starts (see wrap_read.c); 0 when
-			    * classified */
+	union {
+		int64_t next_off;   /* a file's offset after the last read or lseek we saw: only
+				     * a guess of where the next read starts (see wrap_read.c);
+				     * 0 when classified */
+		uint64_t out_bytes; /* a stream socket: bytes its writes moved (pressure.c) */
+	};
+	uint64_t sample_at;   /* a stream socket: out_bytes at which its send queue is looked
+			       * at next, and the step to the one after (pressure.c); 0 when
+			       * classified */
+	uint64_t sample_step;
 };
 
 extern struct asf_fd_entry *asf_fd_pages[ASF_FD_PAGES];

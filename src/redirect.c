@@ -24,6 +24,7 @@
 #include "records.h"
 #include "redirect.h"
 #include "proof.h"
+#include "pressure.h"
 #include "refusals.h"
 #include "sendwin.h"
 #include "source.h"
@@ -366,6 +367,11 @@ ssize_t asf_send_file_iov(int sock, struct asf_source *s, const struct iovec *io
 			  used_fallback);
 }
 
+unsigned asf_redirect_how(int fd, uint32_t word)
+{
+	return asf_pressure_backlog(fd, word) ? ASF_SRC_COMPARE : 0;
+}
+
 void asf_note_redirect(bool used_fallback, bool sent_any)
 {
 	if (used_fallback)
@@ -379,12 +385,13 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 			 int flags, enum asf_call call, ssize_t *result)
 {
 	struct asf_source src;
-	if (!asf_source_open_as(t, buf, n, ASF_SRC_CONTENT | ASF_SRC_SPLIT, &src))
+	unsigned how = asf_redirect_how(fd, word) | ASF_SRC_CONTENT | ASF_SRC_SPLIT;
+	if (!asf_source_open_as(t, buf, n, how, &src))
 		return false;
 	/* A header of the program's own, then the file's bytes: the two parts as a vectored
 	 * write would send them (the plain part with MSG_MORE, exact partial counts). */
 	if (src.skip > 0)
-		return asf_redirect_split(t, fd, word, buf, n, flags, &src, result);
+		return asf_redirect_split(t, fd, word, buf, n, flags, how, &src, result);
 	/* The first bytes this socket sends: TLS? (Read under the guard: a shared mapping the
 	 * kernel vouched for was not compared, and its file may shrink.) */
 	unsigned char head[3];

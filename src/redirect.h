@@ -42,9 +42,13 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 struct asf_thread;
 /* A single buffer whose first src->skip bytes are the program's own and whose rest src
  * (open, source.h) holds: sent as the two iovecs of a vectored write. Closes src. Same
- * contract as asf_try_redirect (t busy, by its caller). */
+ * contract as asf_try_redirect (t busy, by its caller); how as asf_redirect_how. */
 bool asf_redirect_split(struct asf_thread *t, int fd, uint32_t word, const void *buf, size_t n,
-			int flags, struct asf_source *src, ssize_t *result);
+			int flags, unsigned how, struct asf_source *src, ssize_t *result);
+
+/* What a source for a write to the stream socket fd may do (source.h's ASF_SRC_*): compare
+ * only where the socket has a backlog (pressure.h). */
+unsigned asf_redirect_how(int fd, uint32_t word);
 
 /* Counts a write the engine handled: whether the real call finished part of it, and
  * whether sendfile sent any of it. */

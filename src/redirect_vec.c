@@ -38,23 +38,23 @@ static ssize_t real_sendmsg_iov(int fd, const struct iovec *iov, int cnt, int fl
 /* An iovec may be found by its bytes (a copy, content.h) when it is worth a sendfile on
  * its own; never split: an iovec with a header inside is rare, and the engine's parts are
  * whole iovecs. */
-static unsigned content_how(size_t len)
+static unsigned content_how(unsigned how, size_t len)
 {
-	return len >= asf_cfg.min_bytes ? ASF_SRC_CONTENT : 0;
+	return len >= asf_cfg.min_bytes ? how | ASF_SRC_CONTENT : how;
 }
 
 /* From iov[f] on, how many iovecs continue the file run that src (opened for iov[f]) starts:
  * each proven on its own, of the same file, at the next offset. */
 static int run_length(struct asf_thread *t, const struct iovec *iov, int cnt, int f,
-		      struct asf_source *src, size_t *total)
+		      unsigned how, struct asf_source *src, size_t *total)
 {
 	off_t next = src->off + (off_t)iov[f].iov_len;
 	int g = f + 1;
 	*total = iov[f].iov_len;
 	while (g < cnt && g - f < ASF_RUN_MAX && iov[g].iov_len >= PART_MIN) {
 		struct asf_source more;
-		if (!asf_source_open_as(t, iov[g].iov_base, iov[g].iov_len, content_how(iov[g].iov_len),
-					&more))
+		if (!asf_source_open_as(t, iov[g].iov_base, iov[g].iov_len,
+					content_how(how, iov[g].iov_len), &more))
 			break;
 		if (!asf_source_prove(&more, iov[g].iov_base, iov[g].iov_len)) {
 			asf_source_close(&more);
@@ -76,20 +76,20 @@ static int run_length(struct asf_thread *t, const struct iovec *iov, int cnt, in
  * bytes together at least AUTOSENDFILE_MIN_BYTES (Apache without mmap reads 8000-byte blocks
  * and writes nine at once: one sendfile). True with *i at its first iovec and *len its
  * iovec count; false with *i == cnt if there is none. */
-static bool next_file_run(struct asf_thread *t, const struct iovec *iov, int cnt, int *i,
-			  int *len, struct asf_source *src)
+static bool next_file_run(struct asf_thread *t, const struct iovec *iov, int cnt, unsigned how,
+			  int *i, int *len, struct asf_source *src)
 {
 	for (; *i < cnt; (*i)++) {
 		if (!asf_why_unless(iov[*i].iov_len >= PART_MIN, ASF_WHY_SMALL) ||
 		    !asf_source_open_as(t, iov[*i].iov_base, iov[*i].iov_len,
-					content_how(iov[*i].iov_len), src))
+					content_how(how, iov[*i].iov_len), src))
 			continue;
 		if (!asf_source_prove(src, iov[*i].iov_base, iov[*i].iov_len)) {
 			asf_source_close(src); /* a vectored run is proven whole before it is sent */
 			continue;
 		}
 		size_t total;
-		*len = run_length(t, iov, cnt, *i, src, &total);
+		*len = run_length(t, iov, cnt, *i, how, src, &total);
 		if (total >= asf_cfg.min_bytes)
 			return true;
 		asf_source_close(src);
@@ -118,7 +118,8 @@ static bool first_bytes_tls(int fd, const struct iovec *iov, int cnt, size_t k)
 /* Sends iov[0..cnt) given the first file run: iovecs [f, f + run) that src (open) holds;
  * plain runs by the real sendmsg, file runs by sendfile, in order. */
 static bool send_parts(struct asf_thread *t, int fd, uint32_t word, const struct iovec *iov,
-		       int cnt, int flags, int f, int run, struct asf_source *src, ssize_t *result)
+		       int cnt, int flags, unsigned how, int f, int run, struct asf_source *src,
+		       ssize_t *result)
 {
 	bool sniff = !(word & ASF_FDF_OUT_SEEN), redirected = false, fallback = false;
 	size_t sent = 0;
@@ -177,7 +178,7 @@ static bool send_parts(struct asf_thread *t, int fd, uint32_t word, const struct
 			break;
 		i = f + run;
 		f = i;
-		if (!next_file_run(t, iov, cnt, &f, &run, src))
+		if (!next_file_run(t, iov, cnt, how, &f, &run, src))
 			f = cnt;
 	}
 	asf_source_close(src); /* one opened but not reached; a no-op if closed already */
@@ -193,16 +194,17 @@ static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const stru
 {
 	struct asf_source src = { .open = false };
 	int f = 0, run = 0;
-	if (!next_file_run(t, iov, cnt, &f, &run, &src))
+	unsigned how = asf_redirect_how(fd, word);
+	if (!next_file_run(t, iov, cnt, how, &f, &run, &src))
 		return false; /* nothing to redirect: the real call, untouched */
-	return send_parts(t, fd, word, iov, cnt, flags, f, run, &src, result);
+	return send_parts(t, fd, word, iov, cnt, flags, how, f, run, &src, result);
 }
 
 bool asf_redirect_split(struct asf_thread *t, int fd, uint32_t word, const void *buf, size_t n,
-			int flags, struct asf_source *src, ssize_t *result)
+			int flags, unsigned how, struct asf_source *src, ssize_t *result)
 {
 	struct iovec iov[2] = { { (void *)buf, src->skip }, { (void *)src->buf, n - src->skip } };
-	return send_parts(t, fd, word, iov, 2, flags, 1, 1, src, result);
+	return send_parts(t, fd, word, iov, 2, flags, how, 1, 1, src, result);
 }
 
 bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,

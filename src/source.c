@@ -137,6 +137,10 @@ static int try_claims(const struct claim *claims, int k, const char *buf, size_t
 			s->miss = ASF_MISS_ALIAS;
 			continue;
 		}
+		if (!confirmed && !(s->how & ASF_SRC_COMPARE)) {
+			s->miss = ASF_MISS_DRAINING; /* a comparison would not pay (pressure.h) */
+			continue;
+		}
 		verdict = confirmed ? ASF_PROOF_EQUAL
 				    : prove_some(s, c, from, first,
 						 c->kind == CLAIM_CONTENT ? next : NULL, has_next);
@@ -192,6 +196,10 @@ static bool open_by_content(struct asf_thread *t, const char *buf, size_t n, boo
 	if (n < asf_cfg.min_bytes || s->miss == ASF_MISS_UNREADABLE ||
 	    s->miss == ASF_MISS_NO_MEANS || !asf_content_wanted(t))
 		return false;
+	if (!(s->how & ASF_SRC_COMPARE)) { /* every match is a comparison: not looked for */
+		s->miss = ASF_MISS_DRAINING;
+		return false;
+	}
 	struct claim claims[ASF_CONTENT_CLAIMS];
 	uint64_t next = 0;
 	bool has_next = false;
@@ -222,6 +230,7 @@ bool asf_source_open_as(struct asf_thread *t, const void *buf, size_t n, unsigne
 	s->open = false;
 	s->buf = buf;
 	s->skip = 0;
+	s->how = how;
 	int k = gather_claims(t, buf, n, claims);
 	s->miss = ASF_MISS_NO_RECORD;
 	if (try_claims(claims, k, buf, n, s, NULL, NULL) >= 0)
@@ -242,6 +251,9 @@ bool asf_source_open_as(struct asf_thread *t, const void *buf, size_t n, unsigne
 		break;
 	case ASF_MISS_REFUSED:
 		asf_why(ASF_WHY_NOT_ELIGIBLE);
+		break;
+	case ASF_MISS_DRAINING:
+		asf_why(ASF_WHY_DRAINING);
 		break;
 	default:
 		asf_why(ASF_WHY_OTHER);

@@ -27,6 +27,8 @@ enum asf_miss {
 	ASF_MISS_REFUSED,     /* the file refused sendfile before */
 	ASF_MISS_ALIAS,       /* the buffer is the file's own page cache, writable (mappings.h) */
 	ASF_MISS_NO_MEANS,    /* no proof buffer free, or no safe way to read the buffer */
+	ASF_MISS_DRAINING,    /* only a comparison would prove it, and none is wanted
+			       * (no ASF_SRC_COMPARE: the socket drains, pressure.h) */
 };
 
 struct asf_source {
@@ -40,13 +42,16 @@ struct asf_source {
 	bool full;             /* compared in full whatever AUTOSENDFILE_VERIFY says (a copy) */
 	bool open;
 	size_t skip;           /* bytes before it that are the program's own (ASF_SRC_SPLIT) */
+	unsigned how;          /* what asf_source_open_as was allowed */
 	enum asf_miss miss;    /* why asf_source_open said no */
 };
 
-/* What asf_source_open_as may look for beyond the records and mappings at the address. */
+/* What asf_source_open_as may do beyond taking a claim the kernel vouches for. */
 enum {
-	ASF_SRC_CONTENT = 1, /* the bytes of a read or mapping copied here (content.h) */
+	ASF_SRC_CONTENT = 1, /* look for the bytes of a read or mapping copied here (content.h) */
 	ASF_SRC_SPLIT = 2,   /* ... after a prefix of the program's own (a header) */
+	ASF_SRC_COMPARE = 4, /* prove a claim by comparing the buffer with the file: without
+			      * it, only claims the kernel vouches for open (pressure.h) */
 };
 
 /* True with *s open when buf[0..n) can be sent from a file: a claim names the file and
@@ -62,7 +67,7 @@ bool asf_source_open_as(struct asf_thread *t, const void *buf, size_t n, unsigne
 static inline bool asf_source_open(struct asf_thread *t, const void *buf, size_t n,
 				   struct asf_source *s)
 {
-	return asf_source_open_as(t, buf, n, ASF_SRC_CONTENT, s);
+	return asf_source_open_as(t, buf, n, ASF_SRC_CONTENT | ASF_SRC_COMPARE, s);
 }
 /* Proves [p, p+len) of the opened range (p inside it) if not proven yet; false when the
  * bytes differ from the file now or cannot be read: the rest goes by the real call. */

@@ -23,6 +23,8 @@ enum asf_why_reason {
 	ASF_WHY_HEADER,       /* the program's own bytes ahead of file bytes redirected in
 			       * the same call (a vectored write's header, a split copy's) */
 	ASF_WHY_TAIL,         /* ...and after the last of them (a chunk's CRLF, a trailer) */
+	ASF_WHY_DRAINING,     /* the socket's queue drains: a comparison would cost more
+			       * than the copy it saves (pressure.h) */
 	ASF_WHY_N
 };
 
@@ -45,8 +47,8 @@ struct asf_counters {
 const char *asf_statline_key(size_t k);
 size_t asf_statline_order(size_t i);
 
-/* Room for the longest line: every counter at UINT64_MAX, the largest pid, '\n' (643 bytes
- * with 17 keys; tests/unit/test_stats.c checks it fits). */
+/* Room for the longest line: every counter at UINT64_MAX, the largest pid, '\n' (677 bytes
+ * with 20 keys; tests/unit/test_stats.c checks it fits). */
 #define ASF_STATLINE_MAX 768
 
 /* Formats "autosendfile: pid=P key=N ..." (no newline) from the first `ncounters` counters

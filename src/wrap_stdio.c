@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "fdclass.h"
+#include "pressure.h"
 #include "real.h"
 #include "records.h"
 #include "redirect.h"
@@ -145,7 +146,8 @@ static bool fwrite_redirect(struct asf_thread *t, const void *ptr, size_t size, 
 	struct asf_source src;
 	const char *p = ptr;
 	size_t now = fill + direct;
-	if (!asf_source_open(t, p, now, &src))
+	if (!asf_source_open_as(t, p, now, ASF_SRC_CONTENT | asf_redirect_how(fd, asf_fd_word(fd)),
+				&src))
 		return false;
 	/* glibc would fill the buffer and flush it; a failed flush loses both, and it reports
 	 * the fill bytes as written. */
@@ -170,6 +172,7 @@ static bool fwrite_redirect(struct asf_thread *t, const void *ptr, size_t size, 
 	}
 	asf_source_close(&src);
 	asf_note_redirect(fb_any, sent > 0);
+	asf_pressure_moved(fd, now, (ssize_t)sent, errno);
 	if (sent < now) { /* glibc counts the fill bytes even when their flush failed */
 		*done = (sent > fill ? sent : fill) / size;
 		return true;

@@ -10,10 +10,19 @@
 
 #include "config.h"
 #include "fdclass.h"
+#include "pressure.h"
 #include "real.h"
 #include "redirect.h"
 #include "stats.h"
 #include "wrap.h"
+
+/* After a write to fd (whichever path made it): its queue's account (pressure.h). */
+static ssize_t moved(int fd, uint32_t w, size_t want, ssize_t r)
+{
+	if ((w & ASF_FD_KIND_MASK) == ASF_FD_STREAM)
+		asf_pressure_moved(fd, want, r, errno);
+	return r;
+}
 
 static void count_passthrough(uint32_t w, ssize_t r)
 {
@@ -60,8 +69,8 @@ static ssize_t write_slow(int fd, const void *buf, size_t n, uint32_t w)
 	ssize_t r;
 	asf_why(ASF_WHY_OTHER);
 	if (asf_try_redirect(fd, w, buf, n, 0, ASF_CALL_WRITE, &r))
-		return r;
-	r = real_write(fd, buf, n);
+		return moved(fd, w, n, r);
+	r = moved(fd, w, n, real_write(fd, buf, n));
 	count_passthrough(w, r);
 	if (first_write(w))
 		after_first_write(fd, buf, r);
@@ -77,8 +86,8 @@ static ssize_t sendto_slow(int fd, const void *buf, size_t n, int flags,
 	ssize_t r;
 	asf_why(addr ? ASF_WHY_FLAGS : ASF_WHY_OTHER);
 	if (addr == NULL && asf_try_redirect(fd, w, buf, n, flags, ASF_CALL_SEND, &r))
-		return r;
-	r = real_sendto(fd, buf, n, flags, addr, alen);
+		return moved(fd, w, n, r);
+	r = moved(fd, w, n, real_sendto(fd, buf, n, flags, addr, alen));
 	count_passthrough(w, r);
 	if (first_write(w))
 		after_first_write(fd, buf, r);
@@ -121,6 +130,16 @@ ASF_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 }
 
 /* Vectored writes: the iovecs that records hold go by sendfile (redirect_vec.c). */
+/* moved() for a vectored write: the iovecs are summed only once the call has shown them
+ * readable (r > 0); a refused call (EAGAIN) needs no size. */
+static ssize_t moved_vec(int fd, uint32_t w, const struct iovec *iov, int cnt, ssize_t r)
+{
+	size_t want = 0;
+	for (int i = 0; r > 0 && i < cnt; i++)
+		want += iov[i].iov_len;
+	return moved(fd, w, want, r);
+}
+
 static void after_vector_write(int fd, uint32_t w, const struct iovec *iov, int cnt, ssize_t r)
 {
 	if (r <= 0)
@@ -154,8 +173,8 @@ ASF_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	ssize_t r;
 	asf_why(ASF_WHY_OTHER);
 	if (asf_try_redirect_vec(fd, w, iov, cnt, 0, &r))
-		return r;
-	r = real_writev(fd, iov, cnt);
+		return moved_vec(fd, w, iov, cnt, r);
+	r = moved_vec(fd, w, iov, cnt, real_writev(fd, iov, cnt));
 	after_vector_write(fd, w, iov, cnt, r);
 	return r;
 }
@@ -173,8 +192,8 @@ ASF_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	/* Only plain stream sends: an address or ancillary data (SCM_RIGHTS...) passes. */
 	if (msg->msg_name == NULL && msg->msg_controllen == 0 && msg->msg_iovlen <= IOV_MAX &&
 	    asf_try_redirect_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, flags, &r))
-		return r;
-	r = real_sendmsg(fd, msg, flags);
+		return moved_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, r);
+	r = moved_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, real_sendmsg(fd, msg, flags));
 	after_vector_write(fd, w, msg->msg_iov, (int)msg->msg_iovlen, r);
 	return r;
 }

@@ -215,7 +215,7 @@ share() {
 why() {
 	local k v out=
 	for k in passthrough_bytes fallbacks verify_rejects source_changed why_small why_not_file why_untracked \
-		why_flags why_buf_changed why_file_changed why_not_eligible why_header why_tail why_other; do
+		why_flags why_buf_changed why_file_changed why_not_eligible why_header why_tail why_draining why_other; do
 		v=$(stat_sum "$st" $k)
 		[ "$v" != 0 ] && out+=" $k=$v"
 	done

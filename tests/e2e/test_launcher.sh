@@ -20,5 +20,5 @@ esac
 "$L" sh -c 'exit 7'; [ $? -eq 7 ] || fail "exit status not passed through"
 # Stats to stderr, one line per process, in the documented format.
 line=$("$L" --stats stderr true 2>&1 >/dev/null)
-echo "$line" | grep -Eq '^autosendfile: pid=[0-9]+ redirected_bytes=0 redirected_calls=0 passthrough_bytes=0 fallbacks=0 verify_rejects=0 tls_skipped=0 source_changed=0 why_small=0 why_not_file=0 why_untracked=0 why_tls=0 why_flags=0 why_buf_changed=0 why_file_changed=0 why_not_eligible=0 why_header=0 why_tail=0 why_other=0$' || fail "stats line: $line"
+echo "$line" | grep -Eq '^autosendfile: pid=[0-9]+ redirected_bytes=0 redirected_calls=0 passthrough_bytes=0 fallbacks=0 verify_rejects=0 tls_skipped=0 source_changed=0 why_small=0 why_not_file=0 why_untracked=0 why_tls=0 why_flags=0 why_buf_changed=0 why_file_changed=0 why_not_eligible=0 why_header=0 why_tail=0 why_draining=0 why_other=0$' || fail "stats line: $line"
 echo "launcher ok"

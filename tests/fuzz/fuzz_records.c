@@ -159,7 +159,8 @@ static size_t read_end; /* where the last read into the arena ended: the next re
 
 static struct {
 	unsigned long long iters, ops, writes, redirects, no_record, changed, unreadable, gone,
-		refused, coincidental, liveness, unverified, past_eof, protected_writes;
+		refused, coincidental, liveness, unverified, past_eof, protected_writes, draining,
+		vouched;
 } stats;
 
 static const uint8_t *in_p;
@@ -239,11 +240,11 @@ static void print_stats(void)
 	fprintf(stderr,
 		"fuzz_records: iterations=%llu ops=%llu writes=%llu redirects=%llu no_record=%llu "
 		"changed=%llu unreadable=%llu gone=%llu refused=%llu coincidental=%llu "
-		"liveness_checks=%llu past_eof=%llu protected_writes=%llu verify=%s "
-		"sent_unverified=%llu\n",
+		"liveness_checks=%llu past_eof=%llu protected_writes=%llu draining=%llu "
+		"vouched_on_draining=%llu verify=%s sent_unverified=%llu\n",
 		stats.iters, stats.ops, stats.writes, stats.redirects, stats.no_record, stats.changed,
 		stats.unreadable, stats.gone, stats.refused, stats.coincidental, stats.liveness,
-		stats.past_eof, stats.protected_writes,
+		stats.past_eof, stats.protected_writes, stats.draining, stats.vouched,
 		asf_cfg.verify == ASF_VERIFY_FULL ? "full" : asf_cfg.verify == ASF_VERIFY_SAMPLE ? "sample" : "none",
 		stats.unverified);
 }
@@ -922,16 +923,36 @@ static void reference_check(struct mfile *f, off_t o, size_t k, size_t n)
 	}
 }
 
+/* What the socket allows (src/pressure.h): mostly a backlog (compare), sometimes a queue
+ * that drains, where only what the kernel vouches for may open. */
+static unsigned draw_how(void)
+{
+	return ASF_SRC_CONTENT | (u8() % 4 ? ASF_SRC_COMPARE : 0);
+}
+
+/* An opened source on a draining socket compared nothing: the kernel vouched for it all. */
+static void check_how(unsigned how, const struct asf_source *s)
+{
+	if (how & ASF_SRC_COMPARE)
+		return;
+	if (!s->confirmed || s->proven < 1 || s->skip != 0)
+		FAIL("a source opened on a draining socket without the kernel's word (confirmed %d)",
+		     s->confirmed);
+	stats.vouched++;
+}
+
 static void do_write(size_t k, size_t n, bool must_redirect)
 {
 	stats.writes++;
 	TRACE("write(arena+%zu, %zu)%s\n", k, n, must_redirect ? " [must redirect]" : "");
 	struct asf_source s;
 	asf_activation_enter(T); /* as asf_try_redirect */
-	bool ok = asf_source_open(T, arena + k, n, &s);
+	unsigned how = draw_how();
+	bool ok = asf_source_open_as(T, arena + k, n, how, &s);
 	if (ok) {
 		if (s.buf != (const char *)arena + k || !s.open || T->open_src != &s)
 			FAIL("asf_source_open said yes but the source is not what was asked for");
+		check_how(how, &s);
 		/* what a sendfile through the source's descriptor would read: its file now */
 		struct stat st;
 		if (fstat(s.gen.fd, &st) != 0)
@@ -960,6 +981,11 @@ static void do_write(size_t k, size_t n, bool must_redirect)
 		case ASF_MISS_UNREADABLE: stats.unreadable++; break;
 		case ASF_MISS_FILE_GONE: stats.gone++; break;
 		case ASF_MISS_REFUSED: stats.refused++; break;
+		case ASF_MISS_DRAINING:
+			if (how & ASF_SRC_COMPARE)
+				FAIL("asf_source_open said no for a draining socket, but comparing was allowed");
+			stats.draining++;
+			break;
 		default: FAIL("asf_source_open said no with miss %d", s.miss);
 		}
 	}
@@ -967,7 +993,7 @@ static void do_write(size_t k, size_t n, bool must_redirect)
 #ifdef FUZZ_ONLY_BYTES
 	must_redirect = false;
 #endif
-	if (must_redirect) {
+	if (must_redirect && (how & ASF_SRC_COMPARE)) {
 		stats.liveness++;
 		if (!ok)
 			FAIL("write(arena+%zu, %zu) right after the read that filled it was not redirected "
@@ -1109,11 +1135,13 @@ static void op_map_write(void)
 	TRACE("write(slot %d + %zu, %zu)\n", m, j, n);
 	struct asf_source s;
 	asf_activation_enter(T);
-	bool ok = asf_source_open(T, buf, n, &s);
+	unsigned how = draw_how();
+	bool ok = asf_source_open_as(T, buf, n, how, &s);
 	if (ok) {
 		struct stat st;
 		if (s.buf != (const char *)buf || fstat(s.gen.fd, &st) != 0)
 			FAIL("asf_source_open said yes but the source is not what was asked for");
+		check_how(how, &s);
 		struct mfile *f = file_by_id(st.st_dev, st.st_ino);
 		if (!f)
 			FAIL("redirect from a file that is none of the model's");

@@ -123,6 +123,7 @@ static void assert_defaults_except_env(const struct asf_config *c)
 {
 	assert_int_equal(c->min_bytes, AUTOSENDFILE_DEFAULT_MIN_BYTES);
 	assert_int_equal(c->chunk, AUTOSENDFILE_DEFAULT_CHUNK);
+	assert_int_equal(c->pressure, AUTOSENDFILE_DEFAULT_PRESSURE);
 	assert_int_equal(c->log_level, ASF_LOG_WARN);
 	assert_false(c->stats_stderr);
 	assert_string_equal(c->stats_path, "");
@@ -204,6 +205,11 @@ static size_t field_chunk(const struct asf_config *c)
 	return c->chunk;
 }
 
+static size_t field_pressure(const struct asf_config *c)
+{
+	return c->pressure;
+}
+
 static void config_min_bytes(void **state)
 {
 	(void)state;
@@ -249,6 +255,24 @@ static void config_chunk(void **state)
 	};
 	check_size_var(AUTOSENDFILE_ENV_CHUNK, AUTOSENDFILE_DEFAULT_CHUNK, cases,
 		       sizeof cases / sizeof cases[0], field_chunk);
+}
+
+/* AUTOSENDFILE_PRESSURE: 0 (redirect every write worth it) up to 64M. */
+static void config_pressure(void **state)
+{
+	(void)state;
+	static const struct size_case cases[] = {
+		{ "0", true, 0 },
+		{ "1", true, 1 },
+		{ "32K", true, 32 * 1024 },
+		{ "64M", true, AUTOSENDFILE_PRESSURE_MAX },
+		{ "", false, 0 },
+		{ "-1", false, 0 },
+		{ "always", false, 0 },
+		{ "67108865", false, 0 }, /* above the range */
+	};
+	check_size_var(AUTOSENDFILE_ENV_PRESSURE, AUTOSENDFILE_DEFAULT_PRESSURE, cases,
+		       sizeof cases / sizeof cases[0], field_pressure);
 }
 
 /* Each bad variable counts once, and good ones next to them still apply. */
@@ -414,6 +438,7 @@ int main(void)
 		cmocka_unit_test(config_enable),
 		cmocka_unit_test(config_min_bytes),
 		cmocka_unit_test(config_chunk),
+		cmocka_unit_test(config_pressure),
 		cmocka_unit_test(config_counts_each_rejection),
 		cmocka_unit_test(config_log),
 		cmocka_unit_test(config_stats),

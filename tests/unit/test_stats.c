@@ -14,7 +14,7 @@
 /* The why_* keys when every reason counter is 0. */
 #define WHY0 " why_small=0 why_not_file=0 why_untracked=0 why_tls=0 why_flags=0 " \
 	     "why_buf_changed=0 why_file_changed=0 why_not_eligible=0 why_header=0 why_tail=0 " \
-	     "why_other=0"
+	     "why_draining=0 why_other=0"
 
 static void set_all(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f,
 		    uint64_t g)
@@ -140,7 +140,7 @@ static void why_keys_and_pass(void **state)
 	set_all(0, 0, 0, 0, 0, 0, 0);
 	const enum asf_why_reason order[] = { ASF_WHY_SMALL, ASF_WHY_NOT_FILE, ASF_WHY_UNTRACKED,
 		ASF_WHY_TLS, ASF_WHY_FLAGS, ASF_WHY_BUF_CHANGED, ASF_WHY_FILE_CHANGED,
-		ASF_WHY_NOT_ELIGIBLE, ASF_WHY_HEADER, ASF_WHY_TAIL, ASF_WHY_OTHER };
+		ASF_WHY_NOT_ELIGIBLE, ASF_WHY_HEADER, ASF_WHY_TAIL, ASF_WHY_DRAINING, ASF_WHY_OTHER };
 	uint64_t sum = 0;
 	for (unsigned i = 0; i < sizeof order / sizeof order[0]; i++) {
 		asf_why(order[i]);
@@ -151,10 +151,10 @@ static void why_keys_and_pass(void **state)
 	char buf[640];
 	asf_stats_format(buf, sizeof buf, 5);
 	assert_string_equal(buf, "autosendfile: pid=5 redirected_bytes=0 redirected_calls=0 "
-				 "passthrough_bytes=66 fallbacks=0 verify_rejects=0 tls_skipped=0 "
+				 "passthrough_bytes=78 fallbacks=0 verify_rejects=0 tls_skipped=0 "
 				 "source_changed=0 why_small=1 why_not_file=2 why_untracked=3 why_tls=4 "
 				 "why_flags=5 why_buf_changed=6 why_file_changed=7 why_not_eligible=8 "
-				 "why_header=9 why_tail=10 why_other=11\n");
+				 "why_header=9 why_tail=10 why_draining=11 why_other=12\n");
 }
 
 /* A write no record holds: not_file, unless the thread's last file read went untracked. */

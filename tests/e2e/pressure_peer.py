@@ -1,0 +1,77 @@
+"""The two ends of test_pressure.sh, in Python: a server that sends FILE to one client in
+64 KiB pieces with a read/send loop (rw: readinto a bytearray, then sendall) or from a
+shared mapping (mmap: sendall of slices of mmap.mmap), and a client that is fast or slow.
+The fast client asks for each piece once it has the one before (a byte back, which also
+acknowledges it): the server's send queue is empty whenever the server writes, whatever
+the scheduler does. The slow one has a 4 KiB receive buffer and reads nothing for a
+second, then all of it: the server's queue fills.
+
+usage: pressure_peer.py serve rw|mmap fast|slow FILE PORTFILE
+       pressure_peer.py fetch fast|slow PORT OUT
+"""
+import mmap
+import os
+import socket
+import sys
+import time
+
+CHUNK = 64 * 1024
+
+
+def serve(mode, kind, path, portfile):
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    with open(portfile + ".tmp", "w") as f:
+        f.write(str(ls.getsockname()[1]))
+    os.rename(portfile + ".tmp", portfile)
+    conn, _ = ls.accept()
+
+    def piece(data):
+        conn.sendall(data)
+        if kind == "fast" and len(data) == CHUNK:
+            conn.recv(1)  # the client has it all (it asks after each whole piece)
+
+    with open(path, "rb", buffering=0) as f:
+        if mode == "rw":
+            buf = bytearray(CHUNK)
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    break
+                piece(memoryview(buf)[:n])
+        else:
+            m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)  # MAP_SHARED
+            view = memoryview(m)
+            for off in range(0, len(m), CHUNK):
+                piece(view[off:off + CHUNK])
+            view.release()
+            m.close()
+    conn.close()
+
+
+def fetch(kind, port, out):
+    s = socket.socket()
+    if kind == "slow":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", int(port)))
+    if kind == "slow":
+        time.sleep(1.0)
+    got = 0
+    with open(out, "wb") as f:
+        while True:
+            b = s.recv(CHUNK - got % CHUNK)
+            if not b:
+                break
+            f.write(b)
+            got += len(b)
+            if kind == "fast" and got % CHUNK == 0:
+                s.send(b"n")
+
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    else:
+        fetch(sys.argv[2], sys.argv[3], sys.argv[4])
