@@ -13,8 +13,12 @@
 # (measure.sh's stall_memory), copyserver only.
 #
 # Usage: demo/bench-pressure.sh [ROUNDS (3)]
-#   BENCH_CFGS="plain always p64k ..."  the configurations (pNNk: AUTOSENDFILE_PRESSURE=NNK)
+#   BENCH_CFGS="plain always p64k ..."  the configurations: plain, or library settings
+#                                       joined by commas: default, always, pNNk
+#                                       (AUTOSENDFILE_PRESSURE=NNK), mNNk (MIN_BYTES=NNK)
 #   BENCH_ONLY=copy|nginx|memory        one part; BENCH_SECONDS (2) per fast run
+#   BENCH_BUFSIZE (65536)               copyserver's read/write size (4096: squid, CLISP)
+#   BENCH_FILES ("f16k f1m f100m")      the fast runs' files
 # Raw lines go to build/demo/pressure.raw, the tables to stdout.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +26,7 @@ cd "$top"
 . demo/measure.sh
 ROUNDS=${1:-3}
 SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8} ONLY=${BENCH_ONLY:-}
+BUFSIZE=${BENCH_BUFSIZE:-65536} FILES=${BENCH_FILES:-f16k f1m f100m}
 read -r -a CFGS <<<"${BENCH_CFGS:-plain always p32k p64k p128k}"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 CLK=$(getconf CLK_TCK)
@@ -35,19 +40,25 @@ for f in 16k:16 1m:1024 16m:16384 100m:102400; do
 	head -c $((${f#*:} * 1024)) /dev/urandom >"$WD/www/f${f%:*}"
 done
 cat "$WD"/www/* >/dev/null
-RAW=$top/build/demo/pressure.raw
+RAW=$top/build/demo/pressure${BENCH_BUFSIZE:+-b$BENCH_BUFSIZE}.raw
 : >"$RAW"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# env_of CFG: the environment a configuration runs the server with
+# env_of CFG: the environment a configuration runs the server with. CFG is plain, or
+# library settings joined by commas: default, always (PRESSURE=0), pNNk (PRESSURE=NNK),
+# mNNk (MIN_BYTES=NNK)
 env_of() {
-	case $1 in
-	plain) echo "-u LD_PRELOAD" ;;
-	always) echo "LD_PRELOAD=$LIB AUTOSENDFILE_STATS=$WD/stats AUTOSENDFILE_PRESSURE=0" ;;
-	default) echo "LD_PRELOAD=$LIB AUTOSENDFILE_STATS=$WD/stats" ;;
-	p*) echo "LD_PRELOAD=$LIB AUTOSENDFILE_STATS=$WD/stats AUTOSENDFILE_PRESSURE=${1#p}" ;;
-	esac
+	[[ $1 == plain ]] && { echo "-u LD_PRELOAD"; return; }
+	local e="LD_PRELOAD=$LIB AUTOSENDFILE_STATS=$WD/stats" t
+	for t in ${1//,/ }; do
+		case $t in
+		always) e+=" AUTOSENDFILE_PRESSURE=0" ;;
+		p*) e+=" AUTOSENDFILE_PRESSURE=${t#p}" ;;
+		m*) e+=" AUTOSENDFILE_MIN_BYTES=${t#m}" ;;
+		esac
+	done
+	echo "$e"
 }
 
 start() { # SERVER CFG
@@ -58,7 +69,7 @@ start() { # SERVER CFG
 	PORT=$(free_port)
 	if [[ $s == copy ]]; then
 		( trap - INT QUIT; exec setsid "${pre[@]}" "$SRV" --root "$WD/www" --port-file "$WD/port" \
-			--mode rw ) >"$WD/srv.log" 2>&1 &
+			--mode rw --bufsize "$BUFSIZE" ) >"$WD/srv.log" 2>&1 &
 		SPID=$!
 		for ((i = 0; i < 200; i++)); do [[ -s $WD/port ]] && break; sleep 0.05; done
 		PORT=$(<"$WD/port")
@@ -126,12 +137,12 @@ memory() { # CFG FILE ROUND
 	echo "memory copy $f $c $r $STALL_PCP_DROP_KB ${STALL_RESULT#* } $(red_bytes)" >>"$RAW"
 }
 
-echo "# $(date -u '+%F %T') UTC, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r), $(git rev-parse --short HEAD)$(git diff --quiet || echo +)" >>"$RAW"
+echo "# $(date -u '+%F %T') UTC, $(lscpu | sed -n 's/^Model name: *//p'), $(uname -r), $(git rev-parse --short HEAD)$(git diff --quiet || echo +), copyserver --bufsize $BUFSIZE" >>"$RAW"
 n=${#CFGS[@]}
 for r in $(seq 1 "$ROUNDS"); do
 	for s in copy nginx; do
 		[[ -n $ONLY && $ONLY != "$s" ]] && continue
-		for f in f16k f1m f100m; do
+		for f in $FILES; do
 			for ((k = 0; k < n; k++)); do fast "$s" "${CFGS[$(((k + r) % n))]}" "$f" "$r"; done
 		done
 	done

@@ -24,7 +24,7 @@
 							     * write worth redirecting; 0: always */
 
 /* Defaults, chosen by measurement (see docs/DESIGN.md, "How the defaults were chosen"). */
-#define AUTOSENDFILE_DEFAULT_MIN_BYTES (8u * 1024u)
+#define AUTOSENDFILE_DEFAULT_MIN_BYTES (4u * 1024u)
 #define AUTOSENDFILE_DEFAULT_CHUNK     (256u * 1024u)
 /* A write whose bytes must be compared with the file costs about what the copy it saves
  * does: it is redirected only when at least this many bytes wait in the socket's send

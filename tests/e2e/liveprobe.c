@@ -9,7 +9,7 @@
  *                                      "worker=PID" and exits normally
  *   liveprobe why KIND FILE            writes to a stream socketpair (a child drains it) the
  *                                      bytes of one case: copy (64 KiB read, then written:
- *                                      the control), small (4 KiB read and written), changed
+ *                                      the control), small (2 KiB read and written), changed
  *                                      (64 KiB read, one byte changed, written), notfile
  *                                      (64 KiB generated), tls (a TLS record header first,
  *                                      then 64 KiB read and written)
@@ -91,7 +91,7 @@ static int why(const char *kind, const char *file)
 	static char buf[BUF];
 	if (strcmp(kind, "tls") == 0) /* a TLS handshake record header: the socket is TLS now */
 		write_all(sv[0], "\x16\x03\x01\x00\x40", 5);
-	size_t want = strcmp(kind, "small") == 0 ? 4096 : BUF;
+	size_t want = strcmp(kind, "small") == 0 ? 2048 : BUF;
 	if (strcmp(kind, "notfile") == 0) {
 		for (size_t i = 0; i < want; i++)
 			buf[i] = (char)(i * 7);

@@ -145,7 +145,7 @@ why() { # CASE KEY BYTES
 	l=$(grep "^autosendfile: pid=$p " "$st")
 	[ "$(key "$l" "$2")" = "$3" ] || fail "why $1: want $2=$3: $l"
 	local sum=0 k
-	for k in small not_file untracked tls flags buf_changed file_changed not_eligible other; do
+	for k in small not_file untracked tls flags buf_changed file_changed not_eligible header tail draining other; do
 		sum=$((sum + $(key "$l" why_$k)))
 	done
 	[ "$sum" = "$(key "$l" passthrough_bytes)" ] || fail "why $1: why_* sum $sum != passthrough_bytes: $l"
@@ -153,7 +153,7 @@ why() { # CASE KEY BYTES
 }
 why copy redirected_bytes 65536
 why copy passthrough_bytes 0
-why small why_small 4096
+why small why_small 2048
 why changed why_buf_changed 65536
 why notfile why_not_file 65536
 why tls why_tls 65536

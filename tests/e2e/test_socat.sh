@@ -4,11 +4,10 @@
 # strace finding (Debian 12, socat 1.7.4.4-2; `strace -f -e trace=read,write,sendfile,splice
 # socat -u FILE:x TCP-LISTEN:port,bind=127.0.0.1,reuseaddr`, 1 MiB file): socat copies with
 # read(file, buf, 8192) = 8192 / write(sock, buf, 8192) = 8192, 128 times, then a read that
-# returns 0; no sendfile or splice. Its default transfer size (-b) is 8192, exactly
-# AUTOSENDFILE_MIN_BYTES (8192, and "smaller than" passes through), so the default is
-# redirected; -b 65536 gives 64 KiB reads and writes.
-# Asserted: with the default and with -b 65536, 1 MiB and 100 MiB arrive byte for byte and
-# >= 95% went by sendfile; with -b 4096 (below AUTOSENDFILE_MIN_BYTES) and with
+# returns 0; no sendfile or splice. Its default transfer size (-b) is 8192; -b 65536 gives
+# 64 KiB reads and writes, -b 4096 4 KiB ones (AUTOSENDFILE_MIN_BYTES, 4096: redirected).
+# Asserted: with the default, -b 65536 and -b 4096, 1 MiB and 100 MiB arrive byte for byte
+# and >= 95% went by sendfile; with -b 2048 (below AUTOSENDFILE_MIN_BYTES) and with
 # AUTOSENDFILE=0 the transfer is byte-identical and nothing is redirected.
 . "$(dirname "$0")/lib.sh"
 command -v socat >/dev/null || skip "socat not installed"
@@ -36,14 +35,14 @@ serve() { # NAME FILE "SOCAT-OPTIONS" [ENV...]
 make_file "$ASF_TMP/f1m" $((1 << 20))
 make_file "$ASF_TMP/f100m" $((100 << 20))
 for f in f1m f100m; do
-	for b in "" "-b 65536"; do
-		name="$f${b:+.b64k}"
+	for b in "" "-b 65536" "-b 4096"; do
+		name="$f${b:+.b${b#-b }}"
 		serve "$name" "$ASF_TMP/$f" "$b"
 		echo -n "$name: "
 		assert_redirected "$ASF_TMP/st.$name" "$(stat -c %s "$ASF_TMP/$f")"
 	done
 done
-for t in "small:-b 4096" "off::AUTOSENDFILE=0"; do
+for t in "small:-b 2048" "off::AUTOSENDFILE=0"; do
 	IFS=: read -r name b envv <<<"$t"
 	serve "$name" "$ASF_TMP/f1m" "$b" ${envv:+"$envv"}
 	got=$(stat_sum "$ASF_TMP/st.$name" redirected_bytes)
