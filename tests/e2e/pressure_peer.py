@@ -3,8 +3,9 @@
 shared mapping (mmap: sendall of slices of mmap.mmap), and a client that is fast or slow.
 The fast client asks for each piece once it has the one before (a byte back, which also
 acknowledges it): the server's send queue is empty whenever the server writes, whatever
-the scheduler does. The slow one has a 4 KiB receive buffer and reads nothing for a
-second, then all of it: the server's queue fills.
+the scheduler does. The slow one has a 4 KiB receive buffer, reads nothing for a
+second, then at most SLOW_RATE bytes a second: the server's queue stays full however slow
+the server is (a sanitizer build), as long as it sends faster than that.
 
 usage: pressure_peer.py serve rw|mmap fast|slow FILE PORTFILE
        pressure_peer.py fetch fast|slow PORT OUT
@@ -16,6 +17,7 @@ import sys
 import time
 
 CHUNK = 64 * 1024
+SLOW_RATE = 2 << 20
 
 
 def serve(mode, kind, path, portfile):
@@ -58,8 +60,13 @@ def fetch(kind, port, out):
     if kind == "slow":
         time.sleep(1.0)
     got = 0
+    start = time.monotonic()
     with open(out, "wb") as f:
         while True:
+            if kind == "slow":
+                ahead = got / SLOW_RATE - (time.monotonic() - start)
+                if ahead > 0:
+                    time.sleep(ahead)
             b = s.recv(CHUNK - got % CHUNK)
             if not b:
                 break

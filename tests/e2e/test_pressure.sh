@@ -4,8 +4,8 @@
 #  - a read/send loop to a fast client (it asks for each piece once it has the one before:
 #    the send queue is empty at every write): nothing redirected, the file's bytes counted
 #    why_draining;
-#  - the same loop to a slow client (4 KiB receive buffer, reads after a second): the queue
-#    fills, and all but the first bytes go by sendfile;
+#  - the same loop to a slow client (4 KiB receive buffer, reads after a second, then at
+#    2 MiB/s): the queue fills, and all but the first bytes go by sendfile;
 #  - sends from a shared mapping of the file (the kernel vouches, nothing to compare), to the
 #    fast client: redirected anyway (on kernels with PROCMAP_QUERY, 6.11+).
 . "$(dirname "$0")/lib.sh"
