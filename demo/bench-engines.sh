@@ -9,7 +9,8 @@
 # Usage: demo/bench-engines.sh [ROUNDS (3)] [OLD_REV (e6168cb)]
 #   builds OLD_REV's library from git into $TMPDIR (git archive + make), the current tree's
 #   with make; BENCH_SECONDS (2) per load, BENCH_CLIENTS (8) connections, BENCH_ONLY="copy"
-#   or "nginx" for one server. Output: one table on stdout (also the raw lines in
+#   or "nginx" for one server, BENCH_FILES="f16k f1m" for some of the files (default all
+#   three). Output: one table on stdout (also the raw lines in
 #   build/demo/engines[-ONLY].raw). Run it alone on the machine (flock /tmp/asf-bench.lock ...).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,7 @@ cd "$top"
 . demo/measure.sh
 ROUNDS=${1:-3} OLD_REV=${2:-e6168cb}
 SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8} ONLY=${BENCH_ONLY:-}
+FILES=${BENCH_FILES:-f16k f1m f100m}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 CLK=$(getconf CLK_TCK)
 make -s all build/demo/copyserver build/demo/loadclient >/dev/null
@@ -105,7 +107,7 @@ echo "# $(date -u '+%F %T') UTC, $(lscpu | sed -n 's/^Model name: *//p'), $(unam
 for r in $(seq 1 "$ROUNDS"); do
 	for s in $servers; do
 		for par in 1 4; do
-			for f in f16k f1m f100m; do
+			for f in $FILES; do
 				cfgs=(plain old new)
 				# interleaved, the order rotated from round to round
 				for ((k = 0; k < 3; k++)); do one "$s" "${cfgs[$(((k + r) % 3))]}" "$par" "$f" "$r"; done

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "content.h"
 #include "fdtable.h"
+#include "interior.h"
 #include "mappings.h"
 #include "proof.h"
 #include "records.h"
@@ -104,7 +105,7 @@ bool asf_content_wanted(struct asf_thread *t)
 }
 
 void asf_content_result(struct asf_thread *t, bool hit, const struct asf_file_ref *file,
-			off_t end, bool has_next, uint64_t next)
+			off_t end, size_t skip, bool has_next, uint64_t next)
 {
 	struct asf_content_state *c = &t->content;
 	if (hit) {
@@ -114,6 +115,7 @@ void asf_content_result(struct asf_thread *t, bool hit, const struct asf_file_re
 			c->cont_file = *file;
 			c->cont_off = end;
 			c->cont_word = next;
+			c->cont_skip = skip;
 		}
 		return;
 	}
@@ -165,6 +167,30 @@ static bool still_open(const struct asf_file_ref *f)
 	uint64_t dev, ino;
 	return (asf_fd_word(f->fd) & ASF_FD_KIND_MASK) == ASF_FD_FILE &&
 	       asf_fd_identity(f->fd, &dev, &ino) && dev == f->dev && ino == f->ino;
+}
+
+
+bool asf_content_predict(struct asf_thread *t, const void *buf, size_t n, bool split,
+			 struct asf_content_claim *out)
+{
+	const struct asf_content_state *c = &t->content;
+	if (!c->cont_used || n < sizeof(uint64_t) || !still_open(&c->cont_file))
+		return false;
+	/* After a header as long as the last one, else at the write's start. */
+	size_t at[2] = { 0, 0 }, k = 0;
+	if (split && c->cont_skip > 0 && n >= asf_content_split_floor() && c->cont_skip <= n - asf_content_split_floor())
+		at[k++] = c->cont_skip;
+	at[k++] = 0;
+	for (size_t i = 0; i < k; i++) {
+		uint64_t w;
+		if (!asf_read_prog(t, &w, (const char *)buf + at[i], sizeof w))
+			return false; /* unreadable: the real call reports it */
+		if (w == c->cont_word) {
+			*out = (struct asf_content_claim){ c->cont_file, c->cont_off, at[i] };
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Other threads' probes, the newest first (node reads in four pool threads: in the order
@@ -268,6 +294,19 @@ static void probe_positions(struct probe *p)
 	}
 }
 
+/* The search inside this thread's recent reads (interior.h), once the probes found nothing:
+ * head holds the write's first `have` bytes; room bytes from head on are free. */
+static int claims_inside(struct asf_thread *t, const void *buf, size_t n, bool split,
+			 unsigned char *head, size_t have, size_t room, struct asf_content_claim *out)
+{
+	size_t span = asf_interior_span(n, split), used = (span + 63) & ~(size_t)63;
+	if (used >= room ||
+	    (span > have && !asf_read_prog(t, head + have, (const char *)buf + have, span - have)))
+		return 0;
+	return asf_interior_claims(t, buf, n, split, head, head + used, room - used, out,
+				   ASF_CONTENT_CLAIMS);
+}
+
 int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
 		       struct asf_content_claim *out, size_t *resume)
 {
@@ -283,8 +322,6 @@ int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool spl
 		if (!c[i].at || asf_read_prog(t, &c[i].word, (const void *)c[i].at, sizeof c[i].word))
 			c[kept++] = c[i];
 	nc = kept;
-	if (nc == 0)
-		return 0;
 	/* The write's first bytes, copied safely (the buffer may be unreadable: the real call
 	 * reports that), into the activation's proof buffer: the scan reads only the copy. */
 	size_t room;
@@ -296,6 +333,8 @@ int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool spl
 		scan = n;
 	if (!asf_read_prog(t, head, buf, scan))
 		return 0;
+	if (nc == 0)
+		return claims_inside(t, buf, n, split, head, scan, room, out);
 	struct probe p = { .buf = head, .lim = 1, .c = c, .nc = nc, .out = out };
 	memcpy(&p.w0, head, sizeof p.w0);
 	for (int i = 0; i < nc; i++) {
@@ -320,20 +359,23 @@ int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool spl
 		if (asf_file_word(c[i].file.fd, at, &w) && w == p.w0)
 			add_claim(&p, &c[i].file, at, 0);
 	}
-	if (p.nout || !split)
+	if (p.nout)
 		return p.nout;
 	/* A prefix of the program's own (a header) before the file's bytes: the rest must
 	 * still be worth a sendfile (at least as much as a tracked read: FastCGI writes an
 	 * 8-byte record header and 8184 file bytes). */
-	size_t floor = asf_track_min() > sizeof(uint64_t) ? asf_track_min() : sizeof(uint64_t);
-	if (n <= floor + 1)
-		return 0;
-	p.from = from ? from : 1;
-	p.lim = n - floor < ASF_CONTENT_SCAN ? n - floor : ASF_CONTENT_SCAN;
-	if (p.lim + sizeof(uint64_t) > scan)
-		p.lim = scan - sizeof(uint64_t);
-	probe_positions(&p);
-	if (p.nout)
-		*resume = p.out[0].skip + 1 < p.lim ? p.out[0].skip + 1 : 0;
-	return p.nout;
+	size_t floor = asf_content_split_floor();
+	if (split && n > floor + 1) {
+		p.from = from ? from : 1;
+		p.lim = n - floor < ASF_CONTENT_SCAN ? n - floor : ASF_CONTENT_SCAN;
+		if (p.lim + sizeof(uint64_t) > scan)
+			p.lim = scan - sizeof(uint64_t);
+		probe_positions(&p);
+		if (p.nout) {
+			*resume = p.out[0].skip + 1 < p.lim ? p.out[0].skip + 1 : 0;
+			return p.nout;
+		}
+	}
+	/* Not where a read started: maybe inside one (a frame's payload). */
+	return claims_inside(t, buf, n, split, head, scan, room, out);
 }

@@ -10,8 +10,16 @@
  * a candidate becomes a claim that source.c proves like any other, always by comparing
  * every byte with the file, whatever AUTOSENDFILE_VERIFY says (the address gives no
  * evidence). Nothing here hashes or passes over the write's data: the prefix scan for a
- * header (below) looks at its first ASF_CONTENT_SCAN bytes only, and a thread whose writes
- * keep missing stops looking for a while (backoff).
+ * header (below) looks at its first ASF_CONTENT_SCAN bytes only, the search inside recent
+ * reads (interior.h) a grid's worth more, and a thread whose writes keep missing stops
+ * looking for a while (backoff).
+ *
+ * Streams: a match of file F at offset O of length L predicts that the thread's next write
+ * holds F at O + L, after a header as long as this one's (a framing daemon's next frame, a
+ * runtime's next chunk). That prediction is checked first, before any claim by address (a
+ * copy record left at the same buffer by the last match is stale by then), with one word
+ * of the write compared with the file's word there, read with the last proof; it then
+ * goes to the full proof like any content claim.
  *
  * The probes sit in each thread's state (records.h), written by their owner only and read
  * across threads seqlock-style, like the records. */
@@ -22,10 +30,20 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "config.h"
 
 #define ASF_CONTENT_PER_THREAD 16 /* reads remembered by content per thread */
 #define ASF_CONTENT_SCAN 2048     /* bytes of a write searched for a probe (a header before it) */
 #define ASF_CONTENT_CLAIMS 8      /* candidates proven for one write at most */
+
+/* The smallest file part a header split leaves: half a tracked read (FastCGI writes an
+ * 8-byte record header and 8184 file bytes; CLISP's buffered socket stream a 63-byte header
+ * and the first 4033 bytes of a 4 KiB read, then every write straddles two reads). */
+static inline size_t asf_content_split_floor(void)
+{
+	size_t half = asf_track_min() / 2;
+	return half > sizeof(uint64_t) ? half : sizeof(uint64_t);
+}
 
 /* A file as a claim names it: the descriptor to read it through, and its identity. */
 struct asf_file_ref {
@@ -49,11 +67,13 @@ struct asf_content_state {
 	unsigned next; /* ring position of the next probe */
 	/* Where the last content match ended, and the file's word there (read with the
 	 * match's proof): a write that continues it (chunks of a copied mapping, a read
-	 * written in pieces) is probed there. */
+	 * written in pieces, the next frame) is probed there, first at cont_skip (the length
+	 * of the header before that match's file bytes). */
 	bool cont_used;
 	struct asf_file_ref cont_file;
 	off_t cont_off;
 	uint64_t cont_word;
+	size_t cont_skip;
 	/* Backoff: misses in a row; writes still to skip; the current skip length. */
 	uint32_t misses, skip, backoff;
 };
@@ -82,10 +102,15 @@ bool asf_content_wanted(struct asf_thread *t);
  * there is nothing more to look at. */
 int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
 		       struct asf_content_claim *out, size_t *resume);
+/* The prediction (above): true with *out set when buf[0..n) continues the thread's last
+ * match, going by one word; `split` as for asf_content_claims. No system call. */
+bool asf_content_predict(struct asf_thread *t, const void *buf, size_t n, bool split,
+			 struct asf_content_claim *out);
 /* The outcome of a search that had candidates: hit (then the match ended at file, end,
- * where the file's next 8 bytes are *next if has_next). */
+ * where the file's next 8 bytes are *next if has_next; skip bytes of the write came
+ * before the file's). */
 void asf_content_result(struct asf_thread *t, bool hit, const struct asf_file_ref *file,
-			off_t end, bool has_next, uint64_t next);
+			off_t end, size_t skip, bool has_next, uint64_t next);
 /* Some probe exists (a read or a mapping noted one): until then searches cost nothing. */
 void asf_content_mark_any(void);
 

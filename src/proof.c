@@ -146,6 +146,35 @@ bool asf_read_prog(struct asf_thread *t, void *dst, const void *src, size_t n)
 	return kernel_copy(dst, src, n) == 0;
 }
 
+struct words_args {
+	uint64_t *dst;
+	const unsigned char *src;
+	size_t stride, count;
+};
+
+static int do_words(void *arg)
+{
+	struct words_args *w = arg;
+	for (size_t i = 0; i < w->count; i++)
+		memcpy(&w->dst[i], w->src + i * w->stride, sizeof *w->dst);
+	return 1;
+}
+
+bool asf_read_prog_words(struct asf_thread *t, uint64_t *dst, const void *src, size_t stride,
+			 size_t count)
+{
+	if (count == 0)
+		return true;
+	if (guard_ok(t)) {
+		struct words_args w = { dst, src, stride, count };
+		return asf_guarded(do_words, &w, src, stride * (count - 1) + sizeof *dst, src, 0) == 1;
+	}
+	for (size_t i = 0; i < count; i++)
+		if (kernel_copy(&dst[i], (const unsigned char *)src + i * stride, sizeof *dst))
+			return false;
+	return true;
+}
+
 /* ---- the file's side ----------------------------------------------------------------------- */
 
 /* pread by the system call: not a cancellation point (the write the program made is
@@ -163,7 +192,12 @@ static ssize_t file_read(int fd, void *dst, size_t n, off_t off)
 
 bool asf_file_word(int fd, off_t off, uint64_t *word)
 {
-	return off >= 0 && file_read(fd, word, sizeof *word, off) == (ssize_t)sizeof *word;
+	return asf_file_bytes(fd, off, word, sizeof *word);
+}
+
+bool asf_file_bytes(int fd, off_t off, void *dst, size_t n)
+{
+	return off >= 0 && file_read(fd, dst, n, off) == (ssize_t)n;
 }
 
 /* ---- the comparison ------------------------------------------------------------------------ */

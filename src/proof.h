@@ -44,8 +44,13 @@ bool asf_read_prog(struct asf_thread *t, void *dst, const void *src, size_t n);
  * made inside a signal handler whose mask blocks SIGSEGV, whose buffer another thread
  * unmaps in the moment after the read returned. */
 bool asf_read_prog_cached(struct asf_thread *t, void *dst, const void *src, size_t n);
+/* The same for count words, one every `stride` bytes from src on (one guarded pass). */
+bool asf_read_prog_words(struct asf_thread *t, uint64_t *dst, const void *src, size_t stride,
+			 size_t count);
 /* The file's 8 bytes at off, through fd. */
 bool asf_file_word(int fd, off_t off, uint64_t *word);
+/* The file's n bytes at off, through fd (all of them, or false). */
+bool asf_file_bytes(int fd, off_t off, void *dst, size_t n);
 /* The activation's proof buffer, to scan the program's bytes in (content.c): at least
  * ASF_PROOF_MIN_BUF bytes, NULL if none is free. Given back with asf_proof_release. */
 #define ASF_PROOF_MIN_BUF 4096u

@@ -291,6 +291,15 @@ static void insert_newest_first(struct asf_record *out, int *n, int from, int ma
 	}
 }
 
+int asf_record_recent(struct asf_thread *t, struct asf_record *out, int max)
+{
+	int n = 0;
+	for (int i = 0; i < ASF_RECORDS_PER_THREAD; i++)
+		if (t->rec[i].start && !t->rec[i].copy)
+			insert_newest_first(out, &n, 0, max, &t->rec[i]);
+	return n;
+}
+
 int asf_record_candidates(struct asf_thread *t, const void *buf, size_t len, bool newest_only,
 			  struct asf_record *out, int max)
 {

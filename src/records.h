@@ -105,6 +105,9 @@ void asf_record_add_copy(struct asf_thread *t, int fd, uint64_t dev, uint64_t in
  * state in slot i if in use (else NULL). */
 unsigned asf_threads_registered(void);
 struct asf_thread *asf_thread_registered(unsigned i);
+/* This thread's records of reads (not copies), newest first, at most max (t is the
+ * caller's own state: no seqlock). */
+int asf_record_recent(struct asf_thread *t, struct asf_record *out, int max);
 /* Drops every record of this thread overlapping [buf, buf+len). */
 void asf_record_forget_range(struct asf_thread *t, const void *buf, size_t len);
 /* Up to max records (copies) holding all of [buf, buf+len): this thread's first, then other

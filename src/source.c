@@ -186,6 +186,16 @@ static int try_claims(const struct claim *claims, int k, const char *buf, size_t
 	return -1;
 }
 
+/* A content claim held (s open on it): a record of the copy, so that the program's retry of
+ * the rest is found by its address, and the continuation for the next write. */
+static void content_hit(struct asf_thread *t, const struct claim *c, const struct asf_source *s,
+			size_t n, bool has_next, uint64_t next)
+{
+	asf_record_add_copy(t, c->file.fd, c->file.dev, c->file.ino, s->off, s->buf, n - s->skip);
+	asf_content_result(t, true, &c->file, s->off + (off_t)(n - s->skip), s->skip, has_next,
+			   next);
+}
+
 /* No claim at the address held: the bytes may be a copy (content.h). Searched only for a
  * range worth a sendfile, never when the buffer faulted, and not while this thread's
  * writes keep missing (backoff). A match leaves a record of the copy, so the program's
@@ -213,12 +223,29 @@ static bool open_by_content(struct asf_thread *t, const char *buf, size_t n, boo
 			break;
 	}
 	if (i < 0) { /* no candidate, or none held: a miss either way (backoff) */
-		asf_content_result(t, false, NULL, 0, false, 0);
+		asf_content_result(t, false, NULL, 0, 0, false, 0);
 		return false;
 	}
-	asf_record_add_copy(t, claims[i].file.fd, claims[i].file.dev, claims[i].file.ino, s->off,
-			    s->buf, n - s->skip);
-	asf_content_result(t, true, &claims[i].file, s->off + (off_t)(n - s->skip), has_next, next);
+	content_hit(t, &claims[i], s, n, has_next, next);
+	return true;
+}
+
+/* The write continues the thread's last content match (content.h: the prediction): one
+ * word compared, then the full proof. Tried before the claims by address, which for a
+ * buffer the program copies into again and again name the previous copy's bytes. */
+static bool open_predicted(struct asf_thread *t, const char *buf, size_t n, bool split,
+			   struct asf_source *s)
+{
+	struct asf_content_claim cc;
+	if (n < asf_cfg.min_bytes || !asf_content_predict(t, buf, n, split, &cc) ||
+	    !names_file(cc.file.fd, cc.file.dev, cc.file.ino))
+		return false;
+	struct claim c = { CLAIM_CONTENT, cc.file, cc.off, false, true, cc.skip };
+	uint64_t next = 0;
+	bool has_next = false;
+	if (try_claims(&c, 1, buf, n, s, &next, &has_next) < 0)
+		return false; /* (not a miss: the search goes on) */
+	content_hit(t, &c, s, n, has_next, next);
 	return true;
 }
 
@@ -231,6 +258,10 @@ bool asf_source_open_as(struct asf_thread *t, const void *buf, size_t n, unsigne
 	s->buf = buf;
 	s->skip = 0;
 	s->how = how;
+	/* (a prediction is proven by comparing: not where the socket drains) */
+	if ((how & ASF_SRC_CONTENT) && (how & ASF_SRC_COMPARE) &&
+	    open_predicted(t, buf, n, how & ASF_SRC_SPLIT, s))
+		return true;
 	int k = gather_claims(t, buf, n, claims);
 	s->miss = ASF_MISS_NO_RECORD;
 	if (try_claims(claims, k, buf, n, s, NULL, NULL) >= 0)

@@ -66,7 +66,10 @@
  *           (a later piece of the copy changed between them), two reads joined into
  *           one write, behind a header in the same buffer, with bytes changed, as
  *           writev/sendmsg iovecs next to original or program bytes, a sub-range at
- *           another alignment, or memmove()d within the read buffer.
+ *           another alignment, memmove()d within the read buffer, or framed: pieces
+ *           from anywhere inside the chunk on, each copied behind a header into one
+ *           protocol buffer and written (one call or [header, piece]), the next piece
+ *           continuing the last (a stream), a frame's bytes sometimes changed.
  *   mmap    the file mapped in windows (16-1024 pages; MAP_SHARED or MAP_PRIVATE,
  *           read-only, or writable and stored into) and written from the mapping in
  *           pieces by write/send/sendto or writev/sendmsg behind a header, partial
@@ -2384,7 +2387,7 @@ static void run_copy(sender_t *s, int fd)
             mutate(r, src, n); /* the original changed before it is copied */
         size_t align = rpct(r, 50) ? 0 : (size_t)rbelow(r, 64);
         unsigned char *cp = cbase + COPY_HROOM + align;
-        int pat = (int)rbelow(r, 8);
+        int pat = (int)rbelow(r, 9);
         vlog("    copy pat=%d n=%zu align=%zu\n", pat, n, align);
         switch (pat) {
         case 0: /* the copy, whole (or split by write_chunk); sometimes the original changes after the copy */
@@ -2469,6 +2472,28 @@ static void run_copy(sender_t *s, int fd)
             size_t a, b;
             pick_sub(r, n, &a, &b);
             write_chunk(s, cp + a, b - a, 0);
+            break;
+        }
+        case 8: { /* framed: pieces from inside the chunk on, each behind a header in one
+                   * protocol buffer, one frame after another (the content search's streams) */
+            size_t hl = pick_hlen(r), at = rpct(r, 50) ? (size_t)rbelow(r, n) : 0;
+            size_t piece = (size_t)rrange(r, n / 16 + 1, n);
+            if (hl > COPY_HROOM)
+                hl = COPY_HROOM;
+            for (size_t a = at; a < n; a += piece) {
+                size_t len = n - a < piece ? n - a : piece;
+                memcpy(cp - hl, prog_slice(r, prog, hl), hl);
+                memcpy(cp, src + a, len);
+                if (rpct(r, c->mut_pct))
+                    change_bytes(r, cp - hl, hl + len);
+                if (rpct(r, 50)) {
+                    send_all(s, cp - hl, hl + len);
+                } else {
+                    seg_add(&v, cp - hl, hl);
+                    seg_add(&v, cp, len);
+                    prep_and_send(s, &v, prog);
+                }
+            }
             break;
         }
         case 7: /* moved within the read buffer itself (memmove), then written from there */

@@ -35,8 +35,14 @@
  * entry goes on claiming the old file), munmaps (told or raw), and writes from a slot: the
  * bytes the engine claims must be the ones the mapping shows now (the file's current
  * bytes; zeros up to the end of the page holding the file's end; unreadable past it). And
- * content: the program copies mapped bytes or the last read's bytes elsewhere in the arena
- * and writes the copy (a content match must be byte-exact, like any redirect).
+ * content: the program copies mapped bytes or the last read's bytes (from its start, from
+ * anywhere inside it, or continuing the previous copy into the same place, as a framing
+ * daemon does) elsewhere in the arena and writes the copy, maybe after a header of its own
+ * (a content match must be byte-exact, like any redirect). Writes are asked as the engines
+ * ask: a single buffer may be split (a header of the program's, then file bytes: the bytes
+ * from the split on must be the file's), a vectored part may not. AUTOSENDFILE_MIN_BYTES is
+ * FUZZ_MIN_BYTES (default 256), so that writes of the arena's size reach the content search
+ * (probes, the continuation, the search inside recent reads).
  *
  * Invariants checked after every operation: live records lie in the arena, never overlap,
  * 0 < len <= ASF_RECORD_MAX_BYTES, name a file and an fd, even seq; the fd table agrees
@@ -156,11 +162,17 @@ static struct {
 } last_read;
 static size_t read_end; /* where the last read into the arena ended: the next read may
 			 * continue there (programs filling one buffer with several reads) */
+static struct {
+	bool valid;
+	size_t read_k, read_n; /* the last read it copied from */
+	size_t end;            /* where in that read the copy ended */
+	size_t dest;           /* where it was copied to (the protocol buffer) */
+} last_copy;
 
 static struct {
-	unsigned long long iters, ops, writes, redirects, no_record, changed, unreadable, gone,
-		refused, coincidental, liveness, unverified, past_eof, protected_writes, draining,
-		vouched;
+	unsigned long long iters, ops, writes, redirects, by_content, splits, no_record, changed,
+		unreadable, gone, refused, coincidental, liveness, unverified, past_eof,
+		protected_writes, draining, vouched;
 } stats;
 
 static const uint8_t *in_p;
@@ -238,11 +250,13 @@ static void print_stats(void)
 	if (!getenv("FUZZ_STATS"))
 		return;
 	fprintf(stderr,
-		"fuzz_records: iterations=%llu ops=%llu writes=%llu redirects=%llu no_record=%llu "
+		"fuzz_records: iterations=%llu ops=%llu writes=%llu redirects=%llu by_content=%llu "
+		"splits=%llu no_record=%llu "
 		"changed=%llu unreadable=%llu gone=%llu refused=%llu coincidental=%llu "
 		"liveness_checks=%llu past_eof=%llu protected_writes=%llu draining=%llu "
 		"vouched_on_draining=%llu verify=%s sent_unverified=%llu\n",
-		stats.iters, stats.ops, stats.writes, stats.redirects, stats.no_record, stats.changed,
+		stats.iters, stats.ops, stats.writes, stats.redirects, stats.by_content, stats.splits,
+		stats.no_record, stats.changed,
 		stats.unreadable, stats.gone, stats.refused, stats.coincidental, stats.liveness,
 		stats.past_eof, stats.protected_writes, stats.draining, stats.vouched,
 		asf_cfg.verify == ASF_VERIFY_FULL ? "full" : asf_cfg.verify == ASF_VERIFY_SAMPLE ? "sample" : "none",
@@ -261,6 +275,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *raw = getenv("ASF_FUZZ_RAW");
 	raw_mode = raw && *raw == '1';
 	trace = getenv("FUZZ_TRACE") != NULL;
+	const char *mb = getenv("FUZZ_MIN_BYTES");
+	asf_cfg.min_bytes = mb && atoi(mb) > 0 ? (size_t)atoi(mb) : 256;
 	/* AUTOSENDFILE_VERIFY as the library would parse it (default full) */
 	const char *v = getenv("FUZZ_VERIFY");
 	asf_cfg.verify = !v || !strcmp(v, "full") ? ASF_VERIFY_FULL
@@ -941,15 +957,27 @@ static void check_how(unsigned how, const struct asf_source *s)
 	stats.vouched++;
 }
 
-static void do_write(size_t k, size_t n, bool must_redirect)
+/* `split`: as the single-buffer engine asks (a header of the program's may come first: only
+ * the bytes from s.skip on are sent from the file); else as a vectored part. */
+static void do_write(size_t k, size_t n, bool must_redirect, bool split)
 {
 	stats.writes++;
-	TRACE("write(arena+%zu, %zu)%s\n", k, n, must_redirect ? " [must redirect]" : "");
+	TRACE("write(arena+%zu, %zu)%s%s\n", k, n, split ? " [split]" : "",
+	      must_redirect ? " [must redirect]" : "");
 	struct asf_source s;
 	asf_activation_enter(T); /* as asf_try_redirect */
-	unsigned how = draw_how();
+	unsigned how = draw_how() | (split ? ASF_SRC_SPLIT : 0);
 	bool ok = asf_source_open_as(T, arena + k, n, how, &s);
 	if (ok) {
+		if (s.skip >= n || (s.skip && !split))
+			FAIL("asf_source_open split %zu bytes off a %zu-byte write%s", s.skip, n,
+			     split ? "" : " it may not split");
+		if (s.skip)
+			stats.splits++;
+		if (s.full)
+			stats.by_content++;
+		k += s.skip;
+		n -= s.skip;
 		if (s.buf != (const char *)arena + k || !s.open || T->open_src != &s)
 			FAIL("asf_source_open said yes but the source is not what was asked for");
 		check_how(how, &s);
@@ -967,7 +995,8 @@ static void do_write(size_t k, size_t n, bool must_redirect)
 			FAIL("the source's generation is already stale");
 		if (table_trustworthy && (s.dev != f->dev || s.ino != f->ino))
 			FAIL("the source's identity is not its descriptor's file");
-		TRACE("  -> redirected from file %td at %lld\n", f - files, (long long)s.off);
+		TRACE("  -> redirected from file %td at %lld (after %zu bytes of the program's)\n",
+		      f - files, (long long)s.off, s.skip);
 		reference_check(f, s.off, k, n);
 		stats.redirects++;
 		asf_source_close(&s);
@@ -1005,7 +1034,7 @@ static void op_write(void)
 {
 	size_t k, n;
 	pick_range(&k, &n, ARENA);
-	do_write(k, n, false);
+	do_write(k, n, false, u8() & 1);
 }
 
 /* The write of exactly what the last tracked read filled: it must go out by sendfile in
@@ -1025,7 +1054,7 @@ static void op_write_last_read(void)
 		struct ofd *o = ofd_of(last_read.fd);
 		must = o && (uint64_t)last_read.off + last_read.n <= files[o->file].size;
 	}
-	do_write(last_read.k, last_read.n, must);
+	do_write(last_read.k, last_read.n, must, u8() & 1);
 }
 
 /* ---- mappings: the program mmaps its files (wrap_mmap.c's bookkeeping around real calls) ---- */
@@ -1171,19 +1200,24 @@ static void op_map_write(void)
 }
 
 /* The program copies mapped bytes (or the last read's) elsewhere in its buffer and writes
- * the copy (PHP, runtimes): a content match, if any, must be byte-exact (do_write checks). */
+ * the copy (PHP, runtimes), maybe after a header of its own (a framing daemon: the copy
+ * from anywhere inside the read, the next copy continuing where this one ended, into the
+ * same place): a content match, if any, must be byte-exact (do_write checks). sel: bit 0
+ * from a mapping, else from the last read; bit 1 write it; bit 2 from inside the read, bit
+ * 3 continuing the last copy; bit 4 a header of 1-64 bytes before it; bit 5 split allowed
+ * without one. */
 static void op_copy_write(void)
 {
 	uint8_t sel = u8();
-	size_t k = u16() % ARENA, n = 1 + u16() % 1200;
-	if (n > ARENA - k)
-		n = ARENA - k;
-	if (touches_protected(k, n))
-		return;
+	size_t k = u16() % ARENA, n = 1 + u16() % 1200, j = u16(), h = (sel & 16) ? 1 + u8() % 64 : 0;
 	unsigned char tmp[ARENA];
 	if (sel & 1) {
+		if (n > ARENA - k)
+			n = ARENA - k;
+		if (touches_protected(k, n))
+			return;
 		int m = u8() % NMAPS;
-		size_t j = u16() % (MAP_PAGES * PAGE);
+		j %= MAP_PAGES * PAGE;
 		for (size_t i = 0; i < n; i++)
 			if (!slot_byte(m, j + i, &tmp[i]))
 				n = i; /* stops at the first unreadable byte */
@@ -1193,16 +1227,44 @@ static void op_copy_write(void)
 	} else {
 		if (!last_read.valid || touches_protected(last_read.k, last_read.n))
 			return;
-		if (n > last_read.n)
-			n = last_read.n;
-		memcpy(tmp, marena + last_read.k, n);
-		TRACE("memcpy(arena+%zu, last read at arena+%zu, %zu)\n", k, last_read.k, n);
+		bool cont = (sel & 8) && last_copy.valid && last_copy.read_k == last_read.k &&
+			    last_copy.read_n == last_read.n && last_copy.end < last_read.n;
+		j = cont ? last_copy.end : (sel & 4) ? j % last_read.n : 0;
+		if (cont)
+			k = last_copy.dest;
+		if (n > last_read.n - j)
+			n = last_read.n - j;
+		if (n > ARENA - k)
+			n = ARENA - k;
+		if (touches_protected(k, n))
+			return;
+		memcpy(tmp, marena + last_read.k + j, n);
+		last_copy.valid = true;
+		last_copy.read_k = last_read.k;
+		last_copy.read_n = last_read.n;
+		last_copy.end = j + n;
+		last_copy.dest = k;
+		TRACE("memcpy(arena+%zu, last read at arena+%zu + %zu, %zu)%s\n", k, last_read.k, j, n,
+		      cont ? " [continues the last copy]" : "");
 	}
 	program_store(k, tmp, n);
 	if (last_read.valid && k < last_read.k + last_read.n && last_read.k < k + n)
 		last_read.must = false; /* its bytes changed (maybe to equal ones) */
+	if (h > k)
+		h = k;
+	if (h && !touches_protected(k - h, h)) {
+		unsigned char hdr[64];
+		for (size_t i = 0; i < h; i++)
+			hdr[i] = u8();
+		program_store(k - h, hdr, h);
+		if (last_read.valid && k - h < last_read.k + last_read.n && last_read.k < k)
+			last_read.must = false;
+		TRACE("memcpy(arena+%zu, <header>, %zu)\n", k - h, h);
+	} else {
+		h = 0;
+	}
 	if (sel & 2)
-		do_write(k, n, false);
+		do_write(k - h, n + h, false, h || (sel & 32));
 }
 
 /* ---- blocked signals, raw close_range ---- */
@@ -1341,8 +1403,10 @@ static void reset(uint8_t mode)
 	set_protection(0, false);
 	set_protection(1, false);
 	last_read.valid = false;
+	last_copy.valid = false;
 	read_end = 0;
 	table_trustworthy = true;
+	asf_content_clear(T); /* the probes, the continuation, the backoff: each input afresh */
 	/* mode: the byte alphabet of the contents; a small one makes equal bytes at different
 	 * offsets and in different files common. The sizes: the high bits. */
 	static const uint8_t masks[4] = { 0xff, 0x03, 0x01, 0x0f };
