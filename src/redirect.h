@@ -38,6 +38,10 @@ ssize_t asf_send_file_iov(int sock, struct asf_source *s, const struct iovec *io
 struct iovec;
 bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
 			  ssize_t *result);
+/* The same for a sendmsg: its msghdr is read as the kernel would (it may be unreadable). */
+struct msghdr;
+bool asf_try_redirect_msg(int fd, uint32_t word, const struct msghdr *msg, int flags,
+			  ssize_t *result);
 
 struct asf_thread;
 /* A single buffer whose first src->skip bytes are the program's own and whose rest src

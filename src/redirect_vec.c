@@ -207,12 +207,41 @@ bool asf_redirect_split(struct asf_thread *t, int fd, uint32_t word, const void 
 	return send_parts(t, fd, word, iov, 2, flags, how, 1, 1, src, result);
 }
 
-bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
-			  ssize_t *result)
+/* The program's iovec array (and msghdr) are read into copies of the library's, the way
+ * the kernel reads them: either may be unreadable, and the real call then fails with EFAULT
+ * where an unguarded look would have killed the process. Read as this thread last found the
+ * guard usable (no system call: a writev of a header alone must cost nothing more; what
+ * that cannot see is in proof.h). Arrays longer than this pass through (nginx and Apache
+ * write at most 64 iovecs). */
+#define VEC_MAX 128
+
+/* What a vectored call passed: its iovecs, or a msghdr holding them. */
+struct vec_args {
+	const struct iovec *iov;
+	int cnt;
+	const struct msghdr *msg;
+};
+
+/* The body of the redirect, with t busy and the cancellation cleanup in place. */
+static bool redirect_copied(struct asf_thread *t, int fd, uint32_t word, const struct vec_args *a,
+			    int flags, ssize_t *result)
 {
-	asf_why(ASF_WHY_FLAGS); /* (a TLS socket: counted as such by the caller) */
-	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL) || !iov ||
-	    cnt <= 0 || cnt > IOV_MAX)
+	const struct iovec *piov = a->iov;
+	int cnt = a->cnt;
+	if (a->msg) {
+		struct msghdr m;
+		if (!asf_read_prog_cached(t, &m, a->msg, sizeof m))
+			return false; /* the real call reports EFAULT */
+		/* Only plain stream sends: an address or ancillary data (SCM_RIGHTS...) passes. */
+		asf_why(m.msg_name || m.msg_controllen ? ASF_WHY_FLAGS : ASF_WHY_OTHER);
+		if (m.msg_name || m.msg_controllen || !m.msg_iov || m.msg_iovlen == 0 ||
+		    m.msg_iovlen > VEC_MAX)
+			return false;
+		piov = m.msg_iov;
+		cnt = (int)m.msg_iovlen;
+	}
+	struct iovec iov[VEC_MAX];
+	if (!asf_read_prog_cached(t, iov, piov, (size_t)cnt * sizeof *iov))
 		return false;
 	size_t total = 0;
 	for (int i = 0; i < cnt; i++) {
@@ -226,6 +255,15 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 	if (total > 0x7ffff000ul) /* the kernel's writev stops there (MAX_RW_COUNT) */
 		return false;
 	asf_why(ASF_WHY_OTHER);
+	return redirect_vec(t, fd, word, iov, cnt, flags, result);
+}
+
+static bool try_redirect(int fd, uint32_t word, const struct vec_args *a, int flags,
+			 ssize_t *result)
+{
+	if ((word & ASF_FD_KIND_MASK) != ASF_FD_STREAM || (flags & ~MSG_NOSIGNAL))
+		return false;
+	asf_why(ASF_WHY_OTHER);
 	struct asf_thread *t = asf_thread_get(true);
 	if (!t || t->busy)
 		return false;
@@ -234,10 +272,30 @@ bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cn
 	int saved_errno = errno;
 	bool done;
 	pthread_cleanup_push(asf_activation_abandon_cb, t);
-	done = redirect_vec(t, fd, word, iov, cnt, flags, result);
+	done = redirect_copied(t, fd, word, a, flags, result);
 	pthread_cleanup_pop(0);
 	asf_activation_leave(t);
 	if (!done || *result >= 0)
 		errno = saved_errno;
 	return done;
+}
+
+bool asf_try_redirect_vec(int fd, uint32_t word, const struct iovec *iov, int cnt, int flags,
+			  ssize_t *result)
+{
+	asf_why(ASF_WHY_FLAGS); /* (a TLS socket: counted as such by the caller) */
+	if (!iov || cnt <= 0 || cnt > VEC_MAX)
+		return false;
+	struct vec_args a = { iov, cnt, NULL };
+	return try_redirect(fd, word, &a, flags, result);
+}
+
+bool asf_try_redirect_msg(int fd, uint32_t word, const struct msghdr *msg, int flags,
+			  ssize_t *result)
+{
+	asf_why(ASF_WHY_FLAGS);
+	if (!msg)
+		return false;
+	struct vec_args a = { NULL, 0, msg };
+	return try_redirect(fd, word, &a, flags, result);
 }

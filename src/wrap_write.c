@@ -188,12 +188,13 @@ ASF_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		return -1;
 	w = out_word(fd, w);
 	ssize_t r;
-	asf_why(msg->msg_name || msg->msg_controllen ? ASF_WHY_FLAGS : ASF_WHY_OTHER);
-	/* Only plain stream sends: an address or ancillary data (SCM_RIGHTS...) passes. */
-	if (msg->msg_name == NULL && msg->msg_controllen == 0 && msg->msg_iovlen <= IOV_MAX &&
-	    asf_try_redirect_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, flags, &r))
-		return moved_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, r);
-	r = moved_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, real_sendmsg(fd, msg, flags));
+	/* The msghdr may be unreadable (the call fails with EFAULT): it is read here only once
+	 * the kernel has read it, r > 0. */
+	if (!asf_try_redirect_msg(fd, w, msg, flags, &r))
+		r = real_sendmsg(fd, msg, flags);
+	if (r <= 0)
+		return moved_vec(fd, w, NULL, 0, r);
+	r = moved_vec(fd, w, msg->msg_iov, (int)msg->msg_iovlen, r);
 	after_vector_write(fd, w, msg->msg_iov, (int)msg->msg_iovlen, r);
 	return r;
 }

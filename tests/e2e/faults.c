@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -937,6 +938,69 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ i: unreadable vectors
+ * writev/sendmsg whose iovec array or msghdr cannot be read: the kernel fails the call with
+ * EFAULT before a byte moves. The library looks at the iovecs before the real call, so it
+ * must read them as the kernel does (no crash), and then send the next good write as usual.
+ * test_faults.sh asserts that one was redirected. */
+static int i_bad_vectors(void)
+{
+	struct conn c = { 0 };
+	int rc = -1, fd = -1;
+	const size_t n = 64 * KiB;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char *buf = xmalloc(n);
+	const char *path = new_file("i_bad_vectors", 6, 1 * MiB);
+	/* two pages, the second unmapped: an iovec array that runs into it is unreadable */
+	unsigned char *pages = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(pages != MAP_FAILED, "mmap: %s", strerror(errno));
+	CHECK(munmap(pages + pg, pg) == 0, "munmap: %s", strerror(errno));
+	void *hole = pages + pg;
+	struct iovec *edge = (struct iovec *)(pages + pg - sizeof(struct iovec));
+	CHECK(conn_open(&c) == 0, "setup");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 1");
+	if (send_all(&c, buf, n, 0, 0) != 0)
+		goto out;
+	CHECK(read_full(fd, buf, n) == (ssize_t)n, "read 2");
+	edge[0] = (struct iovec){ buf, n }; /* readable; the second iovec is in the hole */
+	struct msghdr m = { .msg_iov = hole, .msg_iovlen = 2 };
+	struct msghdr *mhole = (struct msghdr *)hole;
+	ssize_t w;
+	errno = 0;
+	w = writev(c.snd, hole, 2);
+	CHECK(w == -1 && errno == EFAULT, "writev(iov in the hole): %zd (%s), want EFAULT", w, strerror(errno));
+	errno = 0;
+	w = writev(c.snd, edge, 2);
+	CHECK(w == -1 && errno == EFAULT, "writev(iov into the hole): %zd (%s), want EFAULT", w, strerror(errno));
+	errno = 0;
+	w = sendmsg(c.snd, mhole, MSG_NOSIGNAL);
+	CHECK(w == -1 && errno == EFAULT, "sendmsg(msghdr in the hole): %zd (%s), want EFAULT", w, strerror(errno));
+	errno = 0;
+	w = sendmsg(c.snd, &m, MSG_NOSIGNAL);
+	CHECK(w == -1 && errno == EFAULT, "sendmsg(msg_iov in the hole): %zd (%s), want EFAULT", w, strerror(errno));
+	m.msg_iov = edge;
+	errno = 0;
+	w = sendmsg(c.snd, &m, MSG_NOSIGNAL);
+	CHECK(w == -1 && errno == EFAULT, "sendmsg(msg_iov into the hole): %zd (%s), want EFAULT", w, strerror(errno));
+	/* the same bytes by a readable vector: sent */
+	struct iovec one = { buf, n };
+	w = writev(c.snd, &one, 1);
+	CHECK(w == (ssize_t)n, "writev of the read: %zd (%s)", w, strerror(errno));
+	expect(&c, buf, n);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (c.rpid > 0 && conn_finish(&c, rc == 0 ? CK_EXACT : CK_NONE, NULL, NULL) != 0)
+		rc = -1;
+	if (pages != MAP_FAILED)
+		munmap(pages, pg);
+	free(buf);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct scenario scenarios[] = {
@@ -955,6 +1019,7 @@ static const struct scenario scenarios[] = {
 	{ "g_rst_write", g_rst_write, 0 },
 	{ "g_rst_send", g_rst_send, 0 },
 	{ "h_offsets", h_offsets, 0 },
+	{ "i_bad_vectors", i_bad_vectors, 0 },
 	{ "c_mmap", c_mmap, 1 },
 };
 #define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])

@@ -61,7 +61,7 @@ for s in g_rst_write g_rst_send; do
 done
 
 # 4. Each scenario alone under the library (threaded), with its own stats.
-must_redirect="h_offsets a_trunc_zero a_trunc_half b_append c_rewrite d_rewrite d_truncate e_fdlimit_one_free f_page_edges f_high_fds f_huge_fds g_rst_write g_rst_send"
+must_redirect="h_offsets i_bad_vectors a_trunc_zero a_trunc_half b_append c_rewrite d_rewrite d_truncate e_fdlimit_one_free f_page_edges f_high_fds f_huge_fds g_rst_write g_rst_send"
 # (b_append: bytes added at the end change none that were read: sending them is right)
 must_notice="a_trunc_zero a_trunc_half c_rewrite" # source_changed + verify_rejects > 0
 for s in $scenarios; do
