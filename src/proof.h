@@ -44,7 +44,8 @@ bool asf_read_prog(struct asf_thread *t, void *dst, const void *src, size_t n);
  * made inside a signal handler whose mask blocks SIGSEGV, whose buffer another thread
  * unmaps in the moment after the read returned. */
 bool asf_read_prog_cached(struct asf_thread *t, void *dst, const void *src, size_t n);
-/* The same for count words, one every `stride` bytes from src on (one guarded pass). */
+/* count words, one every `stride` bytes from src on, through the kernel: for memory the
+ * program may have freed since (earlier reads' buffers). */
 bool asf_read_prog_words(struct asf_thread *t, uint64_t *dst, const void *src, size_t stride,
 			 size_t count);
 /* The file's 8 bytes at off, through fd. */
