@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -20,7 +21,25 @@ static long queued(int fd)
 	return r == 0 && q >= 0 ? q : -1;
 }
 
-bool asf_pressure_backlog(int fd, uint32_t word)
+/* The socket's send buffer (SO_SNDBUF, as the kernel counts it); -1 if unknown. */
+static long sndbuf(int fd)
+{
+	int v = 0, saved_errno = errno;
+	socklen_t len = sizeof v;
+	long r = syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDBUF, &v, &len);
+	errno = saved_errno;
+	return r == 0 && v > 0 ? v : -1;
+}
+
+/* A write of n bytes the queue cannot take whole: the rest of it waits there. (The queue's
+ * limit counts each packet's overhead too: n bytes never fit in n of it.) */
+static bool overfills(int fd, size_t n)
+{
+	long q = queued(fd), b = q >= 0 ? sndbuf(fd) : -1;
+	return b > 0 && (uint64_t)q + n >= (uint64_t)b;
+}
+
+bool asf_pressure_backlog(int fd, uint32_t word, size_t n)
 {
 	uint64_t p = asf_cfg.pressure;
 	if (p == 0)
@@ -31,8 +50,12 @@ bool asf_pressure_backlog(int fd, uint32_t word)
 	uint64_t out = __atomic_load_n(&e->out_bytes, __ATOMIC_RELAXED);
 	uint64_t at = __atomic_load_n(&e->sample_at, __ATOMIC_RELAXED);
 	/* No backlog of p can wait before 2p were sent: the peer's window takes the first. */
-	if (out < (at ? at : 2 * p))
-		return (word & ASF_FDF_BACKLOG) != 0;
+	if (out < (at ? at : 2 * p)) {
+		if (word & ASF_FDF_BACKLOG)
+			return true;
+		/* Never looked at: a write too big for the peer's first window asks now. */
+		return at == 0 && n >= 2 * p && overfills(fd, n);
+	}
 	long q = queued(fd);
 	bool backlog = q >= 0 && (uint64_t)q >= p;
 	uint64_t step = __atomic_load_n(&e->sample_step, __ATOMIC_RELAXED);

@@ -367,9 +367,9 @@ ssize_t asf_send_file_iov(int sock, struct asf_source *s, const struct iovec *io
 			  used_fallback);
 }
 
-unsigned asf_redirect_how(int fd, uint32_t word)
+unsigned asf_redirect_how(int fd, uint32_t word, size_t n)
 {
-	return asf_pressure_backlog(fd, word) ? ASF_SRC_COMPARE : 0;
+	return asf_pressure_backlog(fd, word, n) ? ASF_SRC_COMPARE : 0;
 }
 
 void asf_note_redirect(bool used_fallback, bool sent_any)
@@ -385,7 +385,7 @@ static bool redirect_one(struct asf_thread *t, int fd, uint32_t word, const void
 			 int flags, enum asf_call call, ssize_t *result)
 {
 	struct asf_source src;
-	unsigned how = asf_redirect_how(fd, word) | ASF_SRC_CONTENT | ASF_SRC_SPLIT;
+	unsigned how = asf_redirect_how(fd, word, n) | ASF_SRC_CONTENT | ASF_SRC_SPLIT;
 	if (!asf_source_open_as(t, buf, n, how, &src))
 		return false;
 	/* A header of the program's own, then the file's bytes: the two parts as a vectored

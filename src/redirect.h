@@ -50,9 +50,9 @@ struct asf_thread;
 bool asf_redirect_split(struct asf_thread *t, int fd, uint32_t word, const void *buf, size_t n,
 			int flags, unsigned how, struct asf_source *src, ssize_t *result);
 
-/* What a source for a write to the stream socket fd may do (source.h's ASF_SRC_*): compare
- * only where the socket has a backlog (pressure.h). */
-unsigned asf_redirect_how(int fd, uint32_t word);
+/* What a source for a write of n bytes to the stream socket fd may do (source.h's
+ * ASF_SRC_*): compare only where the socket has a backlog (pressure.h). */
+unsigned asf_redirect_how(int fd, uint32_t word, size_t n);
 
 /* Counts a write the engine handled: whether the real call finished part of it, and
  * whether sendfile sent any of it. */

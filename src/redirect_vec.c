@@ -190,11 +190,11 @@ static bool send_parts(struct asf_thread *t, int fd, uint32_t word, const struct
 
 /* The body of asf_try_redirect_vec, with t busy and the cancellation cleanup in place. */
 static bool redirect_vec(struct asf_thread *t, int fd, uint32_t word, const struct iovec *iov,
-			 int cnt, int flags, ssize_t *result)
+			 int cnt, size_t total, int flags, ssize_t *result)
 {
 	struct asf_source src = { .open = false };
 	int f = 0, run = 0;
-	unsigned how = asf_redirect_how(fd, word);
+	unsigned how = asf_redirect_how(fd, word, total);
 	if (!next_file_run(t, iov, cnt, how, &f, &run, &src))
 		return false; /* nothing to redirect: the real call, untouched */
 	return send_parts(t, fd, word, iov, cnt, flags, how, f, run, &src, result);
@@ -255,7 +255,7 @@ static bool redirect_copied(struct asf_thread *t, int fd, uint32_t word, const s
 	if (total > 0x7ffff000ul) /* the kernel's writev stops there (MAX_RW_COUNT) */
 		return false;
 	asf_why(ASF_WHY_OTHER);
-	return redirect_vec(t, fd, word, iov, cnt, flags, result);
+	return redirect_vec(t, fd, word, iov, cnt, total, flags, result);
 }
 
 static bool try_redirect(int fd, uint32_t word, const struct vec_args *a, int flags,

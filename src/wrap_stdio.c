@@ -146,7 +146,7 @@ static bool fwrite_redirect(struct asf_thread *t, const void *ptr, size_t size, 
 	struct asf_source src;
 	const char *p = ptr;
 	size_t now = fill + direct;
-	if (!asf_source_open_as(t, p, now, ASF_SRC_CONTENT | asf_redirect_how(fd, asf_fd_word(fd)),
+	if (!asf_source_open_as(t, p, now, ASF_SRC_CONTENT | asf_redirect_how(fd, asf_fd_word(fd), now),
 				&src))
 		return false;
 	/* glibc would fill the buffer and flush it; a failed flush loses both, and it reports

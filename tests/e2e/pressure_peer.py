@@ -1,13 +1,15 @@
 """The two ends of test_pressure.sh, in Python: a server that sends FILE to one client in
 64 KiB pieces with a read/send loop (rw: readinto a bytearray, then sendall) or from a
-shared mapping (mmap: sendall of slices of mmap.mmap), and a client that is fast or slow.
+shared mapping (mmap: sendall of slices of mmap.mmap), or whole (one readinto of the file,
+one sendall of it, on a socket whose SO_SNDBUF is set to 1 MiB, so that the write is
+bigger than its queue whatever the system's defaults), and a client that is fast or slow.
 The fast client asks for each piece once it has the one before (a byte back, which also
 acknowledges it): the server's send queue is empty whenever the server writes, whatever
 the scheduler does. The slow one has a 4 KiB receive buffer, reads nothing for a
 second, then at most SLOW_RATE bytes a second: the server's queue stays full however slow
 the server is (a sanitizer build), as long as it sends faster than that.
 
-usage: pressure_peer.py serve rw|mmap fast|slow FILE PORTFILE
+usage: pressure_peer.py serve rw|mmap|whole fast|slow FILE PORTFILE
        pressure_peer.py fetch fast|slow PORT OUT
 """
 import mmap
@@ -35,7 +37,12 @@ def serve(mode, kind, path, portfile):
             conn.recv(1)  # the client has it all (it asks after each whole piece)
 
     with open(path, "rb", buffering=0) as f:
-        if mode == "rw":
+        if mode == "whole":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            buf = bytearray(os.fstat(f.fileno()).st_size)
+            n = f.readinto(buf)
+            conn.sendall(memoryview(buf)[:n])
+        elif mode == "rw":
             buf = bytearray(CHUNK)
             while True:
                 n = f.readinto(buf)

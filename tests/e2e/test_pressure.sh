@@ -6,6 +6,8 @@
 #    why_draining;
 #  - the same loop to a slow client (4 KiB receive buffer, reads after a second, then at
 #    2 MiB/s): the queue fills, and all but the first bytes go by sendfile;
+#  - one write of the whole file (read whole, then sent) to the slow client: the queue cannot
+#    take it, so it is a backlog before any was sent, and it goes by sendfile;
 #  - sends from a shared mapping of the file (the kernel vouches, nothing to compare), to the
 #    fast client: redirected anyway (on kernels with PROCMAP_QUERY, 6.11+).
 . "$(dirname "$0")/lib.sh"
@@ -44,6 +46,11 @@ run rw slow
 st="$ASF_TMP/st.rw.slow"
 [ "$(stat_sum "$st" redirected_bytes)" -ge $((size - 512 * 1024)) ] ||
 	fail "rw/slow: a stalled queue was not redirected"
+
+run whole slow
+st="$ASF_TMP/st.whole.slow"
+[ "$(stat_sum "$st" redirected_bytes)" -ge $((size * 9 / 10)) ] ||
+	fail "whole/slow: a first write too big for the queue was not redirected"
 
 read -r major minor _ < <(uname -r | tr '.-' '  ')
 if [ "$major" -gt 6 ] || { [ "$major" = 6 ] && [ "$minor" -ge 11 ]; }; then

@@ -82,11 +82,11 @@ static void stalled_peer_is_a_backlog(void **state)
 	(void)state;
 	int s, c;
 	pair(&s, &c);
-	assert_false(asf_pressure_backlog(s, word(s)));
+	assert_false(asf_pressure_backlog(s, word(s), P));
 	assert_int_equal(program_write(s, P), (ssize_t)P);
-	assert_false(asf_pressure_backlog(s, word(s))); /* 64 KiB sent: not looked at */
+	assert_false(asf_pressure_backlog(s, word(s), P)); /* 64 KiB sent: not looked at */
 	assert_int_equal(program_write(s, P), (ssize_t)P);
-	assert_true(asf_pressure_backlog(s, word(s)));
+	assert_true(asf_pressure_backlog(s, word(s), P));
 	assert_true(word(s) & ASF_FDF_BACKLOG);
 	close(s);
 	close(c);
@@ -105,7 +105,7 @@ static void draining_peer_is_none_and_schedule_doubles(void **state)
 	for (int i = 0; i < 64; i++) {
 		uint64_t out = e->out_bytes;
 		bool due = out >= expect_at;
-		assert_false(asf_pressure_backlog(s, word(s)));
+		assert_false(asf_pressure_backlog(s, word(s), P));
 		if (due) {
 			looks++;
 			step = step < 2 * P ? 2 * P : (step * 2 > 16 * P ? 16 * P : step * 2);
@@ -131,17 +131,17 @@ static void backlog_clears_when_peer_catches_up(void **state)
 	pair(&s, &c);
 	program_write(s, P);
 	program_write(s, P);
-	assert_true(asf_pressure_backlog(s, word(s)));
+	assert_true(asf_pressure_backlog(s, word(s), P));
 	struct asf_fd_entry *e = asf_fd_entry(s, false);
 	assert_int_equal(e->sample_at, 2 * P + 4 * P);
 	for (int i = 0; i < 4; i++) {
 		drain(c, P);
-		assert_true(asf_pressure_backlog(s, word(s))); /* not looked at again yet */
+		assert_true(asf_pressure_backlog(s, word(s), P)); /* not looked at again yet */
 		program_write(s, P);
 	}
 	drain(c, 2 * P); /* everything sent so far */
 	usleep(20000);
-	assert_false(asf_pressure_backlog(s, word(s)));
+	assert_false(asf_pressure_backlog(s, word(s), P));
 	assert_false(word(s) & ASF_FDF_BACKLOG);
 	close(s);
 	close(c);
@@ -155,11 +155,11 @@ static void refusal_and_partial_are_a_backlog(void **state)
 	int s, c;
 	pair(&s, &c);
 	asf_pressure_moved(s, 100, -1, EPIPE);
-	assert_false(asf_pressure_backlog(s, word(s)));
+	assert_false(asf_pressure_backlog(s, word(s), P));
 	asf_pressure_moved(s, 0, 0, 0);
-	assert_false(asf_pressure_backlog(s, word(s)));
+	assert_false(asf_pressure_backlog(s, word(s), P));
 	asf_pressure_moved(s, 100, -1, EAGAIN);
-	assert_true(asf_pressure_backlog(s, word(s)));
+	assert_true(asf_pressure_backlog(s, word(s), P));
 	close(s);
 	close(c);
 	pair(&s, &c);
@@ -167,7 +167,7 @@ static void refusal_and_partial_are_a_backlog(void **state)
 	ssize_t r;
 	while ((r = program_write(s, P)) == (ssize_t)P)
 		;
-	assert_true(asf_pressure_backlog(s, word(s))); /* partial, then EAGAIN */
+	assert_true(asf_pressure_backlog(s, word(s), P)); /* partial, then EAGAIN */
 	close(s);
 	close(c);
 }
@@ -187,8 +187,42 @@ static void new_socket_starts_fresh(void **state)
 	asf_fd_forget(num);
 	pair(&s, &c);
 	assert_int_equal(s, num);
-	assert_false(asf_pressure_backlog(s, word(s)));
+	assert_false(asf_pressure_backlog(s, word(s), P));
 	assert_int_equal(asf_fd_entry(s, false)->out_bytes, 0);
+	close(s);
+	close(c);
+}
+
+/* Before the queue was ever looked at, a write of 2 x PRESSURE or more that the queue
+ * cannot take whole (queued + n >= SO_SNDBUF) is a backlog; one that fits, or a smaller
+ * write, is not (and asks the kernel nothing: no backlog is known). */
+static void first_write_too_big_for_queue(void **state)
+{
+	(void)state;
+	int s, c;
+	pair(&s, &c);
+	int buf = 0;
+	socklen_t bl = sizeof buf;
+	assert_int_equal(getsockopt(s, SOL_SOCKET, SO_SNDBUF, &buf, &bl), 0);
+	assert_false(asf_pressure_backlog(s, word(s), 2 * P - 1)); /* below 2P: not asked */
+	assert_true(asf_pressure_backlog(s, word(s), (size_t)buf));
+	assert_false(word(s) & ASF_FDF_BACKLOG); /* that write's alone */
+	close(s);
+	close(c);
+	/* A send buffer that takes the whole write: no backlog predicted. */
+	pair(&s, &c);
+	int big = 8 * (int)P;
+	assert_int_equal(setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof big), 0);
+	assert_int_equal(getsockopt(s, SOL_SOCKET, SO_SNDBUF, &buf, &bl), 0);
+	assert_true((size_t)buf >= 2 * P);
+	assert_false(asf_pressure_backlog(s, word(s), 2 * P));
+	assert_true(asf_pressure_backlog(s, word(s), (size_t)buf + 1));
+	/* Once the queue was looked at (2P sent), the schedule decides, not the write's size. */
+	program_write(s, P);
+	program_write(s, P);
+	drain(c, 2 * P);
+	assert_false(asf_pressure_backlog(s, word(s), P));
+	assert_false(asf_pressure_backlog(s, word(s), (size_t)buf + 1));
 	close(s);
 	close(c);
 }
@@ -200,7 +234,7 @@ static void zero_means_always(void **state)
 	int s, c;
 	pair(&s, &c);
 	asf_cfg.pressure = 0;
-	assert_true(asf_pressure_backlog(s, word(s)));
+	assert_true(asf_pressure_backlog(s, word(s), P));
 	program_write(s, P);
 	assert_int_equal(asf_fd_entry(s, false)->out_bytes, 0);
 	asf_cfg.pressure = P;
@@ -216,6 +250,7 @@ int main(void)
 		cmocka_unit_test_setup(backlog_clears_when_peer_catches_up, setup),
 		cmocka_unit_test_setup(refusal_and_partial_are_a_backlog, setup),
 		cmocka_unit_test_setup(new_socket_starts_fresh, setup),
+		cmocka_unit_test_setup(first_write_too_big_for_queue, setup),
 		cmocka_unit_test_setup(zero_means_always, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
