@@ -307,8 +307,27 @@ static int claims_inside(struct asf_thread *t, const void *buf, size_t n, bool s
 				   ASF_CONTENT_CLAIMS);
 }
 
+static int claims_in(struct asf_thread *t, const void *buf, size_t n, bool split,
+		     struct asf_content_claim *out, size_t *resume, unsigned char *head, size_t room);
+
+/* The claims are copies: the proof buffer the scan used is given back before they are
+ * tried (a proof takes one again, proof.c). */
 int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool split,
 		       struct asf_content_claim *out, size_t *resume)
+{
+	size_t room;
+	unsigned char *head = asf_proof_buffer(t, &room);
+	if (!head) {
+		*resume = 0;
+		return 0;
+	}
+	int k = claims_in(t, buf, n, split, out, resume, head, room);
+	asf_proof_release(t);
+	return k;
+}
+
+static int claims_in(struct asf_thread *t, const void *buf, size_t n, bool split,
+		     struct asf_content_claim *out, size_t *resume, unsigned char *head, size_t room)
 {
 	size_t from = *resume;
 	*resume = 0;
@@ -323,11 +342,7 @@ int asf_content_claims(struct asf_thread *t, const void *buf, size_t n, bool spl
 			c[kept++] = c[i];
 	nc = kept;
 	/* The write's first bytes, copied safely (the buffer may be unreadable: the real call
-	 * reports that), into the activation's proof buffer: the scan reads only the copy. */
-	size_t room;
-	unsigned char *head = asf_proof_buffer(t, &room);
-	if (!head)
-		return 0;
+	 * reports that), into the proof buffer: the scan reads only the copy. */
 	size_t scan = split ? ASF_CONTENT_SCAN + sizeof(uint64_t) : sizeof(uint64_t);
 	if (scan > n)
 		scan = n;

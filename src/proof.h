@@ -52,8 +52,9 @@ bool asf_read_prog_words(struct asf_thread *t, uint64_t *dst, const void *src, s
 bool asf_file_word(int fd, off_t off, uint64_t *word);
 /* The file's n bytes at off, through fd (all of them, or false). */
 bool asf_file_bytes(int fd, off_t off, void *dst, size_t n);
-/* The activation's proof buffer, to scan the program's bytes in (content.c): at least
- * ASF_PROOF_MIN_BUF bytes, NULL if none is free. Given back with asf_proof_release. */
+/* A proof buffer, to scan the program's bytes in (content.c): at least ASF_PROOF_MIN_BUF
+ * bytes, NULL if none is free. Given back with asf_proof_release before any call that may
+ * block (a proof gives its own back when it ends). */
 #define ASF_PROOF_MIN_BUF 4096u
 unsigned char *asf_proof_buffer(struct asf_thread *t, size_t *len);
 void asf_proof_release(struct asf_thread *t);
