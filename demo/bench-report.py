@@ -687,6 +687,16 @@ if have_seed:
         i20("")
     i20("![the seed's comparison](bench-seed.svg)")
     i20("")
+    i20("```")
+    i20("BENCH_ONLY=seed demo/bench.sh   # these entries alone (BENCH_ROUNDS, BENCH_SECONDS, BENCH_STALLED apply)")
+    i20("sbcl --script tests/e2e/runtimes/sbcl-server.lisp WWW/ PORT                        # sbcl, sbcl-lib; SIGINT")
+    i20("sbcl --non-interactive --load tests/e2e/runtimes/hunchentoot.lisp WWW/ PORT 300     # ht, ht-lib; SIGINT")
+    i20("setsid apache2 -f apache2.conf -DFOREGROUND   # apache-sf: demo/measure.sh apache_conf, EnableSendfile On")
+    i20("build/demo/loadclient --port PORT --path /f16k|/f1m|/f20m --clients %s --seconds %s [--mss %s --trunc]"
+        % (meta.get("clients"), meta.get("secs"), meta.get("mss", "1460")))
+    i20("build/demo/stallclient --port PORT --path /f20m --clients %s --read-bytes 1 --rcvbuf 0 --hold 30" % NST)
+    i20("```")
+    i20("")
 # -- old kernels
 if have_old:
     i20("## Old kernels: PROCMAP_QUERY and STATX_MNT_ID_UNIQUE refused")
@@ -710,6 +720,12 @@ if have_old:
                 "1" if c == "base" else rx(ratios(load, s, c, "base", "cpu")),
                 share(s, c) if c.startswith("lib") else ("native" if c == "native" else "-")))
             first = False
+    i20("")
+    i20("```")
+    i20("BENCH_ONLY=oldkernel demo/bench.sh   # these entries alone")
+    i20("build/demo/oldkernel --check         # prints whether the refusals take on this kernel")
+    i20("env LD_PRELOAD=build/libautosendfile.so setsid build/demo/oldkernel apache2 -f apache2.conf -DFOREGROUND   # lib-old")
+    i20("```")
     i20("")
     if any(k[0] == "oldkernel" for k in mem):
         i20("**Memory held by %s stalled clients** (16 MiB file, as the apache entries; columns as in the seed's table)" % NST)
@@ -837,6 +853,7 @@ def seed_chart(path):
 
 
 seed_svg = os.path.join(svgdir or os.path.dirname(os.path.abspath(doc)), "bench-seed.svg")
+os.makedirs(os.path.dirname(seed_svg), exist_ok=True)
 have_seed_chart = seed_chart(seed_svg) if have_seed else False
 if have_seed and not have_seed_chart:
     issue20 = [ln for ln in issue20 if "bench-seed.svg" not in ln]
