@@ -525,9 +525,10 @@ SEEDN = {"sbcl": "SBCL 8 KiB loop, plain", "sbcl-lib": "SBCL 8 KiB loop + autose
 SEEDREF = {"sbcl-lib": "sbcl", "ht-lib": "ht"}  # the plain run a library run is compared with
 OLDE = [("oldkernel", "1 MiB", "loopback, copy"), ("oldkernel-mss", "1 MiB", "MSS %s, TRUNC"),
         ("oldkernel-20m-mss", "20 MB", "MSS %s, TRUNC")]
-OLDC = ["base", "lib", "lib-old", "native"]
+OLDC = ["base", "lib", "lib-old", "lib-old-p0", "native"]
 OLDN = {"base": "stock (EnableMMAP On, EnableSendfile Off)", "lib": "stock + autosendfile, this kernel (6.11+ calls)",
         "lib-old": "stock + autosendfile, PROCMAP_QUERY + STATX_MNT_ID_UNIQUE refused",
+        "lib-old-p0": "the same, AUTOSENDFILE_PRESSURE=0 (every compared write redirected)",
         "native": "EnableSendfile On (native sendfile)"}
 WHYRE = re.compile(r" (why_\w+)=(\d+)")
 

@@ -47,8 +47,10 @@
 #   oldkernel, oldkernel-mss, oldkernel-20m-mss (issue 20, the kernels people run): Apache
 #           stock (base), stock under the library (lib), stock under the library with
 #           PROCMAP_QUERY and statx STATX_MNT_ID_UNIQUE refused by build/demo/oldkernel's
-#           seccomp filter as on Debian 12 / Ubuntu 22.04 / RHEL 9 (lib-old), EnableSendfile On
-#           (native); memory runs (oldkernel only): base, lib, lib-old.
+#           seccomp filter as on Debian 12 / Ubuntu 22.04 / RHEL 9 (lib-old), the same with
+#           AUTOSENDFILE_PRESSURE=0 (lib-old-p0: every compared write redirected, whatever the
+#           client's queue), EnableSendfile On (native); memory runs (oldkernel only): base,
+#           lib, lib-old, lib-old-p0.
 #           The library runs of the seed and oldkernel entries are not held to the >= 90 %
 #           redirect check (by default a client whose queue drains keeps the program's own
 #           writes); their share is reported.
@@ -376,6 +378,7 @@ stat_sum() { # FILE KEY
 prefix() {
 	case $1 in
 	lib | lib-old | *-lib) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=full) ;;
+	lib-old-p0) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=full AUTOSENDFILE_PRESSURE=0) ;;
 	lib-sample) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=sample) ;;
 	lib-none) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=none) ;;
 	*) PRE=(env -u LD_PRELOAD) ;;
@@ -441,7 +444,7 @@ start_srv() {
 		d=$WD/apache
 		local sf=Off old=()
 		[[ $c == native ]] && sf=On
-		[[ $c == lib-old ]] && old=("$OLDK") # the seccomp filter, inherited by every worker
+		[[ $c == lib-old* ]] && old=("$OLDK") # the seccomp filter, inherited by every worker
 		apache_conf "$d" "$PORT" "$WD/www" $sf
 		# setsid: its own process group (pgid = SPID), for srv_ticks and the clean-up
 		SGROUP=1
@@ -645,8 +648,8 @@ CFGS[apache-mss]="base lib native";                    MEMCFGS[apache-mss]=""
 CFGS[apache-20m-mss]="base lib native";                MEMCFGS[apache-20m-mss]=""
 for s in seed seed-16k seed-20m seed-mss seed-16k-mss seed-20m-mss; do CFGS[$s]="sbcl sbcl-lib ht ht-lib apache-sf"; MEMCFGS[$s]=""; done
 MEMCFGS[seed]="sbcl sbcl-lib ht ht-lib apache-sf"
-for s in oldkernel oldkernel-mss oldkernel-20m-mss; do CFGS[$s]="base lib lib-old native"; MEMCFGS[$s]=""; done
-MEMCFGS[oldkernel]="base lib lib-old"
+for s in oldkernel oldkernel-mss oldkernel-20m-mss; do CFGS[$s]="base lib lib-old lib-old-p0 native"; MEMCFGS[$s]=""; done
+MEMCFGS[oldkernel]="base lib lib-old lib-old-p0"
 # Other file sizes: every configuration but VERIFY=sample (measured at 1 MiB), for time.
 for s in copy nginx python node; do
 	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]/ lib-sample/}; MEMCFGS[$s-$z]=""; done
