@@ -13,7 +13,14 @@ import re
 import statistics as st
 import sys
 
-rawdir, doc = sys.argv[1], sys.argv[2]
+# --part: only the issue 20 sections (the seed's comparison, old kernels, the issue's goals),
+# for BENCH_ONLY=seed|oldkernel; --svg-dir DIR: where bench-seed.svg goes (default: DOC's directory)
+args, part, svgdir = sys.argv[1:], False, None
+if args and args[0] == "--part":
+    part, args = True, args[1:]
+if len(args) == 4 and args[2] == "--svg-dir":
+    svgdir, args = args[3], args[:2]
+rawdir, doc = args[0], args[1]
 meta, fails = {}, []
 for line in open(os.path.join(rawdir, "meta.txt")):
     k, _, v = line.rstrip("\n").partition(" ")
@@ -30,7 +37,8 @@ for line in open(os.path.join(rawdir, "raw.txt")):
         red = int(f[7]) if f[7] != "-" else None
         load[(s, c, r)] = dict(tput=b / secs / 1e6, cpu=cpu / (b / 1e9), bytes=b, red=red)
     elif f[0] == "mem":
-        mem[(f[1], f[2], int(f[3]))] = dict(mb=int(f[4]) / 1024.0, q=int(f[5]) / 1e6)
+        mem[(f[1], f[2], int(f[3]))] = dict(mb=int(f[4]) / 1024.0, q=int(f[5]) / 1e6,
+                                            anon=int(f[6]) / 1024.0 if len(f) > 6 else None)
     elif f[0] == "corrupt":
         corrupt[(f[1], f[2], int(f[3]))] = corrupt.get((f[1], f[2], int(f[3])), 0) + 1
     elif f[0] == "time":
@@ -506,6 +514,364 @@ def chart(path):
     return True
 
 
+# ---------------------------------------------------------------- issue 20: the seed's comparison, old kernels, goals
+SEEDE = [("seed-16k", "16 KiB", "loopback, copy"), ("seed", "1 MiB", "loopback, copy"), ("seed-20m", "20 MB", "loopback, copy"),
+         ("seed-16k-mss", "16 KiB", "MSS %s, TRUNC"), ("seed-mss", "1 MiB", "MSS %s, TRUNC"),
+         ("seed-20m-mss", "20 MB", "MSS %s, TRUNC")]
+SEEDC = ["sbcl", "sbcl-lib", "ht", "ht-lib", "apache-sf"]
+SEEDN = {"sbcl": "SBCL 8 KiB loop, plain", "sbcl-lib": "SBCL 8 KiB loop + autosendfile",
+         "ht": "hunchentoot, plain", "ht-lib": "hunchentoot + autosendfile",
+         "apache-sf": "Apache 2.4, EnableSendfile On"}
+SEEDREF = {"sbcl-lib": "sbcl", "ht-lib": "ht"}  # the plain run a library run is compared with
+OLDE = [("oldkernel", "1 MiB", "loopback, copy"), ("oldkernel-mss", "1 MiB", "MSS %s, TRUNC"),
+        ("oldkernel-20m-mss", "20 MB", "MSS %s, TRUNC")]
+OLDC = ["base", "lib", "lib-old", "lib-old-p0", "native"]
+OLDN = {"base": "stock (EnableMMAP On, EnableSendfile Off)", "lib": "stock + autosendfile, this kernel (6.11+ calls)",
+        "lib-old": "stock + autosendfile, PROCMAP_QUERY + STATX_MNT_ID_UNIQUE refused",
+        "lib-old-p0": "the same, AUTOSENDFILE_PRESSURE=0 (every compared write redirected)",
+        "native": "EnableSendfile On (native sendfile)"}
+WHYRE = re.compile(r" (why_\w+)=(\d+)")
+
+
+def client(lab):
+    return lab % meta.get("mss", "1460") if "%s" in lab else lab
+
+
+def share(s, c):
+    red = [load[(s, c, r)]["red"] / load[(s, c, r)]["bytes"] * 100 for r in rounds(load, s, c)
+           if load[(s, c, r)]["red"] is not None]
+    return ("%.0f-%.0f %%" % (min(red), max(red))) if red else "-"
+
+
+def stats_lines(tag):
+    """the library's stats lines of one run (bench.sh copies them to RAWDIR/stats/stats.TAG)"""
+    p = os.path.join(rawdir, "stats", "stats." + tag)
+    return [ln for ln in open(p) if ln.startswith("autosendfile: ")] if os.path.exists(p) else []
+
+
+def mem_why(s, c):
+    """what the library did with the stalled clients' bytes, summed over the memory runs:
+    redirected share and the largest why_* counters"""
+    red = pas = 0
+    why = {}
+    for r in rounds(mem, s, c):
+        for ln in stats_lines("mem.%s.%s.%d" % (s, c, r)):
+            m = re.search(r" redirected_bytes=(\d+) .* passthrough_bytes=(\d+)", ln)
+            if m:
+                red += int(m.group(1))
+                pas += int(m.group(2))
+            for k, v in WHYRE.findall(ln):
+                if k != "why_small":
+                    why[k] = why.get(k, 0) + int(v)
+    if red + pas == 0:
+        return "-"
+    top = sorted(((v, k) for k, v in why.items() if v > 0), reverse=True)[:2]
+    return "%.0f %% by sendfile%s" % (100.0 * red / (red + pas), "".join(
+        "; %s %.0f %%" % (k, 100.0 * v / (red + pas)) for v, k in top))
+
+
+def memrow(s, c, ref):
+    v = vals(mem, s, c, "mb")
+    an = [mem[(s, c, r)]["anon"] for r in rounds(mem, s, c) if mem[(s, c, r)]["anon"] is not None]
+    rest = [mem[(s, c, r)]["mb"] - mem[(s, c, r)]["anon"] for r in rounds(mem, s, c) if mem[(s, c, r)]["anon"] is not None]
+    rr = ratios(mem, s, c, ref, "mb") if ref else []
+    return (mm(v, "%.0f"), ("%s (1/%.1f)" % (rx(rr), 1 / med(rr)) if rr and med(rr) > 0 else rx(rr)) if ref else "1",
+            "%.0f" % med(an) if an else "-", "%.0f" % med(rest) if rest else "-", "%.0f" % med(vals(mem, s, c, "q")))
+
+
+issue20 = []  # the markdown of the issue 20 sections
+have_seed = any(k[0].startswith("seed") for k in load) or any(k[0] == "seed" for k in mem)
+have_old = any(k[0].startswith("oldkernel") for k in load) or any(k[0] == "oldkernel" for k in mem)
+i20 = issue20.append
+# -- goals
+start_ms = None
+sp = os.path.join(rawdir, "start.txt")
+if os.path.exists(sp):
+    for ln in open(sp):
+        f = ln.split()
+        if len(f) >= 2 and f[0] == "start_ms_over_empty":
+            start_ms = float(f[1])
+g20 = []  # (goal, target, measured, verdict)
+
+
+def g_ratio(name, target, xs, ok, extra=""):
+    if not xs:
+        g20.append((name, target, "not run", "not run"))
+    else:
+        g20.append((name, target, rx(xs) + extra, "**met**" if ok(med(xs)) else "**missed**"))
+
+
+g_ratio("Default mode, 64 KiB loop, discarding client (bench-chunk): throughput vs plain", ">= 0.95x",
+        ratios(load, "chunk", "lib", "base", "tput"), lambda m: m >= 0.95)
+g_ratio("Default mode, 64 KiB loop, discarding client (bench-chunk): CPU per GB vs plain", "<= 1.00x",
+        ratios(load, "chunk", "lib", "base", "cpu"), lambda m: m <= 1.00)
+g_ratio("16 KiB responses, demo copyserver: CPU per GB vs plain", "<= 1.00x",
+        ratios(load, "copy-16k", "lib", "base", "cpu"), lambda m: m <= 1.00)
+g_ratio("16 KiB responses, nginx sendfile off: CPU per GB vs plain", "<= 1.00x",
+        ratios(load, "nginx-16k", "lib", "base", "cpu"), lambda m: m <= 1.00)
+g_ratio("SBCL loop, 20 MB, remote-client stand-in (MSS %s + TRUNC): throughput vs plain" % meta.get("mss", "1460"),
+        ">= 1.00x", ratios(load, "seed-20m-mss", "sbcl-lib", "sbcl", "tput"), lambda m: m >= 1.00)
+g_ratio("SBCL loop, 20 MB, remote-client stand-in (MSS %s + TRUNC): CPU per GB vs plain" % meta.get("mss", "1460"),
+        "<= 1.00x", ratios(load, "seed-20m-mss", "sbcl-lib", "sbcl", "cpu"), lambda m: m <= 1.00)
+xs = ratios(mem, "seed", "sbcl-lib", "sbcl", "mb")
+g_ratio("SBCL loop: kernel memory of %s stalled clients (20 MB file) vs plain" % NST, "<= 0.05x (20x below)",
+        xs, lambda m: m <= 0.05, (" = 1/%.1f" % (1 / med(xs))) if xs and med(xs) > 0 else "")
+if start_ms is None:
+    g20.append(("Process start (/bin/true) over an empty preloaded library", "<= 0.2 ms", "not run", "not run"))
+else:
+    g20.append(("Process start (/bin/true) over an empty preloaded library", "<= 0.2 ms",
+                "%.3f ms (start.txt, demo/bench-start.sh)" % start_ms, "**met**" if start_ms <= 0.2 else "**missed**"))
+g_ratio("PROCMAP_QUERY + STATX_MNT_ID_UNIQUE refused: Apache stock + library, CPU per GB vs stock (1 MiB, loopback)",
+        "<= 0.60x", ratios(load, "oldkernel", "lib-old", "base", "cpu"), lambda m: m <= 0.60)
+xs = ratios(mem, "oldkernel", "lib-old", "base", "mb")
+g_ratio("PROCMAP_QUERY + STATX_MNT_ID_UNIQUE refused: Apache stock + library, memory of %s stalled clients vs stock" % NST,
+        "<= 0.05x (20x below)", xs, lambda m: m <= 0.05, (" = 1/%.1f" % (1 / med(xs))) if xs and med(xs) > 0 else "")
+g20.append(("No goal already met in docs/BENCHMARKS.md gets worse", "none worse",
+            "not evaluated by the report: compare the Goals table with the last committed docs/BENCHMARKS.md"
+            if present else "not run", "not evaluated" if present else "not run"))
+i20("## Goals (issue 20)")
+i20("")
+i20("Each goal of issue 20 with the figure of this run: median [min-max] of the per-round ratios (library run")
+i20("against the plain run of the same round). \"not run\": the entry was not part of this run.")
+i20("")
+i20("| goal | target | measured | verdict |")
+i20("|---|---|---|---|")
+for g in g20:
+    i20("| %s | %s | %s | %s |" % g)
+i20("")
+# -- the seed's comparison
+if have_seed:
+    i20("## The seed's comparison")
+    i20("")
+    i20("The seed's Lisp server against Apache: the SBCL 8 KiB `read-sequence`/`write-sequence` loop as a server")
+    i20("(`tests/e2e/runtimes/sbcl-server.lisp`, a thread per connection) and hunchentoot (300 threads), plain and")
+    i20("under the library (defaults), beside Apache 2.4 with `EnableSendfile On`, interleaved in each round.")
+    i20("%s clients for %s s per run; \"loopback, copy\": loadclient copying every body byte; \"MSS %s, TRUNC\": the"
+        % (meta.get("clients"), meta.get("secs"), meta.get("mss", "1460")))
+    i20("remote-client stand-in (`loadclient --mss %s --trunc`). MB/s and CPU s/GB: medians [min-max] over the"
+        % meta.get("mss", "1460"))
+    i20("rounds; ratios: median of per-round ratios, a library run against the same server plain, Apache against")
+    i20("the SBCL loop plain. \"by sendfile\": the library's redirected bytes / body bytes (min-max over rounds).")
+    i20("")
+    i20("| file | client | server | MB/s | vs plain | CPU s/GB | vs plain | by sendfile |")
+    i20("|---|---|---|---|---|---|---|---|")
+    for s, fl, cl in SEEDE:
+        first = True
+        for c in SEEDC:
+            if (s, c, 1) not in load and not rounds(load, s, c):
+                continue
+            ref = SEEDREF.get(c, "sbcl" if c == "apache-sf" else None)
+            i20("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                fl if first else "", client(cl) if first else "", SEEDN[c], mm(vals(load, s, c, "tput"), "%.0f"),
+                rx(ratios(load, s, c, ref, "tput")) + (" (vs SBCL)" if c == "apache-sf" else "") if ref else "1",
+                mm(vals(load, s, c, "cpu"), "%.2f"),
+                rx(ratios(load, s, c, ref, "cpu")) + (" (vs SBCL)" if c == "apache-sf" else "") if ref else "1",
+                share(s, c) if c.endswith("-lib") else ("native" if c == "apache-sf" else "-")))
+            first = False
+    i20("")
+    if any(k[0] == "seed" for k in mem):
+        i20("**Kernel memory held by %s stalled clients** (20 MB file; each client reads 1 byte and stops; drop of" % NST)
+        i20("MemAvailable + per-CPU free lists once the send queues stop growing, median of 5 samples; MB, median")
+        i20("[min-max] over the rounds; \"own\": growth of the server's RssAnon (its process group for Apache), \"rest\":")
+        i20("the drop minus that, mostly the kernel's; the last column from the library's stats lines of these runs,")
+        i20("the largest `why_*` counters as shares of the body bytes)")
+        i20("")
+        i20("| server | MB held | vs plain | own MB | rest MB | send queues MB | what the library did |")
+        i20("|---|---|---|---|---|---|---|")
+        for c in SEEDC:
+            if not rounds(mem, "seed", c):
+                continue
+            ref = SEEDREF.get(c, "sbcl" if c == "apache-sf" else None)
+            a, b, o_, r_, q_ = memrow("seed", c, ref)
+            i20("| %s | %s | %s%s | %s | %s | %s | %s |" % (SEEDN[c], a, b, " (vs SBCL)" if c == "apache-sf" else "",
+                                                           o_, r_, q_, mem_why("seed", c) if c.endswith("-lib") else "-"))
+        i20("")
+    i20("![the seed's comparison](bench-seed.svg)")
+    i20("")
+    i20("```")
+    i20("BENCH_ONLY=seed demo/bench.sh   # these entries alone (BENCH_ROUNDS, BENCH_SECONDS, BENCH_STALLED apply)")
+    i20("sbcl --script tests/e2e/runtimes/sbcl-server.lisp WWW/ PORT                        # sbcl, sbcl-lib; SIGINT")
+    i20("sbcl --non-interactive --load tests/e2e/runtimes/hunchentoot.lisp WWW/ PORT 300     # ht, ht-lib; SIGINT")
+    i20("setsid apache2 -f apache2.conf -DFOREGROUND   # apache-sf: demo/measure.sh apache_conf, EnableSendfile On")
+    i20("build/demo/loadclient --port PORT --path /f16k|/f1m|/f20m --clients %s --seconds %s [--mss %s --trunc]"
+        % (meta.get("clients"), meta.get("secs"), meta.get("mss", "1460")))
+    i20("build/demo/stallclient --port PORT --path /f20m --clients %s --read-bytes 1 --rcvbuf 0 --hold 30" % NST)
+    i20("```")
+    i20("")
+# -- old kernels
+if have_old:
+    i20("## Old kernels: PROCMAP_QUERY and STATX_MNT_ID_UNIQUE refused")
+    i20("")
+    i20("Debian 12 (6.1), Ubuntu 22.04 (5.15) and RHEL 9 (5.14) have neither `PROCMAP_QUERY` (6.11) nor")
+    i20("`STATX_MNT_ID_UNIQUE` (6.8). `build/demo/oldkernel` (demo/oldkernel.c) runs Apache under a seccomp filter")
+    i20("that refuses the first with ENOTTY and the second with EINVAL, as the library's probes take absence: it then")
+    i20("compares every mapped write with the file and classifies every file by asking. Apache 2.4, private config")
+    i20("of the apache entries, CPU summed over its process group; ratios: median of per-round ratios against stock.")
+    i20("")
+    i20("| file | client | configuration | MB/s | vs stock | CPU s/GB | vs stock | by sendfile |")
+    i20("|---|---|---|---|---|---|---|---|")
+    for s, fl, cl in OLDE:
+        first = True
+        for c in OLDC:
+            if not rounds(load, s, c):
+                continue
+            i20("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                fl if first else "", client(cl) if first else "", OLDN[c], mm(vals(load, s, c, "tput"), "%.0f"),
+                "1" if c == "base" else rx(ratios(load, s, c, "base", "tput")), mm(vals(load, s, c, "cpu"), "%.2f"),
+                "1" if c == "base" else rx(ratios(load, s, c, "base", "cpu")),
+                share(s, c) if c.startswith("lib") else ("native" if c == "native" else "-")))
+            first = False
+    i20("")
+    i20("```")
+    i20("BENCH_ONLY=oldkernel demo/bench.sh   # these entries alone")
+    i20("build/demo/oldkernel --check         # prints whether the refusals take on this kernel")
+    i20("env LD_PRELOAD=build/libautosendfile.so setsid build/demo/oldkernel apache2 -f apache2.conf -DFOREGROUND   # lib-old")
+    i20("```")
+    i20("")
+    if any(k[0] == "oldkernel" for k in mem):
+        i20("**Memory held by %s stalled clients** (16 MiB file, as the apache entries; columns as in the seed's table)" % NST)
+        i20("")
+        i20("| configuration | MB held | vs stock | own MB | rest MB | send queues MB | what the library did |")
+        i20("|---|---|---|---|---|---|---|")
+        for c in OLDC:
+            if not rounds(mem, "oldkernel", c):
+                continue
+            a, b, o_, r_, q_ = memrow("oldkernel", c, None if c == "base" else "base")
+            i20("| %s | %s | %s | %s | %s | %s | %s |" % (OLDN[c], a, b, o_, r_, q_,
+                                                         mem_why("oldkernel", c) if c.startswith("lib") else "-"))
+        i20("")
+
+SEEDCOL = {"sbcl": "#8c8c8c", "sbcl-lib": "#1f77b4", "ht": "#c7c7c7", "ht-lib": "#9ecae1", "apache-sf": "#2ca02c"}
+
+
+def seed_chart(path):
+    """bench-seed.svg: the seed's comparison, three panels (throughput and CPU per GB as multiples of the
+    SBCL loop plain in the same round, memory of the stalled clients in MB). Hand-written SVG."""
+    import html
+    groups = [(s, fl, client(cl)) for s, fl, cl in SEEDE if any(rounds(load, s, c) for c in SEEDC)]
+    memc = [c for c in SEEDC if rounds(mem, "seed", c)]
+    if not groups and not memc:
+        return False
+    W, out = 1200, []
+    e = html.escape
+
+    def text(x, y, t, size=12, anchor="middle", weight="normal", fill="#222", extra=""):
+        out.append('<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" font-weight="%s" fill="%s"%s>%s</text>'
+                   % (x, y, size, anchor, weight, fill, extra, e(t)))
+
+    def line(x1, y1, x2, y2, stroke="#222", extra=""):
+        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"%s/>' % (x1, y1, x2, y2, stroke, extra))
+
+    def rect(x, y, w_, h, fill):
+        out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>' % (x, y, w_, h, fill))
+
+    def step_for(v):
+        for m in (0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+            if v / m <= 8:
+                return m
+        return v / 4
+
+    def panel(y, title, sub, bars_by_group, fmt, ref1, ylab):
+        """bars_by_group: [(label1, label2, [(cfg, median, lo, hi)])]; returns the next y"""
+        px0, px1, py0, py1 = 100, W - 30, y + 40, y + 290
+        text(px0, y + 18, title, 15, anchor="start", weight="bold")
+        text(px0, y + 34, sub, 11, anchor="start", fill="#444")
+        hi = max([b[3] for _, _, bs in bars_by_group for b in bs] + [1.2 if ref1 else 1])
+        st_ = step_for(hi * 1.12)
+        top = st_ * (int(hi * 1.12 / st_) + 1)
+        yv = lambda v: py1 - (py1 - py0) * max(0.0, min(v, top)) / top
+        k = 0
+        while k * st_ <= top + 1e-9:
+            t = k * st_
+            line(px0, yv(t), px1, yv(t), "#e4e4e4")
+            text(px0 - 6, yv(t) + 4, ("%.2f" % t).rstrip("0").rstrip("."), 11, anchor="end", fill="#444")
+            k += 1
+        line(px0, py0, px0, py1)
+        line(px0, py1, px1, py1)
+        text(22, (py0 + py1) / 2, ylab, 13, extra=' transform="rotate(-90 22 %.1f)"' % ((py0 + py1) / 2))
+        nb = sum(len(bs) for _, _, bs in bars_by_group)
+        gap = 1.2
+        bw = min(44.0, (px1 - px0 - 10) / (nb + gap * len(bars_by_group)))
+        x = px0 + 5 + bw * gap / 2
+        for l1, l2, bs in bars_by_group:
+            gx0 = x
+            for c, m, lo, hi_ in bs:
+                yy = yv(m)
+                rect(x + 1, yy, bw - 2, max(py1 - yy, 1.5), SEEDCOL[c])
+                ytop = yy
+                if hi_ > lo:
+                    out.append('<path d="M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8" stroke="#111" stroke-width="1.1" fill="none"/>'
+                               % (x + bw / 2, yv(lo), yv(hi_), x + bw / 2 - 4, yv(lo), x + bw / 2 - 4, yv(hi_)))
+                    ytop = min(yy, yv(hi_))
+                text(x + bw / 2 + 4, ytop - 4, fmt % m, 10, anchor="start",
+                     extra=' transform="rotate(-90 %.1f %.1f)"' % (x + bw / 2 + 4, ytop - 4))
+                x += bw
+            text((gx0 + x) / 2, py1 + 15, l1, 11, weight="bold")
+            text((gx0 + x) / 2, py1 + 29, l2, 10, fill="#444")
+            x += bw * gap
+        if ref1:
+            line(px0, yv(1), px1, yv(1), "#333", ' stroke-width="1.5" stroke-dasharray="6,3"')
+        return py1 + 45
+
+    text(W / 2, 28, "The seed's comparison: a Lisp server's copy loop, plain and under autosendfile, beside Apache's sendfile",
+         17, weight="bold")
+    text(W / 2, 48, "%s CPUs (%s), Linux %s, %s, %s rounds. Bars: median; whiskers: min-max over the rounds."
+         % (meta.get("nproc", "?"), meta.get("cpu", "?"), meta.get("kernel", "?"), meta.get("date", "?"),
+            meta.get("rounds", "?")), 11, fill="#444")
+    used = [c for c in SEEDC if any(rounds(load, s, c) for s, _, _ in groups) or c in memc]
+    lw = [20 + int(len(SEEDN[c]) * 6.6) for c in used]
+    lx = (W - sum(lw) - 24 * (len(lw) - 1)) / 2
+    for c in used:
+        rect(lx, 62, 14, 14, SEEDCOL[c])
+        text(lx + 20, 74, SEEDN[c], 12, anchor="start")
+        lx += 20 + int(len(SEEDN[c]) * 6.6) + 24
+    y = 90
+    for k, title, lab in (("tput", "Throughput vs the SBCL loop plain (median of per-round ratios; higher is better)", "throughput / SBCL plain"),
+                          ("cpu", "Server CPU per GB vs the SBCL loop plain (median of per-round ratios; lower is better)", "CPU per GB / SBCL plain")):
+        bg = []
+        for s, fl, cl in groups:
+            bs = [(c, med(xs), min(xs), max(xs)) for c in SEEDC for xs in [ratios(load, s, c, "sbcl", k)] if xs]
+            if bs:
+                bg.append((fl, cl, bs))
+        if bg:
+            y = panel(y, title, "%s clients x %s s per run; each run divided by the SBCL loop's plain run of the same round"
+                      % (meta.get("clients", "?"), meta.get("secs", "?")), bg, "%.2f", True, lab)
+    if memc:
+        bs = [(c, med(v), min(v), max(v)) for c in memc for v in [vals(mem, "seed", c, "mb")]]
+        bg = [("%s stalled clients" % NST, "20 MB file", bs)]
+        y = panel(y, "Memory held by %s stalled clients, MB (lower is better)" % NST,
+                  "drop of MemAvailable + per-CPU free lists once the send queues stop growing (the server's own "
+                  "memory included: see BENCHMARKS.md for the split)", bg, "%.0f", False, "MB held")
+    H = int(y + 10)
+    out.insert(0, '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+                  'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">' % (W, H, W, H))
+    out.insert(1, '<rect width="100%" height="100%" fill="white"/>')
+    out.append("</svg>")
+    tmp = path + ".tmp"
+    open(tmp, "w").write("\n".join(out) + "\n")
+    os.replace(tmp, path)
+    return True
+
+
+seed_svg = os.path.join(svgdir or os.path.dirname(os.path.abspath(doc)), "bench-seed.svg")
+os.makedirs(os.path.dirname(seed_svg), exist_ok=True)
+have_seed_chart = seed_chart(seed_svg) if have_seed else False
+if have_seed and not have_seed_chart:
+    issue20 = [ln for ln in issue20 if "bench-seed.svg" not in ln]
+if part:
+    hdr = ["# autosendfile: issue 20 entries (demo/bench.sh BENCH_ONLY=%s)" % meta.get("only", "?"), "",
+           "%s, %s CPUs (%s), Linux %s; %s rounds, %s clients x %s s, %s stalled clients.%s"
+           % (meta.get("date", "?"), meta.get("nproc", "?"), meta.get("cpu", "?"), meta.get("kernel", "?"),
+              meta.get("rounds", "?"), meta.get("clients", "?"), meta.get("secs", "?"), NST,
+              (" Chart: %s." % seed_svg) if have_seed_chart else ""), ""]
+    if fails:
+        hdr += ["**THIS RUN FAILED ITS CHECKS:** " + "; ".join(fails), ""]
+    issue20 = [ln.replace("](bench-seed.svg)", "](%s)" % seed_svg) for ln in issue20]
+    os.makedirs(os.path.dirname(os.path.abspath(doc)), exist_ok=True)
+    open(doc + ".tmp", "w").write("\n".join(hdr + issue20) + "\n")
+    os.replace(doc + ".tmp", doc)
+    sys.exit(0)
+
 svg = os.path.join(os.path.dirname(doc), "bench.svg")
 os.makedirs(os.path.dirname(os.path.abspath(svg)), exist_ok=True)
 have_chart = chart(svg)
@@ -548,6 +914,7 @@ w("|---|---|---|---|---|---|")
 for g in goals:
     w("| %s | %s | %s | %s | %s | %s |" % g)
 w("")
+o.extend(issue20)
 if have_chart:
     w("![autosendfile benchmark chart](bench.svg)")
     w("")

@@ -36,6 +36,24 @@
 #           client: loadclient --mss BENCH_MSS (1460: the SYN advertises Ethernet's MSS, the
 #           server's segments carry 1448 bytes, `ss -tin` shows mss:1448) --trunc (the body is
 #           discarded with recv(MSG_TRUNC), not copied) (no memory runs).
+#   seed, seed-16k, seed-20m and the same + -mss (issue 20, the seed's comparison): in each
+#           round, interleaved: the SBCL 8 KiB read-sequence/write-sequence loop as a server
+#           (tests/e2e/runtimes/sbcl-server.lisp, a thread per connection) plain (sbcl) and
+#           under the library (sbcl-lib), hunchentoot 1.2 (tests/e2e/runtimes/hunchentoot.lisp,
+#           300 threads) plain (ht) and under the library (ht-lib), and Apache 2.4 with
+#           EnableSendfile On (apache-sf, the config of the apache entries), on the 1 MiB,
+#           16 KiB and 20 MB files, loopback or the remote-client stand-in (-mss, as apache-mss);
+#           memory runs (seed only): 200 stalled clients on the 20 MB file, all five.
+#   oldkernel, oldkernel-mss, oldkernel-20m-mss (issue 20, the kernels people run): Apache
+#           stock (base), stock under the library (lib), stock under the library with
+#           PROCMAP_QUERY and statx STATX_MNT_ID_UNIQUE refused by build/demo/oldkernel's
+#           seccomp filter as on Debian 12 / Ubuntu 22.04 / RHEL 9 (lib-old), the same with
+#           AUTOSENDFILE_PRESSURE=0 (lib-old-p0: every compared write redirected, whatever the
+#           client's queue), EnableSendfile On (native); memory runs (oldkernel only): base,
+#           lib, lib-old, lib-old-p0.
+#           The library runs of the seed and oldkernel entries are not held to the >= 90 %
+#           redirect check (by default a client whose queue drains keeps the program's own
+#           writes); their share is reported.
 # "under the library" = LD_PRELOAD=build/libautosendfile.so AUTOSENDFILE_STATS=FILE
 # AUTOSENDFILE_VERIFY=MODE, nothing else set.
 # Workloads:
@@ -69,6 +87,11 @@
 #        BENCH_ONLY=threads demo/bench.sh   (only the 4-way entries: copy-t4, copy-100m-t4,
 #        nginx-t4, nginx-100m-t4, ~3 min at 5 rounds: prints their table (threads_table),
 #        raw data in build/bench-threads/, leaves docs/BENCHMARKS.md alone)
+#        BENCH_ONLY=seed demo/bench.sh   (only the seed entries, ~6 min at 2 rounds: prints
+#        the seed's comparison and the issue 20 goals (bench-report.py --part), writes the
+#        chart docs/bench-seed.svg, raw data and report.md in build/bench-seed/)
+#        BENCH_ONLY=oldkernel demo/bench.sh   (only the oldkernel entries, ~3 min at 2
+#        rounds: the same, without the chart, in build/bench-oldkernel/)
 # Env: BENCH_ROUNDS (5), BENCH_SECONDS (2), BENCH_CLIENTS (8), BENCH_STALLED (200),
 #      BENCH_SERVERS (every entry above, e.g. "copy nginx-100m nc"), BENCH_PTCOST (1; 0 skips
 #      valgrind), BENCH_PY_MEM_ROUNDS (ROUNDS: rounds with python memory runs, ~30 s each),
@@ -100,14 +123,19 @@ if (( (0x$(awk '/^SigIgn:/ {print $2}' /proc/$$/status) >> 1) & 1 )); then
 	echo "bench: python and node could not be stopped with it. Run it in the foreground, or under set -m." >&2
 	exit 2
 fi
-[[ -z $ONLY || $ONLY == apache || $ONLY == threads ]] || { echo "bench: BENCH_ONLY=$ONLY: only 'apache' and 'threads' are known" >&2; exit 2; }
+case $ONLY in
+'' | apache | threads | seed | oldkernel) ;;
+*) echo "bench: BENCH_ONLY=$ONLY: only 'apache', 'threads', 'seed' and 'oldkernel' are known" >&2; exit 2 ;;
+esac
 OUT=${BENCH_OUT:-$REPO/build/bench${ONLY:+-$ONLY}}
 DOC=${BENCH_DOC:-$REPO/docs/BENCHMARKS.md}
 ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECONDS:-2} CLIENTS=${BENCH_CLIENTS:-8}
 STALLED=${BENCH_STALLED:-200}
-SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m copy-t4 copy-100m-t4 nginx nginx-16k nginx-100m nginx-t4 nginx-100m-t4 python python-16k python-100m node node-16k node-100m nc socat chunk apache apache-20m apache-mss apache-20m-mss"}
+SERVERS=${BENCH_SERVERS:-"copy copy-16k copy-100m copy-t4 copy-100m-t4 nginx nginx-16k nginx-100m nginx-t4 nginx-100m-t4 python python-16k python-100m node node-16k node-100m nc socat chunk apache apache-20m apache-mss apache-20m-mss seed seed-16k seed-20m seed-mss seed-16k-mss seed-20m-mss oldkernel oldkernel-mss oldkernel-20m-mss"}
 [[ $ONLY == apache ]] && SERVERS=${BENCH_SERVERS:-"apache apache-20m apache-mss apache-20m-mss"}
 [[ $ONLY == threads ]] && SERVERS=${BENCH_SERVERS:-"copy-t4 copy-100m-t4 nginx-t4 nginx-100m-t4"}
+[[ $ONLY == seed ]] && SERVERS=${BENCH_SERVERS:-"seed seed-16k seed-20m seed-mss seed-16k-mss seed-20m-mss"}
+[[ $ONLY == oldkernel ]] && SERVERS=${BENCH_SERVERS:-"oldkernel oldkernel-mss oldkernel-20m-mss"}
 MSS=${BENCH_MSS:-1460}
 SIZE_ROUNDS=${BENCH_SIZE_ROUNDS:-$ROUNDS} CHUNK_ROUNDS=${BENCH_CHUNK_ROUNDS:-5} CHUNK_SECS=${BENCH_CHUNK_SECONDS:-1.5}
 PTCOST=${BENCH_PTCOST:-1}
@@ -119,6 +147,12 @@ PIPE_ROUNDS=${BENCH_PIPE_ROUNDS:-5}
 
 report() {
 	python3 "$REPO/demo/bench-report.py" "$OUT" "$DOC"
+}
+# part_report: for BENCH_ONLY=seed|oldkernel, bench-report.py's seed / old-kernel / issue 20
+# goal sections alone, to $OUT/report.md and stdout (seed: and the chart docs/bench-seed.svg)
+part_report() {
+	python3 "$REPO/demo/bench-report.py" --part "$OUT" "$OUT/report.md" \
+		${BENCH_SVG_DIR:+--svg-dir "$BENCH_SVG_DIR"} && cat "$OUT/report.md"
 }
 # apache_table: the apache entries of the raw data as a table on stdout (medians over the
 # rounds, ratios per round against that round's stock Apache)
@@ -245,16 +279,19 @@ threads_table() {
 if [[ ${1:-} == --report-only ]]; then
 	if [[ $ONLY == apache ]]; then RAW=$OUT/raw.txt STALLED=$(awk '$1 == "stalled" {print $2}' "$OUT/meta.txt"); apache_table
 	elif [[ $ONLY == threads ]]; then RAW=$OUT/raw.txt threads_table
+	elif [[ $ONLY == seed || $ONLY == oldkernel ]]; then BENCH_SVG_DIR=${BENCH_SVG_DIR:-$REPO/docs} part_report
 	else report; fi
 	exit 0
 fi
 
 T_START=$SECONDS
-make -s all build/demo/copyserver build/demo/stallclient build/demo/loadclient >&2
+make -s all build/demo/copyserver build/demo/stallclient build/demo/loadclient build/demo/oldkernel >&2
 LIB=$REPO/build/libautosendfile.so
 SRV=$REPO/build/demo/copyserver
 LOAD=$REPO/build/demo/loadclient
 STALL=$REPO/build/demo/stallclient
+OLDK=$REPO/build/demo/oldkernel
+RT=$REPO/tests/e2e/runtimes
 CHUNK=$REPO/build/demo/bench-chunk
 if [[ ! -x $CHUNK || demo/bench-chunk.c -nt $CHUNK ]]; then # no Makefile rule: as in its header
 	cc -O2 -std=gnu11 -Wall -Wextra -Werror -pthread -o "$CHUNK" demo/bench-chunk.c
@@ -267,7 +304,7 @@ if [[ $ONLY == threads ]]; then
 	for p in cmp awk python3 "$NGINX"; do
 		command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
 	done
-elif [[ $ONLY == apache ]]; then
+elif [[ $ONLY == apache || $ONLY == seed || $ONLY == oldkernel ]]; then
 	for p in cmp awk python3; do
 		command -v "$p" >/dev/null || { echo "bench: $p not found" >&2; exit 1; }
 	done
@@ -277,7 +314,19 @@ else
 	done
 	[[ -n $NODE ]] || { echo "bench: node not found" >&2; exit 1; }
 fi
-[[ " $SERVERS " != *" apache"* || -x $APACHE ]] || { echo "bench: $APACHE not found (apt-get install apache2)" >&2; exit 1; }
+[[ " $SERVERS " != *" apache"* && " $SERVERS " != *" seed"* && " $SERVERS " != *" oldkernel"* || -x $APACHE ]] ||
+	{ echo "bench: $APACHE not found (apt-get install apache2)" >&2; exit 1; }
+if [[ " $SERVERS " == *" seed"* ]]; then
+	command -v sbcl >/dev/null || { echo "bench: sbcl not found (the seed entries; apt-get install sbcl cl-hunchentoot)" >&2; exit 1; }
+	# hunchentoot's fasls compiled once, outside the timed runs (the first time takes ~45 s)
+	sbcl --non-interactive --eval '(require :asdf)' \
+		--eval '(handler-case (asdf:load-system :hunchentoot) (error () (sb-ext:exit :code 3)))' >/dev/null 2>&1 ||
+		{ echo "bench: hunchentoot does not load (the seed entries; apt-get install cl-hunchentoot)" >&2; exit 1; }
+fi
+if [[ " $SERVERS " == *" oldkernel"* ]] && ! "$OLDK" --check >&2; then
+	echo "bench: build/demo/oldkernel's refusals did not take: the oldkernel entries would measure this kernel" >&2
+	exit 1
+fi
 nc -h 2>&1 | grep -q 'OpenBSD netcat' || { echo "bench: nc is not netcat-openbsd" >&2; exit 1; }
 unset AUTOSENDFILE AUTOSENDFILE_STATS AUTOSENDFILE_LOG AUTOSENDFILE_MIN_BYTES AUTOSENDFILE_CHUNK AUTOSENDFILE_VERIFY
 CLK=$(getconf CLK_TCK)
@@ -328,7 +377,8 @@ stat_sum() { # FILE KEY
 # prefix CFG TAG -> array PRE: the environment of a run
 prefix() {
 	case $1 in
-	lib) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=full) ;;
+	lib | lib-old | *-lib) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=full) ;;
+	lib-old-p0) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=full AUTOSENDFILE_PRESSURE=0) ;;
 	lib-sample) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=sample) ;;
 	lib-none) PRE=(env LD_PRELOAD="$LIB" AUTOSENDFILE_STATS="$WD/stats.$2" AUTOSENDFILE_VERIFY=none) ;;
 	*) PRE=(env -u LD_PRELOAD) ;;
@@ -390,14 +440,24 @@ start_srv() {
 		else
 			launch "$NGINX" -e "$d/error.log" -c "$d/nginx.conf" -p "$d"
 		fi ;;
-	apache)
+	apache | oldkernel)
 		d=$WD/apache
-		local sf=Off
+		local sf=Off old=()
 		[[ $c == native ]] && sf=On
+		[[ $c == lib-old* ]] && old=("$OLDK") # the seccomp filter, inherited by every worker
 		apache_conf "$d" "$PORT" "$WD/www" $sf
 		# setsid: its own process group (pgid = SPID), for srv_ticks and the clean-up
 		SGROUP=1
-		launch setsid "$APACHE" -f "$d/apache2.conf" -DFOREGROUND ;;
+		launch setsid "${old[@]}" "$APACHE" -f "$d/apache2.conf" -DFOREGROUND ;;
+	seed)
+		case $c in
+		sbcl | sbcl-lib) launch sbcl --script "$RT/sbcl-server.lisp" "$WD/www/" "$PORT" ;;
+		ht | ht-lib) launch sbcl --non-interactive --load "$RT/hunchentoot.lisp" "$WD/www/" "$PORT" 300 ;;
+		apache-sf)
+			apache_conf "$WD/apache" "$PORT" "$WD/www" On
+			SGROUP=1
+			launch setsid "$APACHE" -f "$WD/apache/apache2.conf" -DFOREGROUND ;;
+		esac ;;
 	python) launch "$PY" -m http.server -b 127.0.0.1 -d "$WD/www" "$PORT" ;;
 	node) launch "$NODE" "$WD/server.js" "$WD/www" "$PORT" ;;
 	esac
@@ -415,7 +475,7 @@ start_srv() {
 
 stop_srv() { # SERVER CFG: graceful stop (the library writes its stats line at exit)
 	local sig=TERM st=0 i
-	case $1 in nginx) sig=QUIT ;; python | node) sig=INT ;; esac
+	case $1 in nginx) sig=QUIT ;; python | node) sig=INT ;; seed) [[ $2 == apache-sf ]] || sig=INT ;; esac
 	kill -$sig "$SPID"
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$SPID" 2>/dev/null || break
@@ -444,7 +504,7 @@ srv_ticks() {
 
 check_redirect() { # SERVER CFG ROUND TAG BYTES [nofail] -> sets RED PASS
 	RED=- PASS=-
-	[[ $2 == lib* ]] || return 0
+	[[ $2 == lib* || $2 == *-lib ]] || return 0
 	if ! grep -q '^autosendfile: ' "$WD/stats.$4" 2>/dev/null; then
 		echo "bench: $1 $2 round $3: no stats line from the library" >&2
 		FAILS+=("$1 $2 round $3: no stats line")
@@ -464,6 +524,7 @@ run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER, SERVER-16k / -20m / -100m, any
 	local remote=()
 	case $(size_of "$e") in 16k) f=f16k nf=nofail ;; 100m) f=f100m ;; 20m) f=f20m ;; esac
 	[[ $e == *-mss ]] && remote=(--mss "$MSS" --trunc)
+	[[ $s == seed || $s == oldkernel ]] && nf=nofail # default policy: draining clients keep the program's writes
 	[[ $e == *-t4 ]] && par=4
 	start_srv "$s" "$c" "$tag" "$par"
 	rm -f "$WD"/body.* "$WD/ss"
@@ -503,16 +564,19 @@ run_load() { # ENTRY CFG ROUND   (ENTRY = SERVER, SERVER-16k / -20m / -100m, any
 }
 
 run_mem() { # SERVER CFG ROUND
-	local s=$1 c=$2 r=$3
+	local s=$1 c=$2 r=$3 f=/f16m
+	[[ $s == seed ]] && f=/f20m # the seed's file
 	start_srv "$s" "$c" "mem.$1.$2.$3"
 	sleep 0.2
+	STALL_SERVER=$SPID # the server's own memory (RssAnon growth): the 7th field
+	((SGROUP)) && STALL_SERVER=-$SPID
 	# python accepts slowly while its threads send: up to 60 s for the clients to stall
-	if ! stall_memory "$PORT" /f16m "$STALLED" 1200 80 3 5; then
+	if ! stall_memory "$PORT" $f "$STALLED" 1200 80 3 5; then
 		echo "bench: stallclient failed ($s $c round $r): $STALL_ERR" >&2
 		exit 1
 	fi
 	stop_srv "$s" "$c"
-	echo "mem $s $c $r $STALL_PCP_DROP_KB ${STALL_RESULT#* }" >>"$RAW"
+	echo "mem $s $c $r $STALL_PCP_DROP_KB ${STALL_RESULT#* } ${STALL_ANON_KB:-0}" >>"$RAW"
 	sleep 0.5 # let the freed socket memory come back
 }
 
@@ -582,6 +646,10 @@ CFGS[apache]="base lib native";                        MEMCFGS[apache]="base lib
 CFGS[apache-20m]="base lib native";                    MEMCFGS[apache-20m]=""
 CFGS[apache-mss]="base lib native";                    MEMCFGS[apache-mss]=""
 CFGS[apache-20m-mss]="base lib native";                MEMCFGS[apache-20m-mss]=""
+for s in seed seed-16k seed-20m seed-mss seed-16k-mss seed-20m-mss; do CFGS[$s]="sbcl sbcl-lib ht ht-lib apache-sf"; MEMCFGS[$s]=""; done
+MEMCFGS[seed]="sbcl sbcl-lib ht ht-lib apache-sf"
+for s in oldkernel oldkernel-mss oldkernel-20m-mss; do CFGS[$s]="base lib lib-old lib-old-p0 native"; MEMCFGS[$s]=""; done
+MEMCFGS[oldkernel]="base lib lib-old lib-old-p0"
 # Other file sizes: every configuration but VERIFY=sample (measured at 1 MiB), for time.
 for s in copy nginx python node; do
 	for z in 16k 100m; do CFGS[$s-$z]=${CFGS[$s]/ lib-sample/}; MEMCFGS[$s-$z]=""; done
@@ -664,11 +732,16 @@ fi
 	echo "chunkrounds $CHUNK_ROUNDS"
 	echo "chunksecs $CHUNK_SECS"
 	echo "mss $MSS"
+	echo "sbcl $(sbcl --version 2>/dev/null || echo -)"
+	echo "only ${ONLY:--}"
 	echo "elapsed $((SECONDS - T_START))"
 	for f in "${FAILS[@]}"; do echo "fail $f"; done
 } >"$WD/meta"
 cp "$RAW" "$OUT/raw.txt"
 cp "$WD/meta" "$OUT/meta.txt"
+rm -rf "$OUT/stats" # the library's stats lines of every run, for why_* (stats.TAG: load|mem.ENTRY.CFG.ROUND)
+mkdir -p "$OUT/stats"
+cp "$WD"/stats.* "$OUT/stats/" 2>/dev/null || true
 if [[ -z $ONLY ]]; then
 	report
 	echo "bench: $DOC written; raw data in $OUT/ (took $((SECONDS - T_START))s)" >&2
@@ -677,6 +750,9 @@ else
 fi
 if [[ $ONLY == threads ]]; then
 	threads_table
+fi
+if [[ $ONLY == seed || $ONLY == oldkernel ]]; then
+	BENCH_SVG_DIR=${BENCH_SVG_DIR:-$REPO/docs} part_report || FAILS+=("bench-report.py --part failed")
 fi
 if grep -q '^load apache' "$RAW"; then
 	tbl=$(apache_table)
