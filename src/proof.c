@@ -49,10 +49,10 @@ static unsigned char *slot_of(struct asf_thread *t)
 {
 	if (t->slot)
 		return slot_mem[t->slot - 1];
-	unsigned start = (unsigned)t->tid % SLOTS;
+	/* The lowest free one: a slot's pages cost memory once touched, and a process whose
+	 * proofs rarely overlap touches one or two, not one per thread seen. */
 	for (int round = 0; round < 64; round++) {
-		for (unsigned k = 0; k < SLOTS; k++) {
-			unsigned i = (start + k) % SLOTS;
+		for (unsigned i = 0; i < SLOTS; i++) {
 			int expected = 0;
 			if (__atomic_load_n(&slot_busy[i], __ATOMIC_RELAXED) ||
 			    !__atomic_compare_exchange_n(&slot_busy[i], &expected, 1, false,
