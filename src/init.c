@@ -1,5 +1,6 @@
 /* Start and end of the process: bind the real functions, read the configuration, arrange
- * the live counters and fork handling, and write the stats line at exit, _exit and _Exit. */
+ * the live counters (made later, at the first stream socket) and fork handling, and write
+ * the stats line at exit, _exit and _Exit. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <errno.h>
@@ -70,7 +71,7 @@ __attribute__((constructor(101))) static void asf_init(void)
 		asf_log(ASF_LOG_INFO, "not selected by %s/%s: every call passes through",
 			AUTOSENDFILE_ENV_ONLY, AUTOSENDFILE_ENV_SKIP);
 	}
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(asf_live_before_fork, NULL, atfork_child);
 	if (parsed.enabled)
 		asf_signals_init();
 	log_settings(&parsed);
@@ -81,9 +82,9 @@ __attribute__((constructor(101))) static void asf_init(void)
 	if (enabled)
 		asf_mem_init(asf_proof_arena_bytes());
 	/* Live counters only where the library acts: a program AUTOSENDFILE_ONLY leaves out,
-	 * or AUTOSENDFILE=0, costs no file. */
-	if (enabled)
-		asf_live_init();
+	 * or AUTOSENDFILE=0, costs no file; and only once it touches a stream socket
+	 * (livestats.h): a process that never does costs none either. */
+	asf_live_init(enabled);
 	/* Last: from here on the wrappers do their work. */
 	__atomic_store_n(&asf_cfg.enabled, enabled, __ATOMIC_RELEASE);
 }

@@ -1,5 +1,6 @@
 /* Deleting live counters files nobody needs (liveclean.h). Raw system calls and the
- * library's own mappings: this runs inside the program (constructor, fork child, exit). */
+ * library's own mappings: this runs inside the program (when its file is made, possibly
+ * in a signal handler; in a fork child; at exit). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -89,12 +90,21 @@ struct cand {
 	uint64_t created;
 	char name[48];
 };
-static struct cand cands[1024]; /* used by one thread: the constructor or a fork child */
+/* Used by one caller at a time: the maker of the file (livestats.c's BUSY state) or a fork
+ * child. Static, not on the stack: the maker may be a signal handler on a small stack. */
+static struct cand cands[1024];
+static char dents[4096] __attribute__((aligned(8)));
 
-static int cand_cmp(const void *a, const void *b)
+/* Oldest first. By hand: qsort may malloc, and the maker may be a signal handler. */
+static void sort_cands(size_t n)
 {
-	uint64_t x = ((const struct cand *)a)->created, y = ((const struct cand *)b)->created;
-	return x < y ? -1 : x > y;
+	for (size_t i = 1; i < n; i++) {
+		struct cand c = cands[i];
+		size_t j = i;
+		for (; j > 0 && cands[j - 1].created > c.created; j--)
+			cands[j] = cands[j - 1];
+		cands[j] = c;
+	}
 }
 
 /* Is every process of this file gone? Sets *created. A file still being made (no magic yet)
@@ -127,12 +137,12 @@ static bool file_gone(int dirfd, unsigned uid, const char *name, uint64_t *creat
 
 void asf_live_prune(int dirfd, unsigned uid, const char *own, uint32_t pid, uint64_t start)
 {
-	char buf[4096], mine[24];
+	char *buf = dents, mine[24];
 	int minelen = snprintf(mine, sizeof mine, "%u-", pid);
 	size_t total = 0, ncand = 0;
 	(void)syscall(SYS_lseek, dirfd, 0, SEEK_SET);
 	for (;;) {
-		long n = syscall(SYS_getdents64, dirfd, buf, sizeof buf);
+		long n = syscall(SYS_getdents64, dirfd, buf, sizeof dents);
 		if (n <= 0)
 			break;
 		for (long off = 0; off < n;) {
@@ -160,7 +170,7 @@ void asf_live_prune(int dirfd, unsigned uid, const char *own, uint32_t pid, uint
 		if (strcmp(cands[i].name, own) != 0 &&
 		    file_gone(dirfd, uid, cands[i].name, &cands[i].created))
 			cands[gone++] = cands[i];
-	qsort(cands, gone, sizeof cands[0], cand_cmp);
+	sort_cands(gone);
 	/* Down to half the limit, so that the next starts do not scan again. */
 	for (size_t i = 0; i < gone && total > AUTOSENDFILE_LIVE_KEEP / 2; i++)
 		if (syscall(SYS_unlinkat, dirfd, cands[i].name, 0) == 0)

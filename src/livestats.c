@@ -1,5 +1,6 @@
 /* Live counters of this process and its forked children (livestats.h, livefile.h).
- * Only start, fork and exit make system calls here; counting is ASF_STAT_ADD on the slot. */
+ * Only the making of the file (at the first stream socket), fork and exit make system
+ * calls here; counting is ASF_STAT_ADD on the slot. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include "ownmem.h"
 #include "autosendfile.h"
 #include "config.h"
+#include "fdclass.h"
 #include "liveclean.h"
 #include "livefile.h"
 #include "livestats.h"
@@ -130,11 +132,32 @@ static void count_in(struct asf_live_slot *s)
 	__atomic_store_n(&asf_statp, &s->c, __ATOMIC_RELEASE);
 }
 
-void asf_live_init(void)
+int asf_live_state; /* ASF_LIVE_OFF until the constructor says otherwise */
+
+void asf_live_init(bool enabled)
 {
-	if (!asf_cfg.live)
+	if (!enabled || !asf_cfg.live)
 		return;
-	int saved_errno = errno;
+	struct stat st;
+	if (asf_cfg.live_base[0]) {
+		/* One stat, and only when the user named a directory: a mistake to say once, at
+		 * start, whether or not the process ever touches a socket. */
+		int saved_errno = errno;
+		bool exists = stat(asf_cfg.live_base, &st) == 0;
+		errno = saved_errno;
+		if (!exists || !S_ISDIR(st.st_mode)) {
+			asf_log(ASF_LOG_WARN, "%s=\"%.64s\" %s; no live counters for autosendfile --stat",
+				AUTOSENDFILE_ENV_LIVE, asf_cfg.live_base,
+				!exists ? "does not exist" : "is not a directory");
+			return;
+		}
+	}
+	__atomic_store_n(&asf_live_state, ASF_LIVE_WANTED, __ATOMIC_RELEASE);
+}
+
+/* Makes the file and points asf_statp at its first slot; false if it cannot. */
+static bool make_file(void)
+{
 	live_uid = (unsigned)geteuid();
 	const char *bases[] = { AUTOSENDFILE_LIVE_DIRS };
 	size_t nbases = sizeof bases / sizeof bases[0];
@@ -165,26 +188,52 @@ void asf_live_init(void)
 			asf_log(ASF_LOG_INFO, "no live counters: no private directory could be made in %s",
 				"/dev/shm or /tmp");
 		live_dir[0] = '\0';
-		errno = saved_errno;
-		return;
+		return false;
 	}
-	/* What was counted before (calls made before the constructor) moves to the slot. */
-	const uint64_t *from = (const uint64_t *)asf_statp;
-	uint64_t *to = (uint64_t *)&s->c;
-	for (size_t i = 0; i < ASF_STATS_COUNTERS; i++)
-		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 	count_in(s);
+	/* What was counted before (in the fallback: before the constructor, or on the way
+	 * here) moves to the slot. */
+	asf_stats_move_fallback(&s->c);
 	asf_log(ASF_LOG_DEBUG, "live counters in %s", live_dir);
+	return true;
+}
+
+void asf_live_start(void)
+{
+	int want = ASF_LIVE_WANTED;
+	if (!asf_active() ||
+	    !__atomic_compare_exchange_n(&asf_live_state, &want, ASF_LIVE_BUSY, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	int saved_errno = errno;
+	bool made = make_file();
+	__atomic_store_n(&asf_live_state, made ? ASF_LIVE_DONE : ASF_LIVE_OFF, __ATOMIC_RELEASE);
 	errno = saved_errno;
+}
+
+void asf_live_before_fork(void)
+{
+	if (__atomic_load_n(&asf_live_state, __ATOMIC_RELAXED) == ASF_LIVE_WANTED &&
+	    __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
+		asf_live_start();
 }
 
 void asf_live_fork_child(void)
 {
-	if (!live_file) {
-		asf_stats_reset();
+	int state = __atomic_load_n(&asf_live_state, __ATOMIC_ACQUIRE);
+	if (state != ASF_LIVE_DONE) {
+		/* No file in the parent, or one that a thread of the parent (not in this child)
+		 * was making: the child makes its own when it touches a stream socket. */
+		live_file = NULL;
+		live_slot = NULL;
+		live_made = false;
+		asf_stats_use_fallback();
+		if (state == ASF_LIVE_BUSY)
+			__atomic_store_n(&asf_live_state, ASF_LIVE_WANTED, __ATOMIC_RELEASE);
 		return;
 	}
 	int saved_errno = errno;
+	asf_stats_move_fallback(NULL); /* the parent's, if any: not this child's */
 	live_made = false; /* counts in the parent's file, unless it makes one below */
 	uint32_t pid = (uint32_t)getpid();
 	uint64_t born, start = asf_live_now_ticks(&born);
@@ -203,6 +252,7 @@ void asf_live_fork_child(void)
 	} else {
 		live_slot = NULL;
 		asf_stats_use_fallback();
+		__atomic_store_n(&asf_live_state, ASF_LIVE_OFF, __ATOMIC_RELEASE);
 	}
 	errno = saved_errno;
 }
@@ -234,25 +284,31 @@ static void write_owed_lines(void)
  * nobody in it counted anything. Once per process. */
 static void end(bool quiet)
 {
+	struct asf_live_slot *slot =
+		__atomic_load_n(&asf_live_state, __ATOMIC_ACQUIRE) == ASF_LIVE_DONE ? live_slot : NULL;
+	if (!slot && !asf_cfg.stats_stderr && !asf_cfg.stats_path[0])
+		return; /* no file, no line: nothing to do (not even a getpid) */
 	uint32_t me = (uint32_t)getpid();
 	/* A vfork child, or a child made by a raw clone() (vsftpd's sessions), counts in its
 	 * parent's slot: the end of the process is not its parent's. */
-	if (asf_vfork_child || (live_slot && load32(&live_slot->pid) != me))
+	if (asf_vfork_child || (slot && load32(&slot->pid) != me))
 		return;
 	if (__atomic_exchange_n(&ended_pid, me, __ATOMIC_ACQ_REL) == me)
 		return;
 	int saved_errno = errno;
+	if (slot) /* a count another thread added to the fallback as the file was made */
+		asf_stats_move_fallback(&slot->c);
 	bool zero = asf_live_counters_zero(asf_statp, ASF_STATS_COUNTERS);
-	bool written = quiet && zero ? false : asf_stats_emit(live_slot != NULL);
-	if (live_slot) {
+	bool written = quiet && zero ? false : asf_stats_emit(slot != NULL);
+	if (slot) {
 		if (written)
-			__atomic_store_n(&live_slot->line, 1, __ATOMIC_RELEASE);
-		__atomic_store_n(&live_slot->state, ASF_SLOT_EXITED, __ATOMIC_RELEASE);
+			__atomic_store_n(&slot->line, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&slot->state, ASF_SLOT_EXITED, __ATOMIC_RELEASE);
 		if (asf_cfg.stats_path[0])
 			write_owed_lines();
 		if (live_made && zero)
 			asf_live_drop_if_idle(live_dir, live_uid, live_name, live_file, me,
-					      live_slot->start);
+					      slot->start);
 	}
 	errno = saved_errno;
 }
