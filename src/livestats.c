@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,11 +212,59 @@ void asf_live_start(void)
 	errno = saved_errno;
 }
 
+/* Does the process hold a stream socket it never made, accepted or wrote to through the
+ * wrappers: one inherited at exec (systemd's socket activation, nginx's binary upgrade)?
+ * One pass over /proc/self/fd, a getsockopt per fd; false without /proc. */
+static bool holds_stream_socket(void)
+{
+	int dirfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dirfd < 0)
+		return false;
+	bool found = false;
+	char buf[1024] __attribute__((aligned(8)));
+	long n;
+	while (!found && (n = syscall(SYS_getdents64, dirfd, buf, sizeof buf)) > 0) {
+		for (long off = 0; off < n && !found;) {
+			struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type;
+				 char name[]; } *d = (void *)(buf + off);
+			off += d->reclen;
+			int fd = 0;
+			const char *c = d->name;
+			for (; *c >= '0' && *c <= '9' && fd < 1 << 24; c++)
+				fd = fd * 10 + (*c - '0');
+			if (*c || c == d->name || fd == dirfd)
+				continue;
+			int type = 0, domain = 0;
+			socklen_t len = sizeof type;
+			if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+			    type != SOCK_STREAM)
+				continue;
+			len = sizeof domain;
+			found = syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+				(domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX);
+		}
+	}
+	(void)syscall(SYS_close, dirfd);
+	return found;
+}
+
 void asf_live_before_fork(void)
 {
-	if (__atomic_load_n(&asf_live_state, __ATOMIC_RELAXED) == ASF_LIVE_WANTED &&
-	    __atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
-		asf_live_start();
+	static int scanned; /* once per image: later sockets go through the wrappers */
+	if (__atomic_load_n(&asf_live_state, __ATOMIC_RELAXED) != ASF_LIVE_WANTED || !asf_active())
+		return;
+	if (!__atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED)) {
+		if (__atomic_exchange_n(&scanned, 1, __ATOMIC_RELAXED))
+			return;
+		int saved_errno = errno;
+		bool held = holds_stream_socket();
+		errno = saved_errno;
+		if (!held)
+			return;
+		asf_note_stream_socket(); /* reads of files are tracked from now on too */
+	}
+	asf_live_start();
 }
 
 void asf_live_fork_child(void)

@@ -37,7 +37,10 @@ static inline void asf_live_touch(void)
 }
 /* pthread_atfork prepare handler: a process that has a stream socket but no file yet makes
  * it before the fork, so that its children count in it (a worker that drops privileges or
- * chroots after the fork could not make one of its own). */
+ * chroots after the fork could not make one of its own, or would make it in its new
+ * user's directory). A socket inherited at exec that the process has not used yet (a
+ * listener from systemd, or from nginx's binary upgrade, that only the workers accept on)
+ * is found by one look at /proc/self/fd, at the first fork of the image. */
 void asf_live_before_fork(void);
 /* pthread_atfork child handler: the child counts from zero in a slot of its own. */
 void asf_live_fork_child(void);

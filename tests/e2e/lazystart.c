@@ -11,6 +11,8 @@
  *         fork      write, then fork: the child writes two bytes on a connection of its own
  *         forknone  fork first, with no socket; the child writes two bytes, the parent
  *                   touches no socket
+ *         forkheld  a stream socketpair made by raw system calls (as if inherited at exec,
+ *                   unseen by the library), then fork: the child writes two bytes on it
  *   END   wait (default): pause until killed; exit: exit(0) once done.
  * Prints "pid=P", "child=C" (fork modes) and "ready" (when done), each line flushed. A fork
  * child ends as its parent does (wait: it pauses too). Exit status 0, or 1 with a message. */
@@ -78,13 +80,13 @@ static void line(const char *fmt, long v)
 int main(int argc, char **argv)
 {
 	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: lazystart none|socket|write|signal|fork|forknone [wait|exit]\n");
+		fprintf(stderr, "usage: lazystart none|socket|write|signal|fork|forknone|forkheld [wait|exit]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
 	bool wait_end = argc < 3 || strcmp(argv[2], "exit") != 0;
 	line("pid=%ld\n", (long)getpid());
-	int srv = -1, cli = -1;
+	int srv = -1, cli = -1, held[2] = { -1, -1 };
 	pid_t child = -1;
 	if (strcmp(mode, "socket") == 0) {
 		connection(&srv, &cli);
@@ -101,11 +103,17 @@ int main(int argc, char **argv)
 		char c;
 		if (!sig_wrote || read(sv[1], &c, 1) != 1)
 			die("write in the handler");
+	} else if (strcmp(mode, "forkheld") == 0) {
+		int sv[2];
+		if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+			die("socketpair");
+		held[0] = sv[0];
+		held[1] = sv[1];
 	} else if (strcmp(mode, "none") != 0 && strcmp(mode, "forknone") != 0) {
 		fprintf(stderr, "lazystart: unknown mode %s\n", mode);
 		return 2;
 	}
-	if (strcmp(mode, "fork") == 0 || strcmp(mode, "forknone") == 0) {
+	if (strcmp(mode, "fork") == 0 || strcmp(mode, "forknone") == 0 || held[0] >= 0) {
 		int done[2]; /* the child says it has written */
 		if (pipe(done) != 0)
 			die("pipe");
@@ -113,8 +121,9 @@ int main(int argc, char **argv)
 		if (child < 0)
 			die("fork");
 		if (child == 0) {
-			int s2, c2;
-			connection(&s2, &c2);
+			int s2 = held[0], c2 = held[1];
+			if (s2 < 0)
+				connection(&s2, &c2);
 			send_bytes(s2, c2, 2);
 			if (write(done[1], "d", 1) != 1)
 				die("pipe write");

@@ -11,7 +11,9 @@
 #     the file is made there, the byte counted in it;
 #  d. fork after a write: the child counts in a slot of its own (its own pid, its own two
 #     bytes, the parent's one), in the parent's file; fork before any socket: the child
-#     makes a file of its own, the parent has none.
+#     makes a file of its own, the parent has none; fork while holding a stream socket the
+#     library has not seen (as if inherited at exec): the parent makes its file before the
+#     fork, and the child counts in it.
 . "$(dirname "$0")/lib.sh"
 ls="$ASF_TESTBIN/lazystart"
 [ -x "$ls" ] || fail "$ls not built (make test-bins)"
@@ -98,4 +100,13 @@ cl=$("$ASF_LAUNCHER" --stat $child) || fail "forknone: --stat $child failed"
 "$ASF_LAUNCHER" --stat $pid >/dev/null 2>&1 && fail "forknone: the parent, which touched no socket, has counters"
 stop
 echo "d. fork before any socket: the child made its own file; the parent has none"
+rm -rf "$dir"
+start forkheld
+[ "$(files)" = 1 ] && [ "$(ls -A "$dir" | grep -c "^$pid-")" = 1 ] ||
+	fail "fork holding an unseen stream socket: want the parent's file only: $(ls -l "$dir")"
+pl=$("$ASF_LAUNCHER" --stat $pid) && cl=$("$ASF_LAUNCHER" --stat $child) || fail "forkheld: --stat failed"
+[ "$(key "$pl" passthrough_bytes)" = 0 ] && [ "$(key "$cl" passthrough_bytes)" = 2 ] ||
+	fail "forkheld: want parent 0 bytes, child 2: $pl / $cl"
+stop
+echo "d. fork holding a socket the library had not seen: the parent's file, made before the fork, has the child"
 echo "lazy start ok"
