@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "ownmem.h"
 #include "autosendfile.h"
 #include "config.h"
@@ -133,7 +134,7 @@ static void count_in(struct asf_live_slot *s)
 	__atomic_store_n(&asf_statp, &s->c, __ATOMIC_RELEASE);
 }
 
-int asf_live_state; /* ASF_LIVE_OFF until the constructor says otherwise */
+ASF_START_DATA int asf_live_state; /* ASF_LIVE_OFF until the constructor says otherwise */
 
 void asf_live_init(bool enabled)
 {
