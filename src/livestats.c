@@ -135,11 +135,16 @@ static void count_in(struct asf_live_slot *s)
 }
 
 ASF_START_DATA int asf_live_state; /* ASF_LIVE_OFF until the constructor says otherwise */
+/* The program's name as it was at start: the file is made later, and by then a program
+ * may have written its status over argv[0] (nginx's and postgres's process titles), where
+ * program_invocation_short_name points. */
+ASF_START_DATA static char start_comm[sizeof ((struct asf_live_slot *)0)->comm];
 
 void asf_live_init(bool enabled)
 {
 	if (!enabled || !asf_cfg.live)
 		return;
+	strncpy(start_comm, program_invocation_short_name, sizeof start_comm - 1);
 	struct stat st;
 	if (asf_cfg.live_base[0]) {
 		/* One stat, and only when the user named a directory: a mistake to say once, at
@@ -172,8 +177,7 @@ static bool make_file(void)
 	struct asf_live_slot *s = NULL;
 	for (size_t i = 0; i < nbases && !s; i++)
 		if (asf_live_dir_path(live_dir, sizeof live_dir, bases[i], live_uid))
-			s = new_file((uint32_t)getpid(), start, exact, born,
-				     program_invocation_short_name);
+			s = new_file((uint32_t)getpid(), start, exact, born, start_comm);
 	if (!s) {
 		/* A directory the user named is a mistake to say once; the default ones are
 		 * missing for good reasons (a chroot). */
@@ -287,7 +291,7 @@ void asf_live_fork_child(void)
 	live_made = false; /* counts in the parent's file, unless it makes one below */
 	uint32_t pid = (uint32_t)getpid();
 	uint64_t born, start = asf_live_now_ticks(&born);
-	const char *comm = live_slot ? live_slot->comm : program_invocation_short_name;
+	const char *comm = live_slot ? live_slot->comm : start_comm;
 	/* A free slot costs no system call; reusing one costs a kill() per slot looked at;
 	 * a new file, a few calls (the file is full of live processes). */
 	struct asf_live_slot *s = claim(live_file, pid, false);

@@ -6,6 +6,7 @@
  *   MODE  none      no socket at all
  *         socket    a TCP connection on 127.0.0.1 (socket, listen, connect, accept), no byte
  *         write     the same, then one byte written to the accepted socket (and read back)
+ *         retitle   write, after a process title written over argv[0] (as nginx does)
  *         signal    a stream socketpair made by raw system calls (the library does not see
  *                   it), whose first write (one byte) is made in a SIGUSR1 handler
  *         fork      write, then fork: the child writes two bytes on a connection of its own
@@ -80,7 +81,7 @@ static void line(const char *fmt, long v)
 int main(int argc, char **argv)
 {
 	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: lazystart none|socket|write|signal|fork|forknone|forkheld [wait|exit]\n");
+		fprintf(stderr, "usage: lazystart none|socket|write|retitle|signal|fork|forknone|forkheld [wait|exit]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -90,6 +91,10 @@ int main(int argc, char **argv)
 	pid_t child = -1;
 	if (strcmp(mode, "socket") == 0) {
 		connection(&srv, &cli);
+	} else if (strcmp(mode, "retitle") == 0) {
+		memset(argv[0], 'x', strlen(argv[0]));
+		connection(&srv, &cli);
+		send_bytes(srv, cli, 1);
 	} else if (strcmp(mode, "write") == 0 || strcmp(mode, "fork") == 0) {
 		connection(&srv, &cli);
 		send_bytes(srv, cli, 1);

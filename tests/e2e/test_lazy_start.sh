@@ -6,7 +6,8 @@
 #     idle pid says it has no counters (exit 1);
 #  b. a process that writes one byte to a TCP connection: its file, named after its pid,
 #     with the byte counted (state=running); one that made a connection but sent nothing
-#     and exited: its file deleted at exit, as before;
+#     and exited: its file deleted at exit, as before; one that wrote a process title over
+#     argv[0] before its first write: its comm is still the name it started with;
 #  c. the first write made in a signal handler, on a socket made behind the library's back:
 #     the file is made there, the byte counted in it;
 #  d. fork after a write: the child counts in a slot of its own (its own pid, its own two
@@ -69,6 +70,11 @@ line=$("$ASF_LAUNCHER" --stat $pid) || fail "write: --stat $pid failed"
 	fail "write: want the byte counted, running: $line"
 stop
 echo "b. after a write to a TCP socket: its file; --stat: passthrough_bytes=1 state=running"
+start retitle
+line=$("$ASF_LAUNCHER" --stat $pid) || fail "retitle: --stat $pid failed"
+[[ "$line" == *" state=running comm=lazystart" ]] || fail "retitle: want the name at start: $line"
+stop
+echo "b. argv[0] overwritten before the first write: comm=lazystart, the name at start"
 rm -rf "$dir"
 LD_PRELOAD="$ASF_PRELOAD" "$ls" socket exit >"$ASF_TMP/out" || fail "lazystart socket failed"
 [ "$(files)" = 0 ] || fail "a connection with nothing sent: its file was left at exit: $(ls -l "$dir")"
