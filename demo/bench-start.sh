@@ -17,7 +17,8 @@
 #   start_ms_over_empty <ms>        lib's wall time per run minus empty's (the goal: <= 0.2)
 #   start_syscalls_over_empty <n>
 #   start_minflt_over_empty <n>
-# Usage: demo/bench-start.sh        Env: LIB, BEFORE, CMD, ROUNDS (21), RUNS (50), OUT.
+# Usage: demo/bench-start.sh        Env: LIB, BEFORE, CMD, ROUNDS (41), RUNS (20), OUT.
+# Short rounds keep the variants of a round close in time: the machine is shared.
 # Run it alone on the machine (flock -o /tmp/asf-bench.lock demo/bench-start.sh): about
 # ROUNDS x RUNS x 3 process starts, ~10 s here.
 set -euo pipefail
@@ -26,7 +27,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 LIB=${LIB:-$REPO/build/libautosendfile.so}
 BEFORE=${BEFORE:-}
 CMD=${CMD:-/bin/true}
-ROUNDS=${ROUNDS:-21} RUNS=${RUNS:-50}
+ROUNDS=${ROUNDS:-41} RUNS=${RUNS:-20}
 OUT=${OUT:-$REPO/build/bench}
 CC=${CC:-cc}
 [[ -f $LIB ]] || { echo "bench-start: no library at $LIB (run make)" >&2; exit 1; }
