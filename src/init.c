@@ -78,7 +78,7 @@ __attribute__((constructor(101))) static void asf_init(void)
 	log_settings(&asf_cfg, enabled);
 	/* Before the program has freed anything (ownmem.h). */
 	if (enabled)
-		asf_mem_init(asf_proof_arena_bytes());
+		asf_mem_init(asf_proof_arena_bytes() + asf_live_arena_bytes());
 	/* Live counters only where the library acts: a program AUTOSENDFILE_ONLY leaves out,
 	 * or AUTOSENDFILE=0, costs no file; and only once it touches a stream socket
 	 * (livestats.h): a process that never does costs none either. */

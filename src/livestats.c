@@ -84,6 +84,36 @@ static struct asf_live_slot *claim(void *file, uint32_t pid, bool reuse)
 	return NULL;
 }
 
+/* Where this image's file is mapped: arena pages set aside at start (ownmem.h: a mapping
+ * made while the program runs could land where it just unmapped a buffer, and a write
+ * from that stale pointer would send the counters instead of failing with EFAULT). The
+ * file is mapped over them with MAP_FIXED; NULL once used (a fork child that must make a
+ * file of its own lets the kernel place it, as it always did). */
+#define LIVE_MAP_BYTES ((ASF_LIVE_FILE_SIZE + 4095u) & ~(size_t)4095u)
+ASF_START_DATA static void *live_reserve;
+
+size_t asf_live_arena_bytes(void)
+{
+	return asf_cfg.live ? LIVE_MAP_BYTES : 0;
+}
+
+/* Maps fd's file at the reserve if there is one (restoring the arena's pages on failure),
+ * else where the kernel likes. */
+static void *map_live(int fd)
+{
+	void *at = live_reserve;
+	if (!at)
+		return asf_mem_map(ASF_LIVE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *m = (void *)syscall(SYS_mmap, at, LIVE_MAP_BYTES, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_FIXED, fd, 0);
+	if (m == MAP_FAILED)
+		(void)syscall(SYS_mmap, at, LIVE_MAP_BYTES, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	else
+		live_reserve = NULL;
+	return m;
+}
+
 /* Makes and maps a new file in live_dir, claims its first slot; NULL if it cannot. */
 static struct asf_live_slot *new_file(uint32_t pid, uint64_t start, bool exact, uint64_t born,
 				      const char *comm)
@@ -98,7 +128,7 @@ static struct asf_live_slot *new_file(uint32_t pid, uint64_t start, bool exact, 
 	void *m = MAP_FAILED;
 	if (fd >= 0) {
 		if (ftruncate(fd, (off_t)ASF_LIVE_FILE_SIZE) == 0)
-			m = asf_mem_map(ASF_LIVE_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			m = map_live(fd);
 		(void)syscall(SYS_close, fd); /* the program never sees an fd it did not open */
 		if (m == MAP_FAILED)
 			(void)syscall(SYS_unlinkat, dirfd, name, 0);
@@ -145,6 +175,7 @@ void asf_live_init(bool enabled)
 	if (!enabled || !asf_cfg.live)
 		return;
 	strncpy(start_comm, program_invocation_short_name, sizeof start_comm - 1);
+	live_reserve = asf_mem_alloc(LIVE_MAP_BYTES); /* in the arena: no system call */
 	struct stat st;
 	if (asf_cfg.live_base[0]) {
 		/* One stat, and only when the user named a directory: a mistake to say once, at

@@ -10,6 +10,7 @@
 #define ASF_LIVESTATS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "export.h"
 
@@ -19,7 +20,10 @@
 enum { ASF_LIVE_OFF = 0, ASF_LIVE_WANTED, ASF_LIVE_BUSY, ASF_LIVE_DONE };
 extern int asf_live_state;
 
-/* The constructor (after the configuration): the file is WANTED if live counters are on.
+/* Bytes of the library's arena (ownmem.h) set aside at start for the file's mapping. */
+size_t asf_live_arena_bytes(void);
+/* The constructor (after the configuration and the arena): the file is WANTED if live
+ * counters are on.
  * A directory named by AUTOSENDFILE_LIVE that does not exist is said here, at start. */
 void asf_live_init(bool enabled);
 /* Makes the file now if it is WANTED: maps a counters file in the per-user directory,
