@@ -51,8 +51,10 @@
  * Live counters (autosendfile --stat): each process keeps its counters in a small file,
  * mapped shared, in a directory of its own user: AUTOSENDFILE_LIVE_DIRS, the first that
  * exists (or AUTOSENDFILE_LIVE=/dir: /dir/autosendfile-UID). One file holds the process
- * that created it and up to AUTOSENDFILE_LIVE_SLOTS - 1 of its forked descendants; the
- * files of ended processes beyond AUTOSENDFILE_LIVE_KEEP are deleted by the next start.
+ * that created it and up to AUTOSENDFILE_LIVE_SLOTS - 1 of its forked descendants. A
+ * process makes its file at its first stream socket (or before a fork, holding one), not
+ * at start. The files of ended processes beyond AUTOSENDFILE_LIVE_KEEP are deleted when
+ * the next file is made.
  */
 #define AUTOSENDFILE_LIVE_DIRS   "/dev/shm", "/tmp"
 #define AUTOSENDFILE_LIVE_PREFIX "autosendfile-"

@@ -83,7 +83,7 @@ static int parse_live(struct asf_config *cfg, asf_getenv_fn get)
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
-int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
+int asf_config_parse_into(struct asf_config *cfg, asf_getenv_fn get, bool *enabled)
 {
 	int bad = 0;
 	const char *s;
@@ -106,10 +106,10 @@ int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
 		}
 	}
 
-	cfg->enabled = true;
+	*enabled = true;
 	if ((s = get(AUTOSENDFILE_ENV_ENABLE)) != NULL) {
 		if (strcmp(s, "0") == 0) {
-			cfg->enabled = false;
+			*enabled = false;
 		} else if (strcmp(s, "1") != 0) {
 			asf_log(ASF_LOG_WARN, "%s=\"%.64s\" is not 0 or 1; using the default 1 (enabled)",
 				AUTOSENDFILE_ENV_ENABLE, s);
@@ -168,6 +168,14 @@ int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
 		}
 	}
 	bad += parse_live(cfg, get);
+	return bad;
+}
+
+int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get)
+{
+	bool enabled;
+	int bad = asf_config_parse_into(cfg, get, &enabled);
+	cfg->enabled = enabled;
 	return bad;
 }
 

@@ -28,6 +28,10 @@ typedef const char *(*asf_getenv_fn)(const char *name);
 /* Fills *cfg from the environment; returns how many values were rejected (each rejection
  * logs one warning naming the variable and the default used). */
 int asf_config_parse(struct asf_config *cfg, asf_getenv_fn get);
+/* The same, with AUTOSENDFILE's verdict in *enabled and cfg->enabled left alone: the
+ * constructor parses straight into asf_cfg (no copy of its 8 KiB of paths: each page
+ * written at start is a page fault a short process pays) and enables it last. */
+int asf_config_parse_into(struct asf_config *cfg, asf_getenv_fn get, bool *enabled);
 
 /* AUTOSENDFILE_ONLY / AUTOSENDFILE_SKIP: false if the program called progname must not be
  * touched (the library then passes everything through). Rejected lists warn once and are

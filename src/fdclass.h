@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fdtable.h"
+#include "livestats.h"
 
 /* st_ctim as one number (ns since the epoch), the form kept in the fd table and records. */
 static inline uint64_t asf_ctime_ns(const struct timespec *ts)
@@ -45,12 +46,14 @@ uint32_t asf_fd_sniff(int fd, uint32_t flag, const void *buf, size_t n);
 void asf_fd_mark_tls(int fd);
 
 /* Set once any stream socket has been seen (made, accepted or written to): until then reads
- * are not tracked at all, so programs that never talk over a stream socket pay nothing. */
+ * are not tracked at all, and no live counters file is made (livestats.h), so programs
+ * that never talk over a stream socket pay nothing. */
 extern int asf_sockets_seen;
 static inline void asf_note_stream_socket(void)
 {
 	if (!__atomic_load_n(&asf_sockets_seen, __ATOMIC_RELAXED))
 		__atomic_store_n(&asf_sockets_seen, 1, __ATOMIC_RELAXED);
+	asf_live_touch();
 }
 
 #endif

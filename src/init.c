@@ -1,5 +1,6 @@
 /* Start and end of the process: bind the real functions, read the configuration, arrange
- * the live counters and fork handling, and write the stats line at exit, _exit and _Exit. */
+ * the live counters (made later, at the first stream socket) and fork handling, and write
+ * the stats line at exit, _exit and _Exit. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <errno.h>
@@ -34,9 +35,9 @@ static void atfork_child(void)
 	asf_threads_after_fork_child();
 }
 
-static void log_settings(const struct asf_config *c)
+static void log_settings(const struct asf_config *c, bool enabled)
 {
-	if (!c->enabled) {
+	if (!enabled) {
 		asf_log(ASF_LOG_INFO, "disabled by %s=0: every call passes through", AUTOSENDFILE_ENV_ENABLE);
 		return;
 	}
@@ -62,28 +63,26 @@ __attribute__((constructor(101))) static void asf_init(void)
 {
 	asf_real_bind();
 	asf_log_note_stderr();
-	static struct asf_config parsed; /* static: PATH_MAX is too big for some thread stacks */
-	asf_config_parse(&parsed, lookup_env);
+	/* Straight into asf_cfg, whose enabled stays false until the end (config.h). */
+	bool enabled;
+	asf_config_parse_into(&asf_cfg, lookup_env, &enabled);
 	int rejects = 0;
-	if (parsed.enabled && !asf_config_selects(lookup_env, program_invocation_short_name, &rejects)) {
-		parsed.enabled = false;
+	if (enabled && !asf_config_selects(lookup_env, program_invocation_short_name, &rejects)) {
+		enabled = false;
 		asf_log(ASF_LOG_INFO, "not selected by %s/%s: every call passes through",
 			AUTOSENDFILE_ENV_ONLY, AUTOSENDFILE_ENV_SKIP);
 	}
-	pthread_atfork(NULL, NULL, atfork_child);
-	if (parsed.enabled)
+	pthread_atfork(asf_live_before_fork, NULL, atfork_child);
+	if (enabled)
 		asf_signals_init();
-	log_settings(&parsed);
-	bool enabled = parsed.enabled;
-	parsed.enabled = false;
-	asf_cfg = parsed;
+	log_settings(&asf_cfg, enabled);
 	/* Before the program has freed anything (ownmem.h). */
 	if (enabled)
-		asf_mem_init(asf_proof_arena_bytes());
+		asf_mem_init(asf_proof_arena_bytes() + asf_live_arena_bytes());
 	/* Live counters only where the library acts: a program AUTOSENDFILE_ONLY leaves out,
-	 * or AUTOSENDFILE=0, costs no file. */
-	if (enabled)
-		asf_live_init();
+	 * or AUTOSENDFILE=0, costs no file; and only once it touches a stream socket
+	 * (livestats.h): a process that never does costs none either. */
+	asf_live_init(enabled);
 	/* Last: from here on the wrappers do their work. */
 	__atomic_store_n(&asf_cfg.enabled, enabled, __ATOMIC_RELEASE);
 }

@@ -1,11 +1,11 @@
-/* Deleting live counters files nobody needs (liveclean.h). Raw system calls and the
- * library's own mappings: this runs inside the program (constructor, fork child, exit). */
+/* Deleting live counters files nobody needs (liveclean.h). Raw system calls and static
+ * buffers: this runs inside the program (when its file is made, possibly in a signal
+ * handler; in a fork child; at exit). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -14,27 +14,32 @@
 #include "autosendfile.h"
 #include "livefile.h"
 #include "liveclean.h"
-#include "ownmem.h"
 
 static uint32_t load32(const uint32_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
-/* Maps a file of the directory read-only if it is a regular file of uid with room for a
- * header; MAP_FAILED otherwise. */
-static void *map_file(int dirfd, const char *name, unsigned uid, size_t *size, time_t *mtime)
+/* Reads a file of the directory into file_buf if it is a regular file of uid with room for
+ * a header and no bigger than a file this code makes; NULL otherwise. Read, not mapped: this
+ * runs while the program does (the file is made at its first stream socket), and a
+ * mapping made then could land where the program just unmapped a buffer (ownmem.h). */
+static unsigned char file_buf[ASF_LIVE_FILE_SIZE] __attribute__((aligned(64)));
+
+static void *read_file(int dirfd, const char *name, unsigned uid, size_t *size, time_t *mtime)
 {
 	int fd = (int)syscall(SYS_openat, dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
-		return MAP_FAILED;
+		return NULL;
 	struct stat st;
-	void *m = MAP_FAILED;
+	void *m = NULL;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
-	    st.st_size >= (off_t)sizeof(struct asf_live_header)) {
+	    st.st_size >= (off_t)sizeof(struct asf_live_header) &&
+	    st.st_size <= (off_t)sizeof file_buf &&
+	    syscall(SYS_pread64, fd, file_buf, (size_t)st.st_size, 0) == (long)st.st_size) {
 		*size = (size_t)st.st_size;
 		*mtime = st.st_mtime;
-		m = asf_mem_map(*size, PROT_READ, MAP_SHARED, fd, 0);
+		m = file_buf;
 	}
 	(void)syscall(SYS_close, fd);
 	return m;
@@ -64,11 +69,10 @@ static bool drop_idle(int dirfd, unsigned uid, const char *name, uint32_t pid, u
 {
 	size_t size = 0;
 	time_t mtime;
-	void *m = map_file(dirfd, name, uid, &size, &mtime);
-	if (m == MAP_FAILED)
+	void *m = read_file(dirfd, name, uid, &size, &mtime);
+	if (!m)
 		return false;
 	bool idle = asf_live_header_ok(m, size) && asf_live_file_idle(m, pid, start);
-	asf_mem_unmap(m, size);
 	return idle && syscall(SYS_unlinkat, dirfd, name, 0) == 0;
 }
 
@@ -89,12 +93,21 @@ struct cand {
 	uint64_t created;
 	char name[48];
 };
-static struct cand cands[1024]; /* used by one thread: the constructor or a fork child */
+/* Used by one caller at a time: the maker of the file (livestats.c's BUSY state) or a fork
+ * child. Static, not on the stack: the maker may be a signal handler on a small stack. */
+static struct cand cands[1024];
+static char dents[4096] __attribute__((aligned(8)));
 
-static int cand_cmp(const void *a, const void *b)
+/* Oldest first. By hand: qsort may malloc, and the maker may be a signal handler. */
+static void sort_cands(size_t n)
 {
-	uint64_t x = ((const struct cand *)a)->created, y = ((const struct cand *)b)->created;
-	return x < y ? -1 : x > y;
+	for (size_t i = 1; i < n; i++) {
+		struct cand c = cands[i];
+		size_t j = i;
+		for (; j > 0 && cands[j - 1].created > c.created; j--)
+			cands[j] = cands[j - 1];
+		cands[j] = c;
+	}
 }
 
 /* Is every process of this file gone? Sets *created. A file still being made (no magic yet)
@@ -103,8 +116,8 @@ static bool file_gone(int dirfd, unsigned uid, const char *name, uint64_t *creat
 {
 	size_t size = 0;
 	time_t mtime = 0;
-	void *m = map_file(dirfd, name, uid, &size, &mtime);
-	if (m == MAP_FAILED)
+	void *m = read_file(dirfd, name, uid, &size, &mtime);
+	if (!m)
 		return false;
 	bool gone = true;
 	const struct asf_live_header *h = m;
@@ -121,18 +134,17 @@ static bool file_gone(int dirfd, unsigned uid, const char *name, uint64_t *creat
 				gone = false;
 		}
 	}
-	asf_mem_unmap(m, size);
 	return gone;
 }
 
 void asf_live_prune(int dirfd, unsigned uid, const char *own, uint32_t pid, uint64_t start)
 {
-	char buf[4096], mine[24];
+	char *buf = dents, mine[24];
 	int minelen = snprintf(mine, sizeof mine, "%u-", pid);
 	size_t total = 0, ncand = 0;
 	(void)syscall(SYS_lseek, dirfd, 0, SEEK_SET);
 	for (;;) {
-		long n = syscall(SYS_getdents64, dirfd, buf, sizeof buf);
+		long n = syscall(SYS_getdents64, dirfd, buf, sizeof dents);
 		if (n <= 0)
 			break;
 		for (long off = 0; off < n;) {
@@ -160,7 +172,7 @@ void asf_live_prune(int dirfd, unsigned uid, const char *own, uint32_t pid, uint
 		if (strcmp(cands[i].name, own) != 0 &&
 		    file_gone(dirfd, uid, cands[i].name, &cands[i].created))
 			cands[gone++] = cands[i];
-	qsort(cands, gone, sizeof cands[0], cand_cmp);
+	sort_cands(gone);
 	/* Down to half the limit, so that the next starts do not scan again. */
 	for (size_t i = 0; i < gone && total > AUTOSENDFILE_LIVE_KEEP / 2; i++)
 		if (syscall(SYS_unlinkat, dirfd, cands[i].name, 0) == 0)

@@ -7,11 +7,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "log.h"
 
 static int current_level = ASF_LOG_WARN;
-static struct stat stderr_at_start;
-static bool stderr_known;
+ASF_START_DATA static struct stat stderr_at_start;
+ASF_START_DATA static bool stderr_known;
 
 void asf_log_note_stderr(void)
 {

@@ -5,12 +5,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "fdtable.h"
 #include "ownmem.h"
 #include "records.h"
 
-static uintptr_t arena_lo, arena_hi;
-static uintptr_t arena_next; /* bump pointer */
+ASF_START_DATA static uintptr_t arena_lo, arena_hi;
+ASF_START_DATA static uintptr_t arena_next; /* bump pointer */
 
 static size_t page_round(size_t n)
 {

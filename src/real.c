@@ -3,11 +3,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 
+#include "export.h"
 #include "real.h"
 
-struct asf_real_fns asf_real;
+ASF_START_DATA struct asf_real_fns asf_real;
 /* libc's vfork, for the entry point in wrap_jmp.c (assembly: a plain data symbol). */
-void *asf_real_vfork_fn;
+ASF_START_DATA void *asf_real_vfork_fn;
 
 /* Set while this thread is inside dlsym(), so re-entrant wrapped calls use raw syscalls. */
 static ASF_TLS int binding;

@@ -30,11 +30,11 @@ static int fault_idx(int sig)
 	return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1;
 }
 
-static int installed[2];         /* our handler is in place for SIGSEGV, SIGBUS */
+ASF_START_DATA static int installed[2];         /* our handler is in place for SIGSEGV, SIGBUS */
 /* The program's disposition, as the kernel reports it (its readback, not the struct the
  * program passed: glibc's restorer, SIGKILL and SIGSTOP out of the mask, unknown flag bits
  * cleared, which is how programs probe for SA_UNSUPPORTED). */
-static struct sigaction prog[2];
+ASF_START_DATA static struct sigaction prog[2];
 static int prog_lock; /* the program's changes of these two dispositions, one at a time */
 
 static ASF_TLS sigjmp_buf guard_env;

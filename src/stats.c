@@ -14,7 +14,7 @@
 #include "log.h"
 #include "stats.h"
 
-/* Counts before the constructor, and for good if no live file could be made. */
+/* Counts until the live file is made (livestats.h), and for good if none is. */
 static struct asf_counters fallback;
 struct asf_counters *asf_statp = &fallback;
 ASF_TLS unsigned char asf_why_now;
@@ -91,6 +91,18 @@ bool asf_stats_emit(bool can_defer)
 void asf_stats_reset(void)
 {
 	memset(asf_statp, 0, sizeof *asf_statp);
+}
+
+void asf_stats_move_fallback(struct asf_counters *to)
+{
+	uint64_t *from = (uint64_t *)&fallback, *t = (uint64_t *)to;
+	if (to == &fallback)
+		return;
+	for (size_t i = 0; i < ASF_STATS_COUNTERS; i++) {
+		uint64_t v = __atomic_exchange_n(&from[i], 0, __ATOMIC_RELAXED);
+		if (v && t)
+			__atomic_fetch_add(&t[i], v, __ATOMIC_RELAXED);
+	}
 }
 
 void asf_stats_use_fallback(void)

@@ -11,7 +11,8 @@
 #include "statline.h"
 
 /* Where this process counts: its slot in its live file, or a static fallback until the
- * constructor mapped one (or when there is none). Never NULL. */
+ * file is made (livestats.h: at the first stream socket), or when there is none. Never
+ * NULL. */
 extern struct asf_counters *asf_statp;
 #define asf_stats (*asf_statp)
 
@@ -66,5 +67,8 @@ bool asf_stats_emit_for(int pid, const struct asf_counters *s);
 void asf_stats_reset(void);
 /* Counts from zero in the static counters (a fork child that found no slot). */
 void asf_stats_use_fallback(void);
+/* Moves what the static counters hold into `to` (NULL: drops it), leaving them zero: the
+ * live file was just made (its slot gets what was counted before). Relaxed atomics. */
+void asf_stats_move_fallback(struct asf_counters *to);
 
 #endif

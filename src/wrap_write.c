@@ -44,6 +44,11 @@ static uint32_t out_word(int fd, uint32_t w)
 		w = asf_fd_classify(fd);
 		errno = saved_errno;
 	}
+	/* Its bytes are counted: the live counters file must be there (a socket classified
+	 * before the file could be made: in a vfork child, or by a fork's parent). */
+	uint32_t kind = w & ASF_FD_KIND_MASK;
+	if (kind == ASF_FD_STREAM || kind == ASF_FD_TLS)
+		asf_live_touch();
 	return w;
 }
 

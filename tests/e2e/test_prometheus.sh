@@ -31,8 +31,9 @@ serve() { # END: a liveprobe that sends the file to one client; sets pid
 }
 serve wait; running=$pid
 serve exit; wait $pid; ended=$pid
-LD_PRELOAD="$ASF_PRELOAD" sleep 30 & idle=$!; pids+=($idle)
-sleep 0.3
+# An idle process with a live file (made at its first stream socket): one connection, no byte.
+LD_PRELOAD="$ASF_PRELOAD" "$ASF_TESTBIN/lazystart" socket >"$ASF_TMP/lazy.out" & idle=$!; pids+=($idle)
+for i in $(seq 1 100); do grep -q '^ready$' "$ASF_TMP/lazy.out" && break; sleep 0.05; done
 kill -KILL $idle; wait $idle 2>/dev/null
 
 check() { # EXPECTED-PIDS [PID...]: parse the output for these pids, compare with text

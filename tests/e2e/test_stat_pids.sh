@@ -6,14 +6,16 @@
 #  b. a pid reused (root: in a pid namespace of its own, ns_last_pid hands the same pid to
 #     two processes in turn): one line, the running one, else the last one;
 #  c. processes that never touched a socket (a command, a shell that forks and execs,
-#     env exec'ing, bash exec'ing env) leave no live counters file; an idle process killed
-#     by SIGKILL leaves one, which --stat lists only when its pid is asked for;
+#     env exec'ing, bash exec'ing env) leave no live counters file; a process that made a
+#     connection but sent nothing (its file is made at its first stream socket), killed by
+#     SIGKILL, leaves one, which --stat lists only when its pid is asked for;
 #  d. AUTOSENDFILE_LIVE naming a directory that does not exist, or a file: one warning
 #     naming the variable from the library, one from --stat (also with --watch).
 . "$(dirname "$0")/lib.sh"
 probe="$ASF_TESTBIN/liveprobe"
 tx="$ASF_TESTBIN/threadexit"
-[ -x "$probe" ] && [ -x "$tx" ] || fail "liveprobe/threadexit not built (make test-bins)"
+lazy="$ASF_TESTBIN/lazystart" # an idle process with a live file: one connection, no byte
+[ -x "$probe" ] && [ -x "$tx" ] && [ -x "$lazy" ] || fail "liveprobe/threadexit/lazystart not built (make test-bins)"
 export AUTOSENDFILE_LIVE="$ASF_TMP/live"
 mkdir -p "$AUTOSENDFILE_LIVE"
 dir="$AUTOSENDFILE_LIVE/autosendfile-$(id -u)"
@@ -58,18 +60,18 @@ if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
 	wait $p || fail "first process failed"
 	first=$("$ASF_LAUNCHER" --stat $N)
 	[[ "$first" == *" state=ended comm=threadexit" ]] || fail "first: $first"
-	# 2: an idle process with the same pid, running.
-	onpid; LD_PRELOAD="$ASF_PRELOAD" sleep 30 & p=$!
+	# 2: an idle process with the same pid, running (a connection made, no byte sent).
+	onpid; LD_PRELOAD="$ASF_PRELOAD" "$LAZY" socket >"$OUT" & p=$!
 	[ $p = $N ] || fail "second process: pid $p, not $N"
-	sleep 0.2
+	for i in $(seq 1 100); do grep -q '^ready$' "$OUT" && break; sleep 0.05; done
 	[ "$(lines)" = 1 ] || fail "reused, running: want one line: $("$ASF_LAUNCHER" --stat $N)"
 	l=$("$ASF_LAUNCHER" --stat $N)
-	[[ "$l" == *" state=running comm=sleep" ]] || fail "reused, running: $l"
+	[[ "$l" == *" state=running comm=lazystart" ]] || fail "reused, running: $l"
 	echo "b. pid $N reused, the second running: $(sed 's/.* state=/state=/' <<<"$l")"
 	# ended too: the last one is shown, however little it did, since it is asked for
 	kill -KILL $p; wait $p 2>/dev/null
 	l=$("$ASF_LAUNCHER" --stat $N)
-	[ "$(lines)" = 1 ] && [[ "$l" == *" redirected_bytes=0 "*" state=ended comm=sleep" ]] ||
+	[ "$(lines)" = 1 ] && [[ "$l" == *" redirected_bytes=0 "*" state=ended comm=lazystart" ]] ||
 		fail "reused, both ended: want the last one: $("$ASF_LAUNCHER" --stat $N)"
 	echo "b. both ended: $(sed 's/.* state=/state=/' <<<"$l")"
 	# without pids: the last one did nothing and ended: not listed
@@ -83,7 +85,7 @@ if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
 		fail "listing: want the last sender: $l"
 	echo "b. a third (sender) with pid $N: the listing shows it alone"
 	EOF
-	out=$(TX="$tx" IN="$ASF_TMP/in" unshare --pid --fork --mount-proc bash "$ASF_TMP/reuse.sh" 2>&1) ||
+	out=$(TX="$tx" LAZY="$lazy" OUT="$ASF_TMP/lazy.out" IN="$ASF_TMP/in" unshare --pid --fork --mount-proc bash "$ASF_TMP/reuse.sh" 2>&1) ||
 		fail "pid reuse: $out"
 	echo "$out"
 	grep -q '^FAIL' <<<"$out" && fail "pid reuse: $out"
@@ -101,13 +103,13 @@ LD_PRELOAD="$ASF_PRELOAD" bash -c 'for i in 1 2 3; do readlink /proc/self/exe >/
 LD_PRELOAD="$ASF_PRELOAD" "$tx" idle _exit >/dev/null
 [ "$(files)" = 0 ] || fail "idle processes left files: $(ls -l "$dir")"
 echo "c. a command, a forking shell, env and bash exec chains, an idle _exit: no file left"
-LD_PRELOAD="$ASF_PRELOAD" sleep 30 &
+LD_PRELOAD="$ASF_PRELOAD" "$lazy" socket >"$ASF_TMP/lazy.out" &
 pid=$!
-sleep 0.2
+for i in $(seq 1 100); do grep -q '^ready$' "$ASF_TMP/lazy.out" && break; sleep 0.05; done
 kill -KILL $pid; wait $pid 2>/dev/null
 [ "$(files)" = 1 ] || fail "an idle process killed by SIGKILL: want its file kept: $(ls -l "$dir")"
 ! "$ASF_LAUNCHER" --stat | grep -q "^autosendfile: pid=$pid " || fail "an idle ended process is listed"
-"$ASF_LAUNCHER" --stat $pid | grep -q "^autosendfile: pid=$pid .* state=ended comm=sleep$" ||
+"$ASF_LAUNCHER" --stat $pid | grep -q "^autosendfile: pid=$pid .* state=ended comm=lazystart$" ||
 	fail "--stat $pid does not show the idle ended process asked for"
 echo "c. an idle process killed: its file stays, listed only when asked for (--stat $pid)"
 pid=
