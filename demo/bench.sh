@@ -513,7 +513,12 @@ check_redirect() { # SERVER CFG ROUND TAG BYTES [nofail] -> sets RED PASS
 	fi
 	RED=$(stat_sum "$WD/stats.$4" redirected_bytes)
 	PASS=$(stat_sum "$WD/stats.$4" passthrough_bytes)
-	if [[ ${6:-} != nofail ]] && awk -v r="$RED" -v b="$5" 'BEGIN { exit !(r * 10 < b * 9) }'; then
+	# >= 90% is asserted only where the default policy redirects every write: Apache's
+	# mappings (the kernel vouches, nothing compared) and PRESSURE=0. Elsewhere a compared
+	# write to a client that keeps up stays the program's (why_draining): reported only.
+	local must=${6:-}
+	[[ $1 == apache* || $2 == *-p0 ]] || must=nofail
+	if [[ $must != nofail ]] && awk -v r="$RED" -v b="$5" 'BEGIN { exit !(r * 10 < b * 9) }'; then
 		echo "bench: $1 $2 round $3: the library redirected only $RED of $5 body bytes (< 90%)" >&2
 		FAILS+=("$1 $2 round $3: redirected $RED of $5")
 	fi
@@ -775,7 +780,7 @@ if grep -q '^load apache' "$RAW"; then
 			echo "each 4 MiB window and unmaps it (two system calls native sendfile does not make), and on"
 			echo "every writev, retries after a partial count included, the library asks the kernel whether"
 			echo "the range is still that file (\`PROCMAP_QUERY\`, ~650 ns) and pays its per-file work (a"
-			echo "\`statx\`; the view's \`dup\`, \`fstat\`, and \`fstat\` + \`close\` at the program's close);"
+			echo "\`statx\` when Apache opens the file);"
 			echo "sending each window in one sendfile call instead of 64 KiB pieces was measured and made no"
 			echo "difference (demo/RESULTS-defaults.md). Memory: the library's figure is above native's"
 			echo "because the stock config (EnableSendfile Off) runs ~430 Apache threads for 200 stalled"
@@ -809,4 +814,4 @@ if ((${#FAILS[@]})); then
 	printf '  %s\n' "${FAILS[@]}" >&2
 	exit 1
 fi
-echo "bench: checks passed: every download byte-exact (cmp) outside VERIFY=none (differing VERIFY=none downloads: $(grep -c '^corrupt ' "$OUT/raw.txt" || true), see the doc), every library run redirected >= 90% of body bytes (16 KiB runs: reported only)" >&2
+echo "bench: checks passed: every download byte-exact (cmp) outside VERIFY=none (differing VERIFY=none downloads: $(grep -c '^corrupt ' "$OUT/raw.txt" || true), see the doc), Apache library runs and PRESSURE=0 runs redirected >= 90% of body bytes (the rest: reported only)" >&2
