@@ -11,9 +11,9 @@
  * write of 2 x PRESSURE or more is a backlog if the queue cannot take it whole (what it
  * holds plus the write reaches SO_SNDBUF): the rest of it would wait there, and a client
  * that stalls leaves it there (Apache's first 4 MiB writev from a mapping filled the queue
- * with copies before any backlog was seen, on kernels where mappings are compared). Writes the kernel
- * vouches for (a shared mapping of the file) compare nothing and are redirected anyway
- * (source.c); AUTOSENDFILE_PRESSURE=0 redirects every write worth it, as before. */
+ * with copies before any backlog was seen, on kernels where mappings are compared).
+ * Writes the kernel vouches for (a shared mapping of the file) compare nothing and are
+ * redirected anyway (source.c); AUTOSENDFILE_PRESSURE=0 redirects every write worth it. */
 #ifndef ASF_PRESSURE_H
 #define ASF_PRESSURE_H
 

@@ -21,9 +21,9 @@
  * the number of threads. Never held across a call that may block: a thread blocked in a
  * sendfile to a stalled client kept its slot when slots lived as long as the wrapped call,
  * and 16 stalled clients of a thread-per-connection server took them all (SBCL, 200
- * stalled clients: three quarters of the bytes found no buffer). A slot is 2 pieces, the file's bytes and, where the guard cannot
- * run, the program's copied beside them. In the arena mapped at start (ownmem.h), touched
- * at first use. */
+ * stalled clients: three quarters of the bytes found no buffer). A slot is 2 pieces, the
+ * file's bytes and, where the guard cannot run, the program's copied beside them. In the
+ * arena mapped at start (ownmem.h), touched at first use. */
 #define SLOTS 16
 #define PIECE_MAX (1u << 20)
 static unsigned char *slot_mem[SLOTS];
