@@ -8,6 +8,7 @@ SRV may be copy-16k, nginx-100m etc. (other file sizes), copy-t4, nginx-100m-t4 
 when the pass-through cost was measured, ptcost.txt (demo/passthrough-cost.sh's output).
 Standard library only.
 """
+import html
 import os
 import re
 import statistics as st
@@ -335,6 +336,23 @@ P1CFG = ["lib", "lib-none", "ceil", "native"]
 P2CFG = ["base", "lib", "native"]
 
 
+def svg_painter(out):
+    """The charts' drawing primitives (text, line, rect), each appending an SVG element to out."""
+    e = html.escape
+
+    def text(x, y, t, size=12, anchor="middle", weight="normal", fill="#222", extra=""):
+        out.append('<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" font-weight="%s" fill="%s"%s>%s</text>'
+                   % (x, y, size, anchor, weight, fill, extra, e(t)))
+
+    def line(x1, y1, x2, y2, stroke="#222", extra=""):
+        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"%s/>' % (x1, y1, x2, y2, stroke, extra))
+
+    def rect(x, y, w_, h, fill):
+        out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>' % (x, y, w_, h, fill))
+
+    return text, line, rect
+
+
 def chart(path):
     """docs/bench.svg: throughput ratios per load entry (top), stalled-client memory (bottom)"""
     import html
@@ -360,17 +378,7 @@ def chart(path):
     used = [c for c in ["base"] + P1CFG if (c == "base" and g1) or any(b[0] == c for _, bs in g1 + g2 for b in bs)]
     W = 1200
     out = []
-    e = html.escape
-
-    def text(x, y, t, size=12, anchor="middle", weight="normal", fill="#222", extra=""):
-        out.append('<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" font-weight="%s" fill="%s"%s>%s</text>'
-                   % (x, y, size, anchor, weight, fill, extra, e(t)))
-
-    def line(x1, y1, x2, y2, stroke="#222", extra=""):
-        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"%s/>' % (x1, y1, x2, y2, stroke, extra))
-
-    def rect(x, y, w_, h, fill):
-        out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>' % (x, y, w_, h, fill))
+    text, line, rect = svg_painter(out)
 
     def whisker(xc, ylo, yhi):
         out.append('<path d="M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8" stroke="#111" stroke-width="1.1" fill="none"/>'
@@ -751,17 +759,7 @@ def seed_chart(path):
     if not groups and not memc:
         return False
     W, out = 1200, []
-    e = html.escape
-
-    def text(x, y, t, size=12, anchor="middle", weight="normal", fill="#222", extra=""):
-        out.append('<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" font-weight="%s" fill="%s"%s>%s</text>'
-                   % (x, y, size, anchor, weight, fill, extra, e(t)))
-
-    def line(x1, y1, x2, y2, stroke="#222", extra=""):
-        out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s"%s/>' % (x1, y1, x2, y2, stroke, extra))
-
-    def rect(x, y, w_, h, fill):
-        out.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>' % (x, y, w_, h, fill))
+    text, line, rect = svg_painter(out)
 
     def step_for(v):
         for m in (0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
