@@ -353,6 +353,17 @@ def svg_painter(out):
     return text, line, rect
 
 
+def svg_write(path, out, W, H):
+    """The chart's elements in out as a W x H SVG file at path (written whole, then renamed)."""
+    out.insert(0, '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+                  'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">' % (W, H, W, H))
+    out.insert(1, '<rect width="100%" height="100%" fill="white"/>')
+    out.append("</svg>")
+    tmp = path + ".tmp"
+    open(tmp, "w").write("\n".join(out) + "\n")
+    os.replace(tmp, path)
+
+
 def chart(path):
     """docs/bench.svg: throughput ratios per load entry (top), stalled-client memory (bottom)"""
     import html
@@ -510,13 +521,7 @@ def chart(path):
             ny += 15
         ny += 6
     H = int(max(y, ny) + 15)
-    out.insert(0, '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-                  'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">' % (W, H, W, H))
-    out.insert(1, '<rect width="100%" height="100%" fill="white"/>')
-    out.append("</svg>")
-    tmp = path + ".tmp"
-    open(tmp, "w").write("\n".join(out) + "\n")
-    os.replace(tmp, path)
+    svg_write(path, out, W, H)
     return True
 
 
@@ -839,13 +844,7 @@ def seed_chart(path):
                   "drop of MemAvailable + per-CPU free lists once the send queues stop growing (the server's own "
                   "memory included: see BENCHMARKS.md for the split)", bg, "%.0f", False, "MB held")
     H = int(y + 10)
-    out.insert(0, '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-                  'font-family="DejaVu Sans, Arial, Helvetica, sans-serif">' % (W, H, W, H))
-    out.insert(1, '<rect width="100%" height="100%" fill="white"/>')
-    out.append("</svg>")
-    tmp = path + ".tmp"
-    open(tmp, "w").write("\n".join(out) + "\n")
-    os.replace(tmp, path)
+    svg_write(path, out, W, H)
     return True
 
 
